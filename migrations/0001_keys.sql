@@ -1,0 +1,1 @@
+CREATE TABLE keys (id TEXT PRIMARY KEY);
