@@ -1,0 +1,53 @@
+// Access rules for a found key, in the documented order: active, revoked, expired, source IP,
+// referer, scopes. Pure: plain inputs, a tagged result.
+
+import type { KeyRecord } from '../keys/record';
+import { cidrContains, parseCidr, parseIp } from './cidr';
+import { refererAllowed } from './referer';
+
+export type AccessFailure = 'key_inactive' | 'key_revoked' | 'key_expired' | 'ip_not_allowed' | 'referer_not_allowed' | 'insufficient_scope';
+export type AccessResult = { ok: true } | { ok: false; code: AccessFailure; detail?: string };
+
+export interface AccessRequest {
+  now: number;
+  ip: string | null;
+  referer: string | null;
+  requiredScopes: readonly string[];
+}
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Scopes a route requires: configured ones, else `read` for safe methods and `write` for others. */
+export function requiredScopes(method: string, configured: readonly string[] | undefined): readonly string[] {
+  if (configured) return configured;
+  return READ_METHODS.has(method.toUpperCase()) ? ['read'] : ['write'];
+}
+
+/** `admin` implies `read` and `write`. */
+export function hasScopes(granted: readonly string[], required: readonly string[]): boolean {
+  const set = new Set(granted);
+  if (set.has('admin')) (set.add('read'), set.add('write'));
+  return required.every((s) => set.has(s));
+}
+
+export function ipAllowed(allowlist: readonly string[], ip: string | null): boolean {
+  if (allowlist.length === 0) return true;
+  const parsed = ip ? parseIp(ip) : null;
+  if (!parsed) return false;
+  return allowlist.some((entry) => {
+    const cidr = parseCidr(entry);
+    return cidr !== null && cidrContains(cidr, parsed);
+  });
+}
+
+export function checkAccess(key: KeyRecord, req: AccessRequest): AccessResult {
+  if (!key.is_active && key.revoked_at === null) return { ok: false, code: 'key_inactive' };
+  if (key.revoked_at !== null) return { ok: false, code: 'key_revoked' };
+  if (key.expires_at !== null && key.expires_at <= req.now) return { ok: false, code: 'key_expired' };
+  if (!ipAllowed(key.allowed_ips, req.ip)) return { ok: false, code: 'ip_not_allowed' };
+  if (!refererAllowed(key.allowed_referers, req.referer)) return { ok: false, code: 'referer_not_allowed' };
+  if (!hasScopes(key.scopes, req.requiredScopes)) {
+    return { ok: false, code: 'insufficient_scope', detail: `requires scopes: ${req.requiredScopes.join(', ')}` };
+  }
+  return { ok: true };
+}

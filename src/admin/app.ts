@@ -1,0 +1,67 @@
+// The /admin sub-application: admin authentication in front of every route, the key
+// routes, the audit log, and the OpenAPI document generated from the same schemas.
+
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../context';
+import { listAudit } from '../keys/audit';
+import { adminAuth } from './auth';
+import { keysApp } from './keys-routes';
+import { errorResponses } from './schemas';
+import { validationError } from './validation';
+
+export const adminApp = new OpenAPIHono<AppEnv>({
+  defaultHook: (result) => {
+    if (!result.success) throw validationError(result.error, result.target);
+  },
+});
+
+adminApp.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'ADMIN_TOKEN, or an API key with the admin scope',
+});
+
+adminApp.use('*', adminAuth());
+adminApp.route('/', keysApp);
+
+const AuditEntrySchema = z
+  .object({ id: z.string(), at: z.string(), actor: z.string(), action: z.string(), key_id: z.string().nullable(), changes: z.array(z.string()) })
+  .openapi('AuditEntry');
+
+adminApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/audit',
+    summary: 'Admin changes, newest first',
+    tags: ['audit'],
+    request: {
+      query: z.object({
+        key_id: z.string().optional(),
+        cursor: z.string().optional(),
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+      }),
+    },
+    responses: {
+      200: { description: 'A page of audit entries', content: { 'application/json': { schema: z.object({ entries: z.array(AuditEntrySchema), next_cursor: z.string().nullable() }) } } },
+      ...errorResponses('validation_failed', 'unauthorized', 'forbidden'),
+    },
+  }),
+  async (c) => {
+    const q = c.req.valid('query');
+    const rows = await listAudit(c.env.DB, { keyId: q.key_id, cursor: q.cursor, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    return c.json(
+      {
+        entries: page.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+        next_cursor: rows.length > q.limit ? (page[page.length - 1]?.id ?? null) : null,
+      },
+      200,
+    );
+  },
+);
+
+adminApp.doc31('/openapi.json', {
+  openapi: '3.1.0',
+  info: { title: 'keygate admin API', version: '0.1.0', description: 'Manage API keys. Every error uses the one error shape.' },
+  security: [{ adminBearer: [] }],
+});

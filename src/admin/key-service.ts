@@ -1,0 +1,87 @@
+// Builds the KeyService for an admin request and maps admin API bodies to domain inputs.
+
+import type { Context } from 'hono';
+import type { AppEnv } from '../context';
+import { GatewayError } from '../errors';
+import { KeyService, type CreateKeyInput, type ServiceResult, type UpdateKeyInput } from '../keys/service';
+import type { KeyPolicy, KeyRecord } from '../keys/record';
+import type { CreateKeyBody, UpdateKeyBody } from './schemas';
+
+export function keyService(c: Context<AppEnv>): KeyService {
+  const config = c.get('config');
+  const services = c.get('services');
+  return new KeyService({
+    db: c.env.DB,
+    store: services.keys,
+    maxKeysPerOwner: config.MAX_KEYS_PER_OWNER,
+    onDisabled: services.onKeyDisabled,
+  });
+}
+
+/** Maps a domain failure to the one error shape; returns the value otherwise. */
+export function unwrap<T>(result: ServiceResult<T>): T {
+  if (result.ok) return result.value;
+  throw new GatewayError(result.code, result.message);
+}
+
+const ms = (iso: string | null | undefined): number | null | undefined => (iso === undefined ? undefined : iso === null ? null : Date.parse(iso));
+
+export function createInput(body: CreateKeyBody, c: Context<AppEnv>, now = Date.now()): CreateKeyInput {
+  const config = c.get('config');
+  const prefix = body.prefix ?? config.KEY_PREFIX;
+  if (!config.prefixes.has(prefix)) {
+    throw new GatewayError('validation_failed', undefined, {
+      details: [{ path: 'prefix', message: `must be one of: ${[...config.prefixes].join(', ')}` }],
+    });
+  }
+  const expires_at = body.ttl_seconds !== undefined ? now + body.ttl_seconds * 1000 : (ms(body.expires_at) ?? null);
+  if (expires_at !== null && expires_at <= now) {
+    throw new GatewayError('validation_failed', undefined, { details: [{ path: 'expires_at', message: 'must be in the future' }] });
+  }
+  const policy: KeyPolicy = {};
+  if (body.limits) policy.limits = body.limits;
+  if (body.model_limits) policy.model_limits = body.model_limits;
+  if (body.budget) policy.budget = body.budget;
+  return {
+    name: body.name,
+    description: body.description,
+    owner: body.owner ?? null,
+    type: body.type,
+    scopes: [...new Set(body.scopes)],
+    tags: [...new Set(body.tags)],
+    metadata: body.metadata,
+    allowed_ips: body.allowed_ips,
+    allowed_referers: body.allowed_referers,
+    policy,
+    expires_at,
+    prefix,
+    replace_existing: body.replace_existing,
+  };
+}
+
+export function updateInput(body: UpdateKeyBody, current: KeyRecord): UpdateKeyInput {
+  const out: UpdateKeyInput = {};
+  if (body.name !== undefined) out.name = body.name;
+  if (body.description !== undefined) out.description = body.description;
+  if (body.owner !== undefined) out.owner = body.owner;
+  if (body.type !== undefined) out.type = body.type;
+  if (body.scopes !== undefined) out.scopes = [...new Set(body.scopes)];
+  if (body.tags !== undefined) out.tags = [...new Set(body.tags)];
+  if (body.metadata !== undefined) out.metadata = body.metadata;
+  if (body.allowed_ips !== undefined) out.allowed_ips = body.allowed_ips;
+  if (body.allowed_referers !== undefined) out.allowed_referers = body.allowed_referers;
+  if (body.expires_at !== undefined) out.expires_at = ms(body.expires_at) ?? null;
+  if (body.limits !== undefined || body.model_limits !== undefined || body.budget !== undefined) {
+    const policy: KeyPolicy = { ...current.policy };
+    const set = <K extends keyof KeyPolicy>(k: K, v: KeyPolicy[K] | null | undefined) => {
+      if (v === undefined) return;
+      if (v === null) delete policy[k];
+      else policy[k] = v;
+    };
+    set('limits', body.limits);
+    set('model_limits', body.model_limits);
+    set('budget', body.budget);
+    out.policy = policy;
+  }
+  return out;
+}

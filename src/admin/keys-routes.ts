@@ -1,0 +1,171 @@
+// /admin/keys: the key lifecycle over HTTP. Handlers validate with the shared schemas,
+// call the domain KeyService, and present records redacted (never digest or plaintext).
+
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../context';
+import { GatewayError } from '../errors';
+import { digestKey } from '../keys/digest';
+import { parseKey } from '../keys/key-format';
+import { presentKey } from '../keys/record';
+import { createInput, keyService, unwrap, updateInput } from './key-service';
+import {
+  CreatedKeySchema,
+  CreateKeyBody,
+  errorResponses,
+  ExtendBody,
+  FindBody,
+  KeyIdParam,
+  KeyListSchema,
+  KeySchema,
+  ListQuery,
+  RevokeBody,
+  UpdateKeyBody,
+} from './schemas';
+import { validationError } from './validation';
+
+const AUTH_ERRORS = ['unauthorized', 'forbidden', 'key_revoked', 'key_expired', 'key_inactive'] as const;
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
+const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+
+export const keysApp = new OpenAPIHono<AppEnv>({
+  defaultHook: (result, _c) => {
+    if (!result.success) throw validationError(result.error, result.target);
+  },
+});
+
+const actionResponses = { 200: ok(KeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS) };
+const keyAction = (path: string, summary: string) =>
+  createRoute({ method: 'post', path, summary, tags: ['keys'], request: { params: KeyIdParam }, responses: actionResponses });
+const keyActionWithBody = <B extends z.ZodType>(path: string, summary: string, body: B) =>
+  createRoute({ method: 'post', path, summary, tags: ['keys'], request: { params: KeyIdParam, body: json(body) }, responses: actionResponses });
+
+keysApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/keys',
+    summary: 'Create a key (the plaintext is returned once)',
+    tags: ['keys'],
+    request: { body: json(CreateKeyBody) },
+    responses: { 201: ok(CreatedKeySchema, 'The new key and its plaintext'), ...errorResponses('validation_failed', 'invalid_json', 'conflict', ...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const input = createInput(c.req.valid('json'), c);
+    const { record, plaintext } = unwrap(await keyService(c).create(input, c.get('actor')));
+    return c.json({ ...presentKey(record), key: plaintext }, 201);
+  },
+);
+
+keysApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/keys',
+    summary: 'List keys, newest first, with filters and cursor pagination',
+    tags: ['keys'],
+    request: { query: ListQuery },
+    responses: { 200: ok(KeyListSchema, 'A page of keys'), ...errorResponses('validation_failed', ...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const q = c.req.valid('query');
+    const now = Date.now();
+    const rows = await keyService(c).repo.list({ ...q, limit: q.limit + 1 }, now);
+    const page = rows.slice(0, q.limit);
+    const next = rows.length > q.limit ? (page[page.length - 1]?.id ?? null) : null;
+    return c.json({ keys: page.map((r) => presentKey(r, now)), next_cursor: next }, 200);
+  },
+);
+
+keysApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/keys/find',
+    summary: 'Find keys by plaintext (in the body, never the URL) or by display start/end characters',
+    tags: ['keys'],
+    request: { body: json(FindBody) },
+    responses: { 200: ok(KeyListSchema, 'Matching keys'), ...errorResponses('validation_failed', ...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const body = c.req.valid('json');
+    const repo = keyService(c).repo;
+    if (body.key !== undefined) {
+      const parsed = parseKey(body.key, c.get('config').prefixes);
+      const record = parsed.ok ? await repo.byDigest(await digestKey(body.key)) : null;
+      return c.json({ keys: record ? [presentKey(record)] : [], next_cursor: null }, 200);
+    }
+    const records = await repo.byDisplay(body.start, body.end, 100);
+    return c.json({ keys: records.map((r) => presentKey(r)), next_cursor: null }, 200);
+  },
+);
+
+keysApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/keys/{id}',
+    summary: 'Get a key',
+    tags: ['keys'],
+    request: { params: KeyIdParam },
+    responses: { 200: ok(KeySchema, 'The key'), ...errorResponses('not_found', ...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const record = await keyService(c).get(c.req.valid('param').id);
+    if (!record) throw new GatewayError('not_found', 'No key with this id.');
+    return c.json(presentKey(record), 200);
+  },
+);
+
+keysApp.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/keys/{id}',
+    summary: 'Update mutable fields (immutable ones are refused)',
+    tags: ['keys'],
+    request: { params: KeyIdParam, body: json(UpdateKeyBody) },
+    responses: { 200: ok(KeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid('param');
+    const service = keyService(c);
+    const current = await service.get(id);
+    if (!current) throw new GatewayError('not_found', 'No key with this id.');
+    const record = unwrap(await service.update(id, updateInput(c.req.valid('json'), current), c.get('actor')));
+    return c.json(presentKey(record), 200);
+  },
+);
+
+keysApp.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/keys/{id}',
+    summary: 'Delete a key (refused at once everywhere)',
+    tags: ['keys'],
+    request: { params: KeyIdParam },
+    responses: { 200: ok(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...errorResponses('not_found', ...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const record = unwrap(await keyService(c).delete(c.req.valid('param').id, c.get('actor')));
+    return c.json({ id: record.id, deleted: true as const }, 200);
+  },
+);
+
+keysApp.openapi(keyActionWithBody('/keys/{id}/revoke', 'Revoke a key with a reason (final)', RevokeBody), async (c) => {
+  const { id } = c.req.valid('param');
+  const { reason } = c.req.valid('json');
+  return c.json(presentKey(unwrap(await keyService(c).revoke(id, reason, c.get('actor')))), 200);
+});
+
+keysApp.openapi(keyAction('/keys/{id}/activate', 'Activate a deactivated key'), async (c) => {
+  return c.json(presentKey(unwrap(await keyService(c).setActive(c.req.valid('param').id, true, c.get('actor')))), 200);
+});
+
+keysApp.openapi(keyAction('/keys/{id}/deactivate', 'Deactivate a key (reversible)'), async (c) => {
+  return c.json(presentKey(unwrap(await keyService(c).setActive(c.req.valid('param').id, false, c.get('actor')))), 200);
+});
+
+keysApp.openapi(keyActionWithBody('/keys/{id}/extend', 'Set a new expiry (or none)', ExtendBody), async (c) => {
+  const body = c.req.valid('json');
+  const now = Date.now();
+  const expiresAt = body.ttl_seconds !== undefined ? now + body.ttl_seconds * 1000 : body.expires_at ? Date.parse(body.expires_at) : null;
+  if (expiresAt !== null && expiresAt <= now) {
+    throw new GatewayError('validation_failed', undefined, { details: [{ path: 'expires_at', message: 'must be in the future' }] });
+  }
+  return c.json(presentKey(unwrap(await keyService(c).extend(c.req.valid('param').id, expiresAt, c.get('actor')))), 200);
+});

@@ -1,0 +1,35 @@
+// The keygate Hono app. A proxied request takes exactly this path:
+//   requestContext -> routeMatch -> authenticate -> (limits) -> forward
+// Admin and key-holder endpoints are mounted before the catch-all proxy route.
+
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { adminApp } from './admin/app';
+import type { AppEnv } from './context';
+import { errorResponse, GatewayError } from './errors';
+import { authenticate } from './middleware/authenticate';
+import { forward } from './middleware/forward';
+import { requestContext } from './middleware/request-context';
+import { routeMatch } from './middleware/route';
+
+export const app = new Hono<AppEnv>();
+
+app.use('*', requestContext());
+app.route('/admin', adminApp);
+app.all('*', routeMatch(), authenticate(), forward());
+
+app.onError((err, c) => {
+  const requestId = c.get('requestId') ?? 'unknown';
+  if (err instanceof GatewayError) {
+    return errorResponse(err.code, requestId, err.message, { details: err.details, headers: err.headers });
+  }
+  if (err instanceof HTTPException && err.status === 400) {
+    // Hono's validators throw this for unparseable JSON bodies.
+    return errorResponse('invalid_json', requestId);
+  }
+  // Log the class and message only: never request headers or key material.
+  console.error(JSON.stringify({ level: 'error', request_id: requestId, error: err.name, message: err.message }));
+  return errorResponse('internal_error', requestId);
+});
+
+app.notFound((c) => errorResponse('route_not_found', c.get('requestId') ?? 'unknown'));

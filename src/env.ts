@@ -1,0 +1,35 @@
+// Worker bindings, vars and secrets. Vars are validated by config/schema.ts; this type only
+// names what the runtime hands us.
+
+import type { LimiterObject } from './limits/durable-object';
+
+export interface Env {
+  KEYS: KVNamespace;
+  DB: D1Database;
+  LIMITER: DurableObjectNamespace<LimiterObject>;
+  ADMIN_TOKEN?: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  KEY_PREFIX?: string;
+  KEY_PREFIXES?: unknown;
+  ROUTES?: unknown;
+  PRICES?: unknown;
+  DEFAULT_PRICE?: unknown;
+  KEY_CACHE_TTL_MS?: string;
+  STORE_TIMEOUT_MS?: string;
+  MAX_KEYS_PER_OWNER?: string;
+  /** Upstream credentials named by routes' upstream_auth.secret. */
+  [secret: string]: unknown;
+}
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      KEYS: KVNamespace;
+      DB: D1Database;
+      LIMITER: DurableObjectNamespace<LimiterObject>;
+      ADMIN_TOKEN?: string;
+      TEST_MIGRATIONS: import('@cloudflare/vitest-plugin').D1Migration[];
+    }
+  }
+}

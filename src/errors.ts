@@ -1,0 +1,76 @@
+// The one error shape and the one table from error code to HTTP status. Every error
+// response, the README's table and the OpenAPI document are generated from ERRORS.
+
+export const ERRORS = {
+  bad_request: { status: 400, message: 'The request is invalid.' },
+  validation_failed: { status: 400, message: 'The request body failed validation.' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  invalid_path: { status: 400, message: 'The request path is not allowed.' },
+  missing_key: { status: 401, message: 'An API key is required.' },
+  invalid_key: { status: 401, message: 'The API key is not valid.' },
+  key_revoked: { status: 401, message: 'The API key has been revoked.' },
+  key_expired: { status: 401, message: 'The API key has expired.' },
+  unauthorized: { status: 401, message: 'Admin credentials are required.' },
+  budget_exhausted: { status: 402, message: 'The spend budget for this key is exhausted.' },
+  key_inactive: { status: 403, message: 'The API key is deactivated.' },
+  ip_not_allowed: { status: 403, message: 'The source IP is not allowed for this key.' },
+  referer_not_allowed: { status: 403, message: 'The referer is not allowed for this key.' },
+  insufficient_scope: { status: 403, message: 'The API key lacks a required scope.' },
+  forbidden: { status: 403, message: 'The credential may not perform this action.' },
+  route_not_found: { status: 404, message: 'No route matches this path.' },
+  not_found: { status: 404, message: 'The resource does not exist.' },
+  method_not_allowed: { status: 405, message: 'The method is not allowed on this route.' },
+  conflict: { status: 409, message: 'The request conflicts with the current state.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  rate_limited: { status: 429, message: 'A rate limit was exceeded.' },
+  internal_error: { status: 500, message: 'An internal error occurred.' },
+  config_invalid: { status: 500, message: 'The gateway configuration is invalid.' },
+  upstream_unavailable: { status: 502, message: 'The upstream could not be reached.' },
+  store_unavailable: { status: 503, message: 'A storage dependency is unavailable.' },
+  upstream_timeout: { status: 504, message: 'The upstream did not answer in time.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+export type ErrorStatus = (typeof ERRORS)[ErrorCode]['status'];
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; request_id: string; details?: unknown };
+}
+
+/** Thrown by HTTP-facing code; mapped to a response in exactly one place (app.onError). */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  readonly headers?: Record<string, string>;
+
+  constructor(code: ErrorCode, message?: string, opts: { details?: unknown; headers?: Record<string, string> } = {}) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'GatewayError';
+    this.code = code;
+    this.details = opts.details;
+    this.headers = opts.headers;
+  }
+}
+
+export function statusOf(code: ErrorCode): ErrorStatus {
+  return ERRORS[code].status;
+}
+
+export function errorResponse(
+  code: ErrorCode,
+  requestId: string,
+  message: string = ERRORS[code].message,
+  opts: { details?: unknown; headers?: Record<string, string> } = {},
+): Response {
+  const body: ErrorBody = { error: { code, message, request_id: requestId } };
+  if (opts.details !== undefined) body.error.details = opts.details;
+  const headers = new Headers(opts.headers);
+  headers.set('content-type', 'application/json; charset=utf-8');
+  headers.set('cache-control', 'no-store');
+  headers.set('x-request-id', requestId);
+  const status = statusOf(code);
+  if (status === 401 && !headers.has('www-authenticate')) {
+    headers.set('www-authenticate', code === 'unauthorized' ? 'Bearer realm="keygate-admin"' : `Bearer realm="keygate", error="invalid_token"`);
+  }
+  return new Response(JSON.stringify(body), { status, headers });
+}

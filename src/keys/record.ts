@@ -1,0 +1,84 @@
+// The key record: what D1 holds (system of record), what KV caches as a snapshot, and the
+// redacted form the admin API returns. Plain data, no HTTP.
+
+import type { Budget, Limits } from '../config/schema';
+import { redactedKey } from './key-format';
+
+export const KEY_TYPES = ['user', 'service', 'system'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+export type KeyStatus = 'active' | 'inactive' | 'revoked' | 'expired';
+
+/** Per-key limit policy; route defaults fill what a key leaves out. */
+export interface KeyPolicy {
+  limits?: Limits;
+  model_limits?: Record<string, Limits>;
+  budget?: Budget;
+}
+
+export interface KeyRecord {
+  id: string;
+  digest: string;
+  prefix: string;
+  start: string;
+  end: string;
+  name: string;
+  description: string;
+  owner: string | null;
+  type: KeyType;
+  scopes: string[];
+  tags: string[];
+  metadata: Record<string, unknown>;
+  allowed_ips: string[];
+  allowed_referers: string[];
+  policy: KeyPolicy;
+  expires_at: number | null;
+  is_active: boolean;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+  last_used_at: number | null;
+  created_at: number;
+  updated_at: number;
+  /** Set on a key replaced by rotation: the id of its successor. */
+  rotated_to: string | null;
+}
+
+export function statusOf(record: KeyRecord, now = Date.now()): KeyStatus {
+  if (record.revoked_at !== null) return 'revoked';
+  if (record.expires_at !== null && record.expires_at <= now) return 'expired';
+  return record.is_active ? 'active' : 'inactive';
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** The admin/API view of a key: never the digest, never the plaintext. */
+export function presentKey(record: KeyRecord, now = Date.now()) {
+  return {
+    id: record.id,
+    display: redactedKey(record.prefix, record.start, record.end),
+    prefix: record.prefix,
+    start: record.start,
+    end: record.end,
+    name: record.name,
+    description: record.description,
+    owner: record.owner,
+    type: record.type,
+    scopes: record.scopes,
+    tags: record.tags,
+    metadata: record.metadata,
+    allowed_ips: record.allowed_ips,
+    allowed_referers: record.allowed_referers,
+    limits: record.policy.limits ?? null,
+    model_limits: record.policy.model_limits ?? null,
+    budget: record.policy.budget ?? null,
+    status: statusOf(record, now),
+    is_active: record.is_active,
+    expires_at: iso(record.expires_at),
+    revoked_at: iso(record.revoked_at),
+    revoked_reason: record.revoked_reason,
+    last_used_at: iso(record.last_used_at),
+    created_at: iso(record.created_at) as string,
+    updated_at: iso(record.updated_at) as string,
+    rotated_to: record.rotated_to,
+  };
+}
+export type PresentedKey = ReturnType<typeof presentKey>;

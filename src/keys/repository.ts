@@ -1,0 +1,207 @@
+// D1 access for key records: the system of record. SQL lives here and nowhere else.
+
+import type { KeyPolicy, KeyRecord, KeyStatus, KeyType } from './record';
+
+interface KeyRow {
+  id: string;
+  digest: string;
+  prefix: string;
+  display_start: string;
+  display_end: string;
+  name: string;
+  description: string;
+  owner: string | null;
+  type: KeyType;
+  scopes: string;
+  tags: string;
+  metadata: string;
+  allowed_ips: string;
+  allowed_referers: string;
+  limits: string;
+  expires_at: number | null;
+  is_active: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+  last_used_at: number | null;
+  rotated_to: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export function fromRow(row: KeyRow): KeyRecord {
+  return {
+    id: row.id,
+    digest: row.digest,
+    prefix: row.prefix,
+    start: row.display_start,
+    end: row.display_end,
+    name: row.name,
+    description: row.description,
+    owner: row.owner,
+    type: row.type,
+    scopes: JSON.parse(row.scopes) as string[],
+    tags: JSON.parse(row.tags) as string[],
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    allowed_ips: JSON.parse(row.allowed_ips) as string[],
+    allowed_referers: JSON.parse(row.allowed_referers) as string[],
+    policy: JSON.parse(row.limits) as KeyPolicy,
+    expires_at: row.expires_at,
+    is_active: row.is_active === 1,
+    revoked_at: row.revoked_at,
+    revoked_reason: row.revoked_reason,
+    last_used_at: row.last_used_at,
+    rotated_to: row.rotated_to,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function toRow(r: KeyRecord): KeyRow {
+  return {
+    id: r.id,
+    digest: r.digest,
+    prefix: r.prefix,
+    display_start: r.start,
+    display_end: r.end,
+    name: r.name,
+    description: r.description,
+    owner: r.owner,
+    type: r.type,
+    scopes: JSON.stringify(r.scopes),
+    tags: JSON.stringify(r.tags),
+    metadata: JSON.stringify(r.metadata),
+    allowed_ips: JSON.stringify(r.allowed_ips),
+    allowed_referers: JSON.stringify(r.allowed_referers),
+    limits: JSON.stringify(r.policy),
+    expires_at: r.expires_at,
+    is_active: r.is_active ? 1 : 0,
+    revoked_at: r.revoked_at,
+    revoked_reason: r.revoked_reason,
+    last_used_at: r.last_used_at,
+    rotated_to: r.rotated_to,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+const COLUMNS: readonly (keyof KeyRow)[] = [
+  'id', 'digest', 'prefix', 'display_start', 'display_end', 'name', 'description', 'owner', 'type',
+  'scopes', 'tags', 'metadata', 'allowed_ips', 'allowed_referers', 'limits', 'expires_at', 'is_active',
+  'revoked_at', 'revoked_reason', 'last_used_at', 'rotated_to', 'created_at', 'updated_at',
+];
+
+export interface ListFilter {
+  owner?: string;
+  tag?: string;
+  type?: KeyType;
+  status?: KeyStatus;
+  q?: string;
+  /** Exclusive: return keys with ids strictly below (older than) this one. */
+  cursor?: string;
+  limit: number;
+}
+
+export class KeyRepository {
+  constructor(private readonly db: D1Database) {}
+
+  async byDigest(digest: string): Promise<KeyRecord | null> {
+    const row = await this.db.prepare('SELECT * FROM keys WHERE digest = ?').bind(digest).first<KeyRow>();
+    return row ? fromRow(row) : null;
+  }
+
+  async byId(id: string): Promise<KeyRecord | null> {
+    const row = await this.db.prepare('SELECT * FROM keys WHERE id = ?').bind(id).first<KeyRow>();
+    return row ? fromRow(row) : null;
+  }
+
+  insertStatement(record: KeyRecord): D1PreparedStatement {
+    const row = toRow(record);
+    const sql = `INSERT INTO keys (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`;
+    return this.db.prepare(sql).bind(...COLUMNS.map((c) => row[c]));
+  }
+
+  /** Inserts only while the owner has fewer than `cap` usable keys; one statement, so it is race-free. */
+  insertIfUnderCap(record: KeyRecord, cap: number, now: number): D1PreparedStatement {
+    const row = toRow(record);
+    const sql =
+      `INSERT INTO keys (${COLUMNS.join(', ')}) SELECT ${COLUMNS.map(() => '?').join(', ')} ` +
+      'WHERE (SELECT COUNT(*) FROM keys WHERE owner = ? AND revoked_at IS NULL AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?)) < ?';
+    return this.db.prepare(sql).bind(...COLUMNS.map((c) => row[c]), record.owner, now, cap);
+  }
+
+  async insert(record: KeyRecord): Promise<void> {
+    await this.insertStatement(record).run();
+  }
+
+  /** Writes every mutable column of the record; guarded by updated_at for optimistic concurrency. */
+  replaceStatement(record: KeyRecord, expectedUpdatedAt: number): D1PreparedStatement {
+    const row = toRow(record);
+    const mutable = COLUMNS.filter((c) => c !== 'id' && c !== 'digest' && c !== 'created_at');
+    const sql = `UPDATE keys SET ${mutable.map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND updated_at = ?`;
+    return this.db.prepare(sql).bind(...mutable.map((c) => row[c]), record.id, expectedUpdatedAt);
+  }
+
+  async replace(record: KeyRecord, expectedUpdatedAt: number): Promise<boolean> {
+    const res = await this.replaceStatement(record, expectedUpdatedAt).run();
+    return res.meta.changes === 1;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const res = await this.db.prepare('DELETE FROM keys WHERE id = ?').bind(id).run();
+    return res.meta.changes === 1;
+  }
+
+  async touch(id: string, at: number): Promise<void> {
+    await this.db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)').bind(at, id, at).run();
+  }
+
+  async list(filter: ListFilter, now = Date.now()): Promise<KeyRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.owner !== undefined) (where.push('owner = ?'), args.push(filter.owner));
+    if (filter.type !== undefined) (where.push('type = ?'), args.push(filter.type));
+    if (filter.tag !== undefined) (where.push('EXISTS (SELECT 1 FROM json_each(keys.tags) WHERE value = ?)'), args.push(filter.tag));
+    if (filter.q !== undefined) (where.push("name LIKE ? ESCAPE '\\'"), args.push(`%${filter.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`));
+    if (filter.cursor !== undefined) (where.push('id < ?'), args.push(filter.cursor));
+    switch (filter.status) {
+      case 'revoked':
+        where.push('revoked_at IS NOT NULL');
+        break;
+      case 'expired':
+        where.push('revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?');
+        args.push(now);
+        break;
+      case 'inactive':
+        where.push('revoked_at IS NULL AND is_active = 0 AND (expires_at IS NULL OR expires_at > ?)');
+        args.push(now);
+        break;
+      case 'active':
+        where.push('revoked_at IS NULL AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?)');
+        args.push(now);
+        break;
+    }
+    const sql = `SELECT * FROM keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const res = await this.db.prepare(sql).bind(...args, filter.limit).all<KeyRow>();
+    return res.results.map(fromRow);
+  }
+
+  async byDisplay(start: string | undefined, end: string | undefined, limit: number): Promise<KeyRecord[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (start !== undefined) (where.push('display_start = ?'), args.push(start));
+    if (end !== undefined) (where.push('display_end = ?'), args.push(end));
+    const res = await this.db
+      .prepare(`SELECT * FROM keys WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`)
+      .bind(...args, limit)
+      .all<KeyRow>();
+    return res.results.map(fromRow);
+  }
+
+  async countActiveByOwner(owner: string, now = Date.now()): Promise<number> {
+    const row = await this.db
+      .prepare('SELECT COUNT(*) AS n FROM keys WHERE owner = ? AND revoked_at IS NULL AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?)')
+      .bind(owner, now)
+      .first<{ n: number }>();
+    return row?.n ?? 0;
+  }
+}

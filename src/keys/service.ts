@@ -1,0 +1,206 @@
+// Key lifecycle: create, update, activate/deactivate, revoke, delete. Domain code: plain
+// inputs, tagged results, no HTTP. Every change lands in D1 (with its audit entry, in one
+// batch) and is then written through to KV and to the limit store's revocation marker.
+
+import { newKeyId } from '../lib/ids';
+import { auditStatement, type AuditAction } from './audit';
+import { digestKey } from './digest';
+import { displayParts, generateKey } from './key-format';
+import type { KeyStore } from './key-store';
+import type { KeyPolicy, KeyRecord, KeyType } from './record';
+
+export interface CreateKeyInput {
+  name: string;
+  description: string;
+  owner: string | null;
+  type: KeyType;
+  scopes: string[];
+  tags: string[];
+  metadata: Record<string, unknown>;
+  allowed_ips: string[];
+  allowed_referers: string[];
+  policy: KeyPolicy;
+  expires_at: number | null;
+  prefix: string;
+  /** With an owner key cap: deactivate the owner's active keys instead of refusing. */
+  replace_existing: boolean;
+}
+
+export type UpdateKeyInput = Partial<Omit<CreateKeyInput, 'prefix' | 'replace_existing'>>;
+
+export type ServiceFailure = { ok: false; code: 'not_found' | 'conflict' | 'bad_request'; message?: string };
+export type ServiceResult<T> = { ok: true; value: T } | ServiceFailure;
+
+/** Called after a key stops being usable (deactivate, revoke, delete, rotation end). */
+export type KeyDisabledHook = (record: KeyRecord) => Promise<void>;
+
+export interface KeyServiceOptions {
+  db: D1Database;
+  store: KeyStore;
+  maxKeysPerOwner?: number;
+  onDisabled?: KeyDisabledHook;
+  now?: () => number;
+}
+
+const MUTABLE: readonly (keyof UpdateKeyInput)[] = ['name', 'description', 'owner', 'type', 'scopes', 'tags', 'metadata', 'allowed_ips', 'allowed_referers', 'policy', 'expires_at'];
+
+export class KeyService {
+  constructor(private readonly opts: KeyServiceOptions) {}
+
+  private now(): number {
+    return this.opts.now?.() ?? Date.now();
+  }
+
+  get repo() {
+    return this.opts.store.repo;
+  }
+
+  async create(input: CreateKeyInput, actor: string): Promise<ServiceResult<{ record: KeyRecord; plaintext: string }>> {
+    const now = this.now();
+    const { plaintext, parsed } = generateKey(input.prefix);
+    const { start, end } = displayParts(parsed);
+    const record: KeyRecord = {
+      id: newKeyId(now),
+      digest: await digestKey(plaintext),
+      prefix: input.prefix,
+      start,
+      end,
+      name: input.name,
+      description: input.description,
+      owner: input.owner,
+      type: input.type,
+      scopes: input.scopes,
+      tags: input.tags,
+      metadata: input.metadata,
+      allowed_ips: input.allowed_ips,
+      allowed_referers: input.allowed_referers,
+      policy: input.policy,
+      expires_at: input.expires_at,
+      is_active: true,
+      revoked_at: null,
+      revoked_reason: null,
+      last_used_at: null,
+      rotated_to: null,
+      created_at: now,
+      updated_at: now,
+    };
+
+    const { db } = this.opts;
+    const cap = this.opts.maxKeysPerOwner;
+    const statements: D1PreparedStatement[] = [];
+    let replaced: KeyRecord[] = [];
+    if (cap !== undefined && input.owner !== null && input.replace_existing) {
+      replaced = (await this.repo.list({ owner: input.owner, status: 'active', limit: 1000 }, now));
+      statements.push(
+        db.prepare('UPDATE keys SET is_active = 0, updated_at = ? WHERE owner = ? AND revoked_at IS NULL AND is_active = 1').bind(now, input.owner),
+      );
+      for (const old of replaced) statements.push(auditStatement(db, { at: now, actor, action: 'deactivate', key_id: old.id, changes: ['is_active'] }));
+    }
+    // The owner cap is checked inside the INSERT itself so concurrent creates cannot exceed it.
+    statements.push(
+      cap !== undefined && input.owner !== null
+        ? this.repo.insertIfUnderCap(record, cap, now)
+        : this.repo.insertStatement(record),
+    );
+    statements.push(
+      auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [record.id] }),
+    );
+    const results = await db.batch(statements);
+    const inserted = results[results.length - 2];
+    if (!inserted || inserted.meta.changes !== 1) {
+      return { ok: false, code: 'conflict', message: `owner ${input.owner} already has ${cap} active key(s); pass "replace_existing": true to deactivate them` };
+    }
+    for (const old of replaced) await this.afterDisable({ ...old, is_active: false, updated_at: now });
+    await this.opts.store.writeSnapshot(record);
+    return { ok: true, value: { record, plaintext } };
+  }
+
+  async get(id: string): Promise<KeyRecord | null> {
+    return this.repo.byId(id);
+  }
+
+  /** Applies `change` to the current record and writes it, retrying on a concurrent update. */
+  private async mutate(
+    id: string,
+    actor: string,
+    action: AuditAction,
+    change: (current: KeyRecord, now: number) => ServiceResult<KeyRecord>,
+  ): Promise<ServiceResult<KeyRecord>> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.repo.byId(id);
+      if (!current) return { ok: false, code: 'not_found' };
+      const now = Math.max(this.now(), current.updated_at + 1);
+      const next = change(current, now);
+      if (!next.ok) return next;
+      const changed = MUTABLE.filter((f) => JSON.stringify(current[f]) !== JSON.stringify(next.value[f]));
+      if (current.is_active !== next.value.is_active) changed.push('is_active' as never);
+      if (current.revoked_at !== next.value.revoked_at) changed.push('revoked_at' as never, 'revoked_reason' as never);
+      const record = { ...next.value, updated_at: now };
+      const [res] = await this.opts.db.batch([
+        this.repo.replaceStatement(record, current.updated_at),
+        auditStatement(
+          this.opts.db,
+          { at: now, actor, action, key_id: id, changes: changed },
+          { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ? AND updated_at = ?)', args: [id, now] },
+        ),
+      ]);
+      if (res?.meta.changes === 1) {
+        await this.opts.store.writeSnapshot(record);
+        if (!isUsable(record, now) && isUsable(current, now)) await this.afterDisable(record);
+        return { ok: true, value: record };
+      }
+      // Lost a race with another admin change (no audit row was written): re-read and retry.
+    }
+    return { ok: false, code: 'conflict', message: 'the key is being changed concurrently; retry' };
+  }
+
+  update(id: string, patch: UpdateKeyInput, actor: string) {
+    return this.mutate(id, actor, 'update', (cur) => {
+      if (cur.revoked_at !== null) return { ok: false, code: 'conflict', message: 'a revoked key cannot be changed' };
+      return { ok: true, value: { ...cur, ...patch } };
+    });
+  }
+
+  setActive(id: string, active: boolean, actor: string) {
+    return this.mutate(id, actor, active ? 'activate' : 'deactivate', (cur) => {
+      if (cur.revoked_at !== null) return { ok: false, code: 'conflict', message: 'a revoked key cannot be reactivated or deactivated' };
+      return { ok: true, value: { ...cur, is_active: active } };
+    });
+  }
+
+  revoke(id: string, reason: string, actor: string) {
+    return this.mutate(id, actor, 'revoke', (cur, now) => {
+      // Revocation is final; revoking again keeps the first time and reason but rewrites KV.
+      if (cur.revoked_at !== null) return { ok: true, value: cur };
+      return { ok: true, value: { ...cur, revoked_at: now, revoked_reason: reason } };
+    });
+  }
+
+  extend(id: string, expiresAt: number | null, actor: string) {
+    return this.mutate(id, actor, 'extend', (cur) => {
+      if (cur.revoked_at !== null) return { ok: false, code: 'conflict', message: 'a revoked key cannot be extended' };
+      return { ok: true, value: { ...cur, expires_at: expiresAt } };
+    });
+  }
+
+  async delete(id: string, actor: string): Promise<ServiceResult<KeyRecord>> {
+    const current = await this.repo.byId(id);
+    if (!current) return { ok: false, code: 'not_found' };
+    const now = this.now();
+    await this.opts.db.batch([
+      this.opts.db.prepare('DELETE FROM keys WHERE id = ?').bind(id),
+      auditStatement(this.opts.db, { at: now, actor, action: 'delete', key_id: id, changes: [] }),
+    ]);
+    await this.opts.store.removeSnapshot(current.digest);
+    await this.afterDisable(current);
+    return { ok: true, value: current };
+  }
+
+  private async afterDisable(record: KeyRecord): Promise<void> {
+    await this.opts.onDisabled?.(record);
+  }
+}
+
+export function isUsable(r: KeyRecord, now: number): boolean {
+  return r.is_active && r.revoked_at === null && (r.expires_at === null || r.expires_at > now);
+}

@@ -1,0 +1,29 @@
+// Verifies a presented key string: format and checksum first (no storage touched), then
+// lookup by digest, then the access rules. Shared by the gateway, the verify API and admin
+// key authentication. Plain inputs, tagged result.
+
+import { checkAccess, type AccessFailure, type AccessRequest } from '../access/access';
+import { digestKey } from './digest';
+import { parseKey } from './key-format';
+import type { KeyStore, LookupSource } from './key-store';
+import type { KeyRecord } from './record';
+
+export type VerifyFailure = 'invalid_key' | AccessFailure;
+export type VerifyResult =
+  | { ok: true; key: KeyRecord; source: LookupSource }
+  | { ok: false; code: VerifyFailure; key?: KeyRecord; source?: LookupSource; detail?: string };
+
+export async function verifyKey(
+  presented: string,
+  deps: { prefixes: ReadonlySet<string>; store: KeyStore; backfill: (p: Promise<unknown>) => void },
+  access: AccessRequest,
+): Promise<VerifyResult> {
+  const parsed = parseKey(presented, deps.prefixes);
+  // Malformed, bad-checksum and unknown keys answer identically: no enumeration.
+  if (!parsed.ok) return { ok: false, code: 'invalid_key' };
+  const { record, source } = await deps.store.lookup(await digestKey(presented), deps.backfill);
+  if (!record) return { ok: false, code: 'invalid_key', source };
+  const result = checkAccess(record, access);
+  if (!result.ok) return { ok: false, code: result.code, key: record, source, detail: result.detail };
+  return { ok: true, key: record, source };
+}

@@ -1,0 +1,45 @@
+// Steps 2-3: read the credential, verify the key (format, lookup, access rules).
+
+import { createMiddleware } from 'hono/factory';
+import { requiredScopes } from '../access/access';
+import type { AppEnv } from '../context';
+import { GatewayError } from '../errors';
+import { readCredential } from '../keys/credential';
+import { verifyKey } from '../keys/verify';
+import { LruCache } from '../lib/lru';
+import { addTiming } from './request-context';
+
+// last_used_at is written at most once a minute per key per isolate.
+const touched = new LruCache<string, true>(10_000, 60_000);
+
+export function authenticate() {
+  return createMiddleware<AppEnv>(async function authenticate(c, next) {
+    const route = c.get('route');
+    const url = new URL(c.req.url);
+    const credential = readCredential(c.req.raw.headers, url, route.key_headers, route.key_query_param);
+    if (!credential) throw new GatewayError('missing_key');
+
+    const started = performance.now();
+    const store = c.get('services').keys;
+    const result = await verifyKey(
+      credential.key,
+      { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
+      {
+        now: Date.now(),
+        ip: c.req.header('cf-connecting-ip') ?? null,
+        referer: c.req.header('referer') ?? c.req.header('origin') ?? null,
+        requiredScopes: requiredScopes(c.req.method, route.scopes),
+      },
+    );
+    addTiming(c.get('timings'), 'key', performance.now() - started, result.source ?? 'none');
+    if (!result.ok) throw new GatewayError(result.code, result.detail);
+
+    c.set('key', result.key);
+    c.set('credential', credential);
+    if (touched.get(result.key.id) === undefined) {
+      touched.set(result.key.id, true);
+      c.executionCtx.waitUntil(store.repo.touch(result.key.id, Date.now()).catch(() => undefined));
+    }
+    await next();
+  });
+}

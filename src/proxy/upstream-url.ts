@@ -1,0 +1,52 @@
+// Maps a gateway URL onto the route's upstream. A request can never leave its route's
+// upstream origin or base path: dot segments (plain or percent-encoded), empty segments,
+// backslashes and encoded slashes are refused rather than normalised.
+
+import type { Route } from '../config/schema';
+
+export type UpstreamUrlResult = { ok: true; url: string } | { ok: false };
+
+const FORBIDDEN_ENCODED = /%(?:2f|5c|00)/i;
+
+function safeRemainder(rest: string): boolean {
+  if (rest === '') return true;
+  if (!rest.startsWith('/')) return false;
+  if (rest.includes('\\') || FORBIDDEN_ENCODED.test(rest)) return false;
+  const segments = rest.slice(1).split('/');
+  return segments.every((seg, i) => {
+    if (seg === '' && i !== segments.length - 1) return false; // '//' inside the path
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(seg);
+    } catch {
+      return false;
+    }
+    return decoded !== '.' && decoded !== '..';
+  });
+}
+
+/**
+ * `rawPath` is the request path exactly as received (not normalised), `search` includes
+ * its leading `?` (or is empty) and has already lost any query-string credential.
+ */
+export function upstreamUrl(route: Route, rawPath: string, search: string): UpstreamUrlResult {
+  if (rawPath !== route.path && !rawPath.startsWith(`${route.path}/`) && route.path !== '/') return { ok: false };
+  const rest = route.path === '/' ? rawPath : rawPath.slice(route.path.length);
+  if (!safeRemainder(rest)) return { ok: false };
+  const base = new URL(route.upstream);
+  const basePath = base.pathname.replace(/\/+$/, '');
+  const forwardedPath = route.strip_prefix || route.path === '/' ? rest : route.path + rest;
+  const target = new URL(`${base.origin}${basePath}${forwardedPath || (basePath ? '' : '/')}${search}`);
+  // Belt and braces: the URL parser must not have moved us off the upstream.
+  if (target.origin !== base.origin || !target.pathname.startsWith(basePath)) return { ok: false };
+  return { ok: true, url: target.toString() };
+}
+
+/** The request path as the client sent it, before any URL normalisation. */
+export function rawPathOf(requestUrl: string): string {
+  const afterScheme = requestUrl.indexOf('//');
+  const pathStart = requestUrl.indexOf('/', afterScheme + 2);
+  if (pathStart === -1) return '/';
+  const end = requestUrl.search(/[?#]/);
+  return requestUrl.slice(pathStart, end === -1 || end < pathStart ? undefined : end);
+}

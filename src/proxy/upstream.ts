@@ -1,0 +1,36 @@
+// The upstream dependency: sends one prepared request and classifies transport failures.
+// Bodies stream both ways; nothing is buffered here.
+
+export type UpstreamResult = { ok: true; response: Response; ms: number } | { ok: false; code: 'upstream_timeout' | 'upstream_unavailable'; ms: number };
+
+export interface Upstream {
+  send(url: string, init: { method: string; headers: Headers; body: ReadableStream<Uint8Array> | string | null }, timeoutMs: number): Promise<UpstreamResult>;
+}
+
+/** The real upstream: global fetch, manual redirects (a 3xx goes back to the client, never followed to another host). */
+export const fetchUpstream: Upstream = {
+  async send(url, init, timeoutMs) {
+    const started = performance.now();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, timeoutMs);
+    try {
+      const response = await fetch(url, {
+        method: init.method,
+        headers: init.headers,
+        body: init.body,
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      return { ok: true, response, ms: performance.now() - started };
+    } catch {
+      return { ok: false, code: timedOut ? 'upstream_timeout' : 'upstream_unavailable', ms: performance.now() - started };
+    } finally {
+      // The timeout covers the wait for response headers; a long stream after them is fine.
+      clearTimeout(timer);
+    }
+  },
+};
