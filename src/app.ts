@@ -1,5 +1,5 @@
 // The keygate Hono app. A proxied request takes exactly this path:
-//   requestContext -> routeMatch -> authenticate -> (limits) -> forward
+//   requestContext -> routeMatch -> authenticate -> enforceLimits -> forward (-> meter, settle)
 // Admin and key-holder endpoints are mounted before the catch-all proxy route.
 
 import { Hono } from 'hono';
@@ -9,6 +9,7 @@ import type { AppEnv } from './context';
 import { errorResponse, GatewayError } from './errors';
 import { authenticate } from './middleware/authenticate';
 import { forward } from './middleware/forward';
+import { enforceLimits } from './middleware/limits';
 import { requestContext } from './middleware/request-context';
 import { routeMatch } from './middleware/route';
 
@@ -16,7 +17,7 @@ export const app = new Hono<AppEnv>();
 
 app.use('*', requestContext());
 app.route('/admin', adminApp);
-app.all('*', routeMatch(), authenticate(), forward());
+app.all('*', routeMatch(), authenticate(), enforceLimits(), forward());
 
 app.onError((err, c) => {
   const requestId = c.get('requestId') ?? 'unknown';

@@ -1,26 +1,63 @@
 // Outside dependencies, built once per env object (i.e. once per isolate in production),
-// never per request.
+// never per request: the key store, the limit store (Upstash when configured, else the
+// Durable Object) behind its guard, and the upstream.
 
 import type { LoadedConfig } from './config/load';
 import type { Env } from './env';
 import { KeyStore } from './keys/key-store';
+import type { KeyRecord } from './keys/record';
+import type { BlockReason } from './keys/service';
+import { DurableObjectLimitStore } from './limits/durable-object-store';
+import { StoreGuard } from './limits/guard';
+import type { LimitStore } from './limits/store';
+import { UpstashLimitStore } from './limits/upstash-store';
 import { fetchUpstream, type Upstream } from './proxy/upstream';
 
 export interface Services {
   keys: KeyStore;
+  limits: LimitStore;
+  guard: StoreGuard;
   upstream: Upstream;
-  /** Runs after a key stops being usable (the limit store's instant-revocation marker). */
-  onKeyDisabled?: (record: import('./keys/record').KeyRecord) => Promise<void>;
+  storeTimeoutMs: number;
+  /** Writes the instant-revocation marker; never fails the admin change that triggered it. */
+  onUsabilityChanged: (record: KeyRecord, reason: BlockReason | null) => Promise<void>;
 }
 
 const built = new WeakMap<object, Services>();
 
+export function limitStoreFor(env: Env): LimitStore {
+  if (env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN) {
+    return new UpstashLimitStore({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
+  }
+  return new DurableObjectLimitStore(env.LIMITER);
+}
+
+// Guards are per store kind and isolate-wide, so the breaker sees every request's failures.
+const guards = new Map<string, StoreGuard>();
+
 export function servicesFor(env: Env, config: LoadedConfig): Services {
   let services = built.get(env);
   if (!services) {
+    const limits = limitStoreFor(env);
+    const guardKey = `${limits.kind}:${env.UPSTASH_REDIS_REST_URL ?? ''}`;
+    let guard = guards.get(guardKey);
+    if (!guard) {
+      if (guards.size > 16) guards.clear();
+      guard = new StoreGuard(limits.kind);
+      guards.set(guardKey, guard);
+    }
+    const g = guard;
+    const timeout = config.STORE_TIMEOUT_MS;
     services = {
       keys: new KeyStore(env.KEYS, env.DB, config.KEY_CACHE_TTL_MS),
+      limits,
+      guard: g,
       upstream: fetchUpstream,
+      storeTimeoutMs: timeout,
+      onUsabilityChanged: async (record, reason) => {
+        // Admin writes may wait longer than the hot path: they are rare and this is the instant part of revocation.
+        await g.run('set_blocked', Math.max(timeout * 4, 1000), () => limits.setBlocked(record.id, reason));
+      },
     };
     built.set(env, services);
   }

@@ -14,7 +14,7 @@ export function keyService(c: Context<AppEnv>): KeyService {
     db: c.env.DB,
     store: services.keys,
     maxKeysPerOwner: config.MAX_KEYS_PER_OWNER,
-    onDisabled: services.onKeyDisabled,
+    onUsabilityChanged: services.onUsabilityChanged,
   });
 }
 

@@ -72,6 +72,7 @@ export const RouteSchema = z
     model_limits: ModelLimitsSchema.optional(),
     budget: BudgetSchema.optional(),
     metering: MeteringSchema.optional(),
+    instant_revocation: z.boolean().default(true),
     on_store_error: z
       .object({ requests: OnStoreError.default('open'), budget: OnStoreError.default('closed') })
       .strict()

@@ -31,14 +31,23 @@ export type UpdateKeyInput = Partial<Omit<CreateKeyInput, 'prefix' | 'replace_ex
 export type ServiceFailure = { ok: false; code: 'not_found' | 'conflict' | 'bad_request'; message?: string };
 export type ServiceResult<T> = { ok: true; value: T } | ServiceFailure;
 
-/** Called after a key stops being usable (deactivate, revoke, delete, rotation end). */
-export type KeyDisabledHook = (record: KeyRecord) => Promise<void>;
+export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
+
+/** Called when a key's usability changes: a reason when it stops being usable, null when it is usable again. */
+export type UsabilityHook = (record: KeyRecord, reason: BlockReason | null) => Promise<void>;
+
+export function blockReasonOf(r: KeyRecord, now: number): BlockReason | null {
+  if (r.revoked_at !== null) return 'key_revoked';
+  if (!r.is_active) return 'key_inactive';
+  if (r.expires_at !== null && r.expires_at <= now) return 'key_expired';
+  return null;
+}
 
 export interface KeyServiceOptions {
   db: D1Database;
   store: KeyStore;
   maxKeysPerOwner?: number;
-  onDisabled?: KeyDisabledHook;
+  onUsabilityChanged?: UsabilityHook;
   now?: () => number;
 }
 
@@ -110,7 +119,11 @@ export class KeyService {
     if (!inserted || inserted.meta.changes !== 1) {
       return { ok: false, code: 'conflict', message: `owner ${input.owner} already has ${cap} active key(s); pass "replace_existing": true to deactivate them` };
     }
-    for (const old of replaced) await this.afterDisable({ ...old, is_active: false, updated_at: now });
+    for (const old of replaced) {
+      const off = { ...old, is_active: false, updated_at: now };
+      await this.opts.store.writeSnapshot(off);
+      await this.notify(off, 'key_inactive');
+    }
     await this.opts.store.writeSnapshot(record);
     return { ok: true, value: { record, plaintext } };
   }
@@ -146,7 +159,9 @@ export class KeyService {
       ]);
       if (res?.meta.changes === 1) {
         await this.opts.store.writeSnapshot(record);
-        if (!isUsable(record, now) && isUsable(current, now)) await this.afterDisable(record);
+        const before = blockReasonOf(current, now);
+        const after = blockReasonOf(record, now);
+        if (before !== after || after !== null) await this.notify(record, after);
         return { ok: true, value: record };
       }
       // Lost a race with another admin change (no audit row was written): re-read and retry.
@@ -192,12 +207,12 @@ export class KeyService {
       auditStatement(this.opts.db, { at: now, actor, action: 'delete', key_id: id, changes: [] }),
     ]);
     await this.opts.store.removeSnapshot(current.digest);
-    await this.afterDisable(current);
+    await this.notify(current, 'invalid_key');
     return { ok: true, value: current };
   }
 
-  private async afterDisable(record: KeyRecord): Promise<void> {
-    await this.opts.onDisabled?.(record);
+  private async notify(record: KeyRecord, reason: BlockReason | null): Promise<void> {
+    await this.opts.onUsabilityChanged?.(record, reason);
   }
 }
 

@@ -30,10 +30,11 @@ const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
 
 interface UsageObserver {
   observe(chunk: Uint8Array): void;
-  /** The body ended normally. */
-  complete(): TokenUsage | null;
-  /** The body stopped early: client cancel or upstream error. */
-  interrupted(): TokenUsage | null;
+  /**
+   * The body ended, normally or early (client cancel, upstream error). Both read the same:
+   * an unfinished SSE event or JSON document never counts, so nothing needs telling apart.
+   */
+  finish(): TokenUsage | null;
 }
 
 export function meterResponse(body: ReadableStream<Uint8Array>, opts: MeterOptions): MeteredResponse {
@@ -49,26 +50,22 @@ export function meterResponse(body: ReadableStream<Uint8Array>, opts: MeterOptio
     },
   });
 
-  // pipeTo settles when the body ends (resolve), or when the upstream errors or the client
-  // cancels the readable side (reject; the pipe then cancels the upstream body too).
-  const usage = body.pipeTo(pass.writable).then(
-    () => safely(() => observer.complete()),
-    () => safely(() => observer.interrupted()),
-  );
+  // pipeTo settles when the body ends, when the upstream errors, or when the client cancels
+  // the readable side (the pipe then cancels the upstream body too).
+  const finish = (): TokenUsage | null => {
+    try {
+      return observer.finish();
+    } catch {
+      return null;
+    }
+  };
+  const usage = body.pipeTo(pass.writable).then(finish, finish);
   return { stream: pass.readable, usage };
 }
 
 function isEventStream(contentType: string | null): boolean {
   const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase();
   return mediaType === 'text/event-stream';
-}
-
-function safely(read: () => TokenUsage | null): TokenUsage | null {
-  try {
-    return read();
-  } catch {
-    return null;
-  }
 }
 
 function sseObserver(reader: SseUsageReader): UsageObserver {
@@ -88,11 +85,10 @@ function sseObserver(reader: SseUsageReader): UsageObserver {
     observe(chunk) {
       feed(() => (chunk instanceof Uint8Array ? parser.push(chunk) : fail()));
     },
-    complete() {
+    finish() {
       feed(() => parser.end());
       return reader.usage();
     },
-    interrupted: () => reader.usage(),
   };
 }
 
@@ -100,17 +96,6 @@ function jsonObserver(format: 'openai' | 'anthropic', maxBytes: number): UsageOb
   let chunks: Uint8Array[] = [];
   let size = 0;
   let gaveUp = false;
-  const parse = (): TokenUsage | null => {
-    if (gaveUp) return null;
-    const bytes = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    const body = parseJson(new TextDecoder().decode(bytes));
-    return format === 'openai' ? openAiUsageFromJson(body) : anthropicUsageFromJson(body);
-  };
   return {
     observe(chunk) {
       if (gaveUp) return;
@@ -122,9 +107,18 @@ function jsonObserver(format: 'openai' | 'anthropic', maxBytes: number): UsageOb
       size += chunk.byteLength;
       chunks.push(chunk.slice());
     },
-    complete: parse,
-    // A body cut short is not valid JSON, so this is null unless every byte had arrived.
-    interrupted: parse,
+    finish() {
+      // A body cut short (client cancel, upstream error) does not parse, so it reads as null.
+      if (gaveUp) return null;
+      const bytes = new Uint8Array(size);
+      let offset = 0;
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      const body = parseJson(new TextDecoder().decode(bytes));
+      return format === 'openai' ? openAiUsageFromJson(body) : anthropicUsageFromJson(body);
+    },
   };
 }
 

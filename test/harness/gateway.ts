@@ -41,11 +41,17 @@ export interface CallOptions {
   settle?: boolean;
 }
 
+/**
+ * Calls the gateway, reads the whole response, then (by default) waits for its post-response
+ * work such as token settlement, which itself waits for the body to be read. For streaming
+ * assertions use callDeferred.
+ */
 export async function call(path: string, init: RequestInit = {}, opts: CallOptions = {}): Promise<Response> {
   const ctx = createExecutionContext();
   const res = await worker.fetch(new Request(BASE + path, init), opts.env ?? testEnv(), ctx);
+  const body = res.body ? await res.arrayBuffer() : null;
   if (opts.settle !== false) await waitOnExecutionContext(ctx);
-  return res;
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 /** Calls the gateway and also returns a promise for its post-response work. */

@@ -1,0 +1,97 @@
+// The limit store: one interface, two real implementations (Upstash Redis, Durable Object).
+// Everything one request needs decided goes out in a single admit() call, which is one
+// round trip on either store.
+
+export type CounterKind = 'requests' | 'tokens';
+
+/** One fixed window to check and consume, e.g. rpm = 100 requests per 60 s. */
+export interface CounterSpec {
+  /** rpm | rpd | tpm | tpd, or model:<name>:<rpm|rpd|tpm|tpd> */
+  name: string;
+  kind: CounterKind;
+  limit: number;
+  windowMs: number;
+  /** Units this request consumes now (1 request, or the token reservation). */
+  cost: number;
+}
+
+export interface BudgetSpec {
+  limitMicros: number;
+  period: 'day' | 'month' | 'total';
+  /** Period bucket, e.g. 2026-11-23, 2026-11, total. */
+  periodKey: string;
+  /** End of the period (ms), or null for `total`. */
+  resetAt: number | null;
+  costMicros: number;
+}
+
+export interface AdmitInput {
+  keyId: string;
+  counters: CounterSpec[];
+  budget?: BudgetSpec;
+  now: number;
+}
+
+export interface CounterState {
+  name: string;
+  kind: CounterKind;
+  limit: number;
+  used: number;
+  remaining: number;
+  windowMs: number;
+  /** When this window ends (ms since epoch). */
+  resetAt: number;
+}
+
+export interface BudgetState {
+  limitMicros: number;
+  spentMicros: number;
+  remainingMicros: number;
+  period: BudgetSpec['period'];
+  resetAt: number | null;
+}
+
+/** What settle() needs to adjust exactly the windows the admission charged. */
+export interface Ticket {
+  keyId: string;
+  /** Token counters charged with the reservation: name, window and the bucket charged. */
+  tokenWindows: { name: string; limit: number; windowMs: number; bucket: number }[];
+  budget?: { periodKey: string; period: BudgetSpec['period']; limitMicros: number };
+}
+
+export type AdmitOutcome =
+  | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; ticket: Ticket }
+  | { status: 'rate_limited'; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
+  | { status: 'budget_exhausted'; counters: CounterState[]; budget: BudgetState }
+  | { status: 'blocked'; reason: BlockReason };
+
+/** Why a key is blocked in the store (the instant-revocation marker's value). */
+export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
+export const BLOCK_REASONS: readonly BlockReason[] = ['key_revoked', 'key_inactive', 'key_expired', 'invalid_key'];
+
+export interface Settlement {
+  /** Actual tokens minus the reservation: positive charges, negative refunds. */
+  tokenDelta: number;
+  costDeltaMicros: number;
+  now: number;
+}
+
+export interface UsageSnapshot {
+  counters: CounterState[];
+  budget?: BudgetState;
+}
+
+export interface LimitStore {
+  readonly kind: 'upstash' | 'durable_object';
+  /** Checks the revocation marker and every limit; consumes all of them or none. */
+  admit(input: AdmitInput): Promise<AdmitOutcome>;
+  /** Post-response: charge or refund the difference between reservation and actual usage. */
+  settle(ticket: Ticket, settlement: Settlement): Promise<void>;
+  /** The instant-revocation marker, checked by every admit(); null clears it. */
+  setBlocked(keyId: string, reason: BlockReason | null): Promise<void>;
+  /** Reads counters without consuming anything. */
+  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot>;
+}
+
+export const bucketOf = (now: number, windowMs: number): number => Math.floor(now / windowMs);
+export const windowEnd = (bucket: number, windowMs: number): number => (bucket + 1) * windowMs;

@@ -1,0 +1,150 @@
+// Step 4: limits. Reads the body on metered routes (model, token reservation), then asks
+// the limit store, in one round trip, to check the revocation marker and consume every
+// request window, the token reservation and the spend budget. After the response, settles
+// the reservation to the tokens the upstream reported (ctx.waitUntil).
+
+import { createMiddleware } from 'hono/factory';
+import type { Context } from 'hono';
+import type { Route } from '../config/schema';
+import type { AppEnv } from '../context';
+import { GatewayError } from '../errors';
+import { budgetHeaders, rateLimitHeaders, retryAfterSeconds } from '../limits/headers';
+import {
+  budgetSpec,
+  costMicros,
+  countersForRequest,
+  effectivePolicy,
+  hasAnyLimit,
+  priceFor,
+  reservationCostMicros,
+} from '../limits/policy';
+import type { AdmitOutcome, CounterState, Ticket } from '../limits/store';
+import { readBodyLimited } from '../proxy/body';
+import { modelOf, reservationFor } from '../usage/estimate';
+import { meterResponse } from '../usage/meter';
+import type { TokenUsage } from '../usage/types';
+import { addTiming } from './request-context';
+
+interface MeteredRequest {
+  model: string | null;
+  reservation: number;
+}
+
+async function readMeteredBody(c: Context<AppEnv>, route: Route): Promise<MeteredRequest> {
+  const metering = route.metering;
+  if (!metering) return { model: null, reservation: 0 };
+  const method = c.req.method;
+  if (method === 'GET' || method === 'HEAD') return { model: null, reservation: metering.default_reservation };
+  const read = await readBodyLimited(c.req.raw, metering.max_body_bytes);
+  if (!read.ok) throw new GatewayError('payload_too_large', `The request body exceeds ${metering.max_body_bytes} bytes.`);
+  c.set('forwardBody', read.text);
+  if (metering.format === 'header') return { model: null, reservation: metering.default_reservation };
+  if (read.text.trim() === '') return { model: null, reservation: metering.default_reservation };
+  let body: unknown;
+  try {
+    body = JSON.parse(read.text);
+  } catch {
+    throw new GatewayError('invalid_json');
+  }
+  // OpenAI streams report usage only when asked: ask on the client's behalf (configurable).
+  if (metering.format === 'openai' && metering.include_usage && isRecord(body) && body.stream === true) {
+    const opts = isRecord(body.stream_options) ? body.stream_options : {};
+    if (opts.include_usage !== true) {
+      body.stream_options = { ...opts, include_usage: true };
+      c.set('forwardBody', JSON.stringify(body));
+    }
+  }
+  return { model: modelOf(body), reservation: reservationFor(body, metering.default_reservation) };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function enforceLimits() {
+  return createMiddleware<AppEnv>(async function enforceLimits(c, next) {
+    const route = c.get('route');
+    const key = c.get('key');
+    const config = c.get('config');
+    const services = c.get('services');
+    const { model, reservation } = await readMeteredBody(c, route);
+
+    const policy = effectivePolicy(route, key);
+    if (!hasAnyLimit(policy) && !route.instant_revocation) return next();
+
+    const now = Date.now();
+    const price = priceFor(config.PRICES, config.DEFAULT_PRICE, model);
+    const counters = countersForRequest(policy, model, reservation);
+    const reservedMicros = reservationCostMicros(price, reservation);
+    const budget = budgetSpec(policy.budget, reservedMicros, now);
+
+    const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counters, budget, now }));
+    addTiming(c.get('timings'), 'store', guarded.ms, services.limits.kind);
+
+    let outcome: AdmitOutcome | undefined;
+    if (guarded.ok) outcome = guarded.value;
+    else {
+      // Store down: apply the route's failure policy. Budgets fail closed by default.
+      const closed = (budget && route.on_store_error.budget === 'closed') || (counters.length > 0 && route.on_store_error.requests === 'closed');
+      if (closed) throw new GatewayError('store_unavailable', 'The limit store is unavailable; this route fails closed.', { headers: { 'retry-after': '1' } });
+    }
+
+    const llm = route.metering !== undefined && route.metering.format !== 'header';
+    if (outcome?.status === 'blocked') throw new GatewayError(outcome.reason);
+    if (outcome?.status === 'rate_limited') {
+      const r = outcome.refusedBy;
+      throw new GatewayError('rate_limited', `Rate limit ${r.name} exceeded (${r.limit} ${r.kind} per ${r.windowMs / 1000}s).`, {
+        headers: { ...rateLimitHeaders(limitView(outcome.counters, r), now, llm), 'retry-after': retryAfterSeconds(r.resetAt, now) ?? '1' },
+        details: { limit: r.name, kind: r.kind, limit_value: r.limit, remaining: r.remaining, reset: new Date(r.resetAt).toISOString() },
+      });
+    }
+    if (outcome?.status === 'budget_exhausted') {
+      const b = outcome.budget;
+      const retry = retryAfterSeconds(b.resetAt, now);
+      throw new GatewayError('budget_exhausted', `The ${b.period === 'total' ? 'total' : b.period + 'ly'} budget of $${(b.limitMicros / 1e6).toFixed(2)} is spent.`, {
+        headers: { ...budgetHeaders(b), ...(retry ? { 'retry-after': retry } : {}) },
+        details: { budget_usd: b.limitMicros / 1e6, spent_usd: b.spentMicros / 1e6, period: b.period },
+      });
+    }
+
+    const admitted = outcome?.status === 'admitted' ? outcome : undefined;
+    if (admitted && route.metering) {
+      const settle = (usage: TokenUsage | null) => {
+        // No usage reported: the reservation stands.
+        if (!usage) return Promise.resolve();
+        const actual = usage.input + usage.output;
+        return settleTicket(c, admitted.ticket, actual - reservation, costMicros(price, usage.input, usage.output) - reservedMicros);
+      };
+      const metering = route.metering;
+      c.set('onUpstreamResponse', (res) => {
+        if (metering.format === 'header') {
+          const units = Number(res.headers.get(metering.header ?? ''));
+          c.executionCtx.waitUntil(settle(Number.isFinite(units) && units >= 0 ? { input: units, output: 0 } : null));
+          return res;
+        }
+        if (!res.body) return res;
+        const metered = meterResponse(res.body, { format: metering.format, contentType: res.headers.get('content-type') });
+        c.executionCtx.waitUntil(metered.usage.then(settle));
+        return new Response(metered.stream, res);
+      });
+    }
+
+    await next();
+
+    if (admitted) {
+      const headers = { ...rateLimitHeaders(admitted.counters, now, llm), ...budgetHeaders(admitted.budget) };
+      for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
+    }
+  });
+}
+
+/** On a refusal, show the refusing window as the tightest one. */
+function limitView(counters: CounterState[], refused: CounterState): CounterState[] {
+  return [{ ...refused, remaining: 0 }, ...counters.filter((x) => x.name !== refused.name)];
+}
+
+async function settleTicket(c: Context<AppEnv>, ticket: Ticket, tokenDelta: number, costDeltaMicros: number): Promise<void> {
+  if (tokenDelta === 0 && costDeltaMicros === 0) return;
+  const services = c.get('services');
+  await services.guard.run('settle', services.storeTimeoutMs * 8, () => services.limits.settle(ticket, { tokenDelta, costDeltaMicros, now: Date.now() }));
+}
