@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { adminApp } from './admin/app';
+import { holderApp } from './holder/app';
 import type { AppEnv } from './context';
 import { errorResponse, GatewayError } from './errors';
 import { authenticate } from './middleware/authenticate';
@@ -17,6 +18,7 @@ export const app = new Hono<AppEnv>();
 
 app.use('*', requestContext());
 app.route('/admin', adminApp);
+app.route('/_keygate', holderApp);
 app.all('*', routeMatch(), authenticate(), enforceLimits(), forward());
 
 app.onError((err, c) => {

@@ -7,6 +7,7 @@ import { GatewayError } from '../errors';
 import { digestKey } from '../keys/digest';
 import { parseKey } from '../keys/key-format';
 import { presentKey } from '../keys/record';
+import { readUsage } from '../limits/usage';
 import { createInput, keyService, unwrap, updateInput } from './key-service';
 import {
   CreatedKeySchema,
@@ -169,3 +170,33 @@ keysApp.openapi(keyActionWithBody('/keys/{id}/extend', 'Set a new expiry (or non
   }
   return c.json(presentKey(unwrap(await keyService(c).extend(c.req.valid('param').id, expiresAt, c.get('actor')))), 200);
 });
+
+const UsageSchema = z
+  .object({
+    key_id: z.string(),
+    store: z.enum(['upstash', 'durable_object']),
+    windows: z.array(
+      z.object({ name: z.string(), kind: z.string(), limit: z.number(), used: z.number(), remaining: z.number(), window_seconds: z.number(), reset: z.string() }),
+    ),
+    budget: z.object({ usd: z.number(), period: z.string(), spent_usd: z.number(), remaining_usd: z.number(), reset: z.string().nullable() }).nullable(),
+  })
+  .openapi('Usage');
+
+keysApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/keys/{id}/usage',
+    summary: "A key's windows (limit, used, remaining, reset) and budget",
+    tags: ['keys'],
+    request: { params: KeyIdParam },
+    responses: { 200: ok(UsageSchema, 'Usage'), ...errorResponses('not_found', 'store_unavailable', ...AUTH_ERRORS) },
+  }),
+  async (c) => {
+    const record = await keyService(c).get(c.req.valid('param').id);
+    if (!record) throw new GatewayError('not_found', 'No key with this id.');
+    const services = c.get('services');
+    const guarded = await services.guard.run('usage', services.storeTimeoutMs * 4, () => readUsage(c.get('config'), services.limits, record));
+    if (!guarded.ok) throw new GatewayError('store_unavailable', 'The limit store is unavailable.');
+    return c.json(guarded.value, 200);
+  },
+);

@@ -33,7 +33,8 @@ export type Price = z.infer<typeof PriceSchema>;
 
 const MeteringSchema = z
   .object({
-    format: z.enum(['openai', 'anthropic', 'header']),
+    // auto: Anthropic for paths ending in /messages, OpenAI-compatible otherwise.
+    format: z.enum(['auto', 'openai', 'anthropic', 'header']).default('auto'),
     header: headerName.optional(),
     include_usage: z.boolean().default(true),
     default_reservation: count.default(1024),

@@ -30,6 +30,16 @@ interface MeteredRequest {
   reservation: number;
 }
 
+type LlmFormat = 'openai' | 'anthropic';
+
+/** The wire format of this request's usage: configured, or by path for `auto`. */
+export function usageFormat(route: Route, path: string): LlmFormat | 'header' | null {
+  const f = route.metering?.format;
+  if (f === undefined) return null;
+  if (f !== 'auto') return f;
+  return /\/messages\/?$/.test(path) ? 'anthropic' : 'openai';
+}
+
 async function readMeteredBody(c: Context<AppEnv>, route: Route): Promise<MeteredRequest> {
   const metering = route.metering;
   if (!metering) return { model: null, reservation: 0 };
@@ -38,7 +48,8 @@ async function readMeteredBody(c: Context<AppEnv>, route: Route): Promise<Metere
   const read = await readBodyLimited(c.req.raw, metering.max_body_bytes);
   if (!read.ok) throw new GatewayError('payload_too_large', `The request body exceeds ${metering.max_body_bytes} bytes.`);
   c.set('forwardBody', read.text);
-  if (metering.format === 'header') return { model: null, reservation: metering.default_reservation };
+  const format = usageFormat(route, c.req.path);
+  if (format === 'header') return { model: null, reservation: metering.default_reservation };
   if (read.text.trim() === '') return { model: null, reservation: metering.default_reservation };
   let body: unknown;
   try {
@@ -47,7 +58,7 @@ async function readMeteredBody(c: Context<AppEnv>, route: Route): Promise<Metere
     throw new GatewayError('invalid_json');
   }
   // OpenAI streams report usage only when asked: ask on the client's behalf (configurable).
-  if (metering.format === 'openai' && metering.include_usage && isRecord(body) && body.stream === true) {
+  if (format === 'openai' && metering.include_usage && isRecord(body) && body.stream === true) {
     const opts = isRecord(body.stream_options) ? body.stream_options : {};
     if (opts.include_usage !== true) {
       body.stream_options = { ...opts, include_usage: true };
@@ -79,7 +90,7 @@ export function enforceLimits() {
     const budget = budgetSpec(policy.budget, reservedMicros, now);
 
     const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counters, budget, now }));
-    addTiming(c.get('timings'), 'store', guarded.ms, services.limits.kind);
+    addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
 
     let outcome: AdmitOutcome | undefined;
     if (guarded.ok) outcome = guarded.value;
@@ -89,7 +100,8 @@ export function enforceLimits() {
       if (closed) throw new GatewayError('store_unavailable', 'The limit store is unavailable; this route fails closed.', { headers: { 'retry-after': '1' } });
     }
 
-    const llm = route.metering !== undefined && route.metering.format !== 'header';
+    const format = usageFormat(route, c.req.path);
+    const llm = format === 'openai' || format === 'anthropic';
     if (outcome?.status === 'blocked') throw new GatewayError(outcome.reason);
     if (outcome?.status === 'rate_limited') {
       const r = outcome.refusedBy;
@@ -108,7 +120,7 @@ export function enforceLimits() {
     }
 
     const admitted = outcome?.status === 'admitted' ? outcome : undefined;
-    if (admitted && route.metering) {
+    if (admitted && route.metering && format) {
       const settle = (usage: TokenUsage | null) => {
         // No usage reported: the reservation stands.
         if (!usage) return Promise.resolve();
@@ -117,13 +129,13 @@ export function enforceLimits() {
       };
       const metering = route.metering;
       c.set('onUpstreamResponse', (res) => {
-        if (metering.format === 'header') {
+        if (format === 'header') {
           const units = Number(res.headers.get(metering.header ?? ''));
           c.executionCtx.waitUntil(settle(Number.isFinite(units) && units >= 0 ? { input: units, output: 0 } : null));
           return res;
         }
         if (!res.body) return res;
-        const metered = meterResponse(res.body, { format: metering.format, contentType: res.headers.get('content-type') });
+        const metered = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
         c.executionCtx.waitUntil(metered.usage.then(settle));
         return new Response(metered.stream, res);
       });
