@@ -30,11 +30,12 @@ export class LimiterObject extends DurableObject<Env> {
   private add(name: string, bucket: number, windowMs: number, delta: number): void {
     this.sql.exec(
       `INSERT INTO counters (name, bucket, used, expires) VALUES (?, ?, MAX(0, ?), ?)
-       ON CONFLICT (name, bucket) DO UPDATE SET used = MAX(0, used + excluded.used)`,
+       ON CONFLICT (name, bucket) DO UPDATE SET used = MAX(0, used + ?)`,
       name,
       bucket,
       delta,
       windowEnd(bucket, windowMs),
+      delta,
     );
   }
 

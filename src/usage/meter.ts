@@ -42,14 +42,12 @@ export function meterResponse(body: ReadableStream<Uint8Array>, opts: MeterOptio
     ? sseObserver(opts.format === 'openai' ? openAiSseUsage() : anthropicSseUsage())
     : jsonObserver(opts.format, opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES);
 
-  const held: Uint8Array[] = [];
   const pass = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       // Observe before enqueueing: once enqueued, the runtime may take the chunk's buffer.
       observer.observe(chunk);
-      held.push(chunk);
+      controller.enqueue(chunk);
     },
-    flush(controller) { for (const c of held) controller.enqueue(c); },
   });
 
   // pipeTo settles when the body ends, when the upstream errors, or when the client cancels

@@ -1,0 +1,188 @@
+// One contract, two stores: every LimitStore implementation must pass these.
+
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { budgetSpec } from '../../src/limits/policy';
+import type { AdmitOutcome, CounterSpec, LimitStore } from '../../src/limits/store';
+
+let seq = 0;
+const freshKeyId = () => `key_CONTRACT${Date.now().toString(36).toUpperCase()}${(seq++).toString(36).toUpperCase()}${crypto.randomUUID().slice(0, 8)}`;
+
+const rpm = (limit: number): CounterSpec => ({ name: 'rpm', kind: 'requests', limit, windowMs: 60_000, cost: 1 });
+const tpm = (limit: number, cost: number): CounterSpec => ({ name: 'tpm', kind: 'tokens', limit, windowMs: 60_000, cost });
+const rpd = (limit: number): CounterSpec => ({ name: 'rpd', kind: 'requests', limit, windowMs: 86_400_000, cost: 1 });
+
+function admitted(o: AdmitOutcome): o is Extract<AdmitOutcome, { status: 'admitted' }> {
+  return o.status === 'admitted';
+}
+
+export function limitStoreContract(name: string, makeStore: () => LimitStore): void {
+  describe(`${name} limit store contract`, () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('admits up to the limit and refuses the next request', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      for (let i = 0; i < 3; i++) expect((await store.admit({ keyId, counters: [rpm(3)], now })).status).toBe('admitted');
+      const refused = await store.admit({ keyId, counters: [rpm(3)], now });
+      expect(refused.status).toBe('rate_limited');
+      if (refused.status === 'rate_limited') {
+        expect(refused.refusedBy.name).toBe('rpm');
+        expect(refused.refusedBy.remaining).toBe(0);
+        expect(refused.refusedBy.resetAt).toBe((Math.floor(now / 60_000) + 1) * 60_000);
+      }
+    });
+
+    it('reports used and remaining after each admission', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const out = await store.admit({ keyId, counters: [rpm(10), tpm(1000, 250)], now: Date.now() });
+      expect(admitted(out)).toBe(true);
+      if (admitted(out)) {
+        expect(out.counters.map((c) => [c.name, c.used, c.remaining])).toEqual([
+          ['rpm', 1, 9],
+          ['tpm', 250, 750],
+        ]);
+      }
+    });
+
+    it('a limit of zero refuses everything', async () => {
+      const store = makeStore();
+      expect((await store.admit({ keyId: freshKeyId(), counters: [rpm(0)], now: Date.now() })).status).toBe('rate_limited');
+    });
+
+    it('admits exactly the limit when 300 requests arrive at once', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const outcomes = await Promise.all(Array.from({ length: 300 }, () => store.admit({ keyId, counters: [rpm(100)], now })));
+      expect(outcomes.filter((o) => o.status === 'admitted')).toHaveLength(100);
+      expect(outcomes.filter((o) => o.status === 'rate_limited')).toHaveLength(200);
+      const usage = await store.usage(keyId, [rpm(100)], undefined, now);
+      expect(usage.counters[0]?.used).toBe(100);
+    });
+
+    it('is all or nothing: a request refused by one limit consumes none of the others', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const budget = budgetSpec({ usd: 1, period: 'total' }, 5_000, now)!;
+      const refused = await store.admit({ keyId, counters: [rpm(10), rpd(100), tpm(1000, 1500)], budget, now });
+      expect(refused.status).toBe('rate_limited');
+      const usage = await store.usage(keyId, [rpm(10), rpd(100), tpm(1000, 0)], budget, now);
+      expect(usage.counters.map((c) => c.used)).toEqual([0, 0, 0]);
+      expect(usage.budget?.spentMicros).toBe(0);
+      // And the full capacity is still there.
+      expect((await store.admit({ keyId, counters: [rpm(10), rpd(100), tpm(1000, 1000)], budget, now })).status).toBe('admitted');
+    });
+
+    it('a budget refusal consumes no request or token window', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const tight = budgetSpec({ usd: 0.001, period: 'day' }, 2_000, now)!; // cost 2000 micro-USD > 1000 limit
+      const out = await store.admit({ keyId, counters: [rpm(10), tpm(1000, 100)], budget: tight, now });
+      expect(out.status).toBe('budget_exhausted');
+      const usage = await store.usage(keyId, [rpm(10), tpm(1000, 0)], tight, now);
+      expect(usage.counters.map((c) => c.used)).toEqual([0, 0]);
+      expect(usage.budget?.spentMicros).toBe(0);
+    });
+
+    it('spends a budget until it is exhausted', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const spec = budgetSpec({ usd: 0.01, period: 'month' }, 4_000, now)!; // 10,000 micro-USD
+      expect((await store.admit({ keyId, counters: [], budget: spec, now })).status).toBe('admitted');
+      expect((await store.admit({ keyId, counters: [], budget: spec, now })).status).toBe('admitted');
+      const third = await store.admit({ keyId, counters: [], budget: spec, now });
+      expect(third.status).toBe('budget_exhausted');
+      if (third.status === 'budget_exhausted') {
+        expect(third.budget.spentMicros).toBe(8_000);
+        expect(third.budget.remainingMicros).toBe(2_000);
+      }
+    });
+
+    it('starts a fresh window when the minute rolls over', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-11-23T10:00:10Z'));
+      const store = makeStore();
+      const keyId = freshKeyId();
+      expect((await store.admit({ keyId, counters: [rpm(1)], now: Date.now() })).status).toBe('admitted');
+      expect((await store.admit({ keyId, counters: [rpm(1)], now: Date.now() })).status).toBe('rate_limited');
+      vi.setSystemTime(new Date('2026-11-23T10:00:59.999Z'));
+      expect((await store.admit({ keyId, counters: [rpm(1)], now: Date.now() })).status).toBe('rate_limited');
+      vi.setSystemTime(new Date('2026-11-23T10:01:00Z'));
+      expect((await store.admit({ keyId, counters: [rpm(1)], now: Date.now() })).status).toBe('admitted');
+    });
+
+    it('settles a reservation: refunds unused tokens and charges extra ones in the same window', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const budget = budgetSpec({ usd: 1, period: 'total' }, 3_000, now)!;
+      const out = await store.admit({ keyId, counters: [tpm(1000, 600)], budget, now });
+      if (!admitted(out)) throw new Error(`expected admission, got ${out.status}`);
+      await store.settle(out.ticket, { tokenDelta: -450, costDeltaMicros: -1_000, now });
+      let usage = await store.usage(keyId, [tpm(1000, 0)], budget, now);
+      expect(usage.counters[0]?.used).toBe(150);
+      expect(usage.budget?.spentMicros).toBe(2_000);
+      await store.settle(out.ticket, { tokenDelta: 100, costDeltaMicros: 500, now });
+      usage = await store.usage(keyId, [tpm(1000, 0)], budget, now);
+      expect(usage.counters[0]?.used).toBe(250);
+      expect(usage.budget?.spentMicros).toBe(2_500);
+    });
+
+    it('does not refund into a window that has already ended', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(new Date('2026-11-23T11:00:30Z'));
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const out = await store.admit({ keyId, counters: [tpm(1000, 800)], now: Date.now() });
+      if (!admitted(out)) throw new Error('expected admission');
+      vi.setSystemTime(new Date('2026-11-23T11:01:05Z'));
+      expect((await store.admit({ keyId, counters: [tpm(1000, 900)], now: Date.now() })).status).toBe('admitted');
+      await store.settle(out.ticket, { tokenDelta: -800, costDeltaMicros: 0, now: Date.now() });
+      const usage = await store.usage(keyId, [tpm(1000, 0)], undefined, Date.now());
+      expect(usage.counters[0]?.used).toBe(900);
+    });
+
+    it('blocks a key instantly with the reason given, and unblocks it', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      await store.setBlocked(keyId, 'key_revoked');
+      expect(await store.admit({ keyId, counters: [rpm(10)], now })).toEqual({ status: 'blocked', reason: 'key_revoked' });
+      // Also with no counters at all: the marker check alone.
+      expect(await store.admit({ keyId, counters: [], now })).toEqual({ status: 'blocked', reason: 'key_revoked' });
+      await store.setBlocked(keyId, 'key_inactive');
+      expect(await store.admit({ keyId, counters: [], now })).toEqual({ status: 'blocked', reason: 'key_inactive' });
+      await store.setBlocked(keyId, null);
+      expect((await store.admit({ keyId, counters: [rpm(10)], now })).status).toBe('admitted');
+      const usage = await store.usage(keyId, [rpm(10)], undefined, now);
+      expect(usage.counters[0]?.used).toBe(1);
+    });
+
+    it('reads usage without consuming anything', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      await store.admit({ keyId, counters: [rpm(5)], now });
+      for (let i = 0; i < 3; i++) await store.usage(keyId, [rpm(5)], undefined, now);
+      const usage = await store.usage(keyId, [rpm(5)], undefined, now);
+      expect(usage.counters[0]).toMatchObject({ name: 'rpm', limit: 5, used: 1, remaining: 4 });
+    });
+
+    it('keeps keys apart', async () => {
+      const store = makeStore();
+      const a = freshKeyId();
+      const b = freshKeyId();
+      const now = Date.now();
+      await store.admit({ keyId: a, counters: [rpm(1)], now });
+      expect((await store.admit({ keyId: a, counters: [rpm(1)], now })).status).toBe('rate_limited');
+      expect((await store.admit({ keyId: b, counters: [rpm(1)], now })).status).toBe('admitted');
+    });
+  });
+}
