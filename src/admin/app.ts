@@ -6,6 +6,7 @@ import type { AppEnv } from '../context';
 import { listAudit } from '../keys/audit';
 import { adminAuth } from './auth';
 import { keysApp } from './keys-routes';
+import { verifyApp } from './verify-routes';
 import { errorResponses } from './schemas';
 import { validationError } from './validation';
 
@@ -23,6 +24,7 @@ adminApp.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
 
 adminApp.use('*', adminAuth());
 adminApp.route('/', keysApp);
+adminApp.route('/', verifyApp);
 
 const AuditEntrySchema = z
   .object({ id: z.string(), at: z.string(), actor: z.string(), action: z.string(), key_id: z.string().nullable(), changes: z.array(z.string()) })

@@ -20,6 +20,7 @@ import {
   KeySchema,
   ListQuery,
   RevokeBody,
+  RotateBody,
   UpdateKeyBody,
 } from './schemas';
 import { validationError } from './validation';
@@ -198,5 +199,31 @@ keysApp.openapi(
     const guarded = await services.guard.run('usage', services.storeTimeoutMs * 4, () => readUsage(c.get('config'), services.limits, record));
     if (!guarded.ok) throw new GatewayError('store_unavailable', 'The limit store is unavailable.');
     return c.json(guarded.value, 200);
+  },
+);
+
+keysApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/keys/{id}/rotate',
+    summary: 'Issue a new key with the same settings; the old one works until grace_seconds pass',
+    description: 'Send an Idempotency-Key header to make retries safe: a retry returns the first result and never issues a second key.',
+    tags: ['keys'],
+    request: {
+      params: KeyIdParam,
+      body: json(RotateBody),
+      headers: z.object({ 'idempotency-key': z.string().min(8).max(200).optional() }),
+    },
+    responses: {
+      200: ok(CreatedKeySchema.extend({ previous: KeySchema, replayed: z.boolean() }), 'The new key (plaintext once), the old key, and whether this is a replay'),
+      ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const { id } = c.req.valid('param');
+    const { grace_seconds } = c.req.valid('json');
+    const idem = c.req.valid('header')['idempotency-key'];
+    const out = unwrap(await keyService(c).rotate(id, grace_seconds, c.get('actor'), idem));
+    return c.json({ ...presentKey(out.record), key: out.plaintext, previous: presentKey(out.previous), replayed: out.replayed }, 200);
   },
 );

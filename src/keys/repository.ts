@@ -129,6 +129,15 @@ export class KeyRepository {
     return this.db.prepare(sql).bind(...COLUMNS.map((c) => row[c]), record.owner, now, cap);
   }
 
+  /** Inserts only when another key row is in the given state (same batch guard). */
+  insertIfExists(record: KeyRecord, guard: { id: string; updatedAt: number }): D1PreparedStatement {
+    const row = toRow(record);
+    const sql =
+      `INSERT INTO keys (${COLUMNS.join(', ')}) SELECT ${COLUMNS.map(() => '?').join(', ')} ` +
+      'WHERE EXISTS (SELECT 1 FROM keys WHERE id = ? AND updated_at = ?)';
+    return this.db.prepare(sql).bind(...COLUMNS.map((c) => row[c]), guard.id, guard.updatedAt);
+  }
+
   async insert(record: KeyRecord): Promise<void> {
     await this.insertStatement(record).run();
   }
@@ -137,7 +146,7 @@ export class KeyRepository {
   replaceStatement(record: KeyRecord, expectedUpdatedAt: number): D1PreparedStatement {
     const row = toRow(record);
     const mutable = COLUMNS.filter((c) => c !== 'id' && c !== 'digest' && c !== 'created_at');
-    const sql = `UPDATE keys SET ${mutable.map((c) => `${c} = ?`).join(', ')} WHERE id = ? AND updated_at = ?`;
+    const sql = `UPDATE keys SET ${mutable.map((c) => `${c} = ?`).join(', ')}, expiry_handled = 0 WHERE id = ? AND updated_at = ?`;
     return this.db.prepare(sql).bind(...mutable.map((c) => row[c]), record.id, expectedUpdatedAt);
   }
 
@@ -195,6 +204,19 @@ export class KeyRepository {
       .bind(...args, limit)
       .all<KeyRow>();
     return res.results.map(fromRow);
+  }
+
+  /** Keys whose expiry has passed and not yet been handled by the scheduled cleanup. */
+  async pendingExpired(now: number, limit: number): Promise<KeyRecord[]> {
+    const res = await this.db
+      .prepare('SELECT * FROM keys WHERE expiry_handled = 0 AND revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?')
+      .bind(now, limit)
+      .all<KeyRow>();
+    return res.results.map(fromRow);
+  }
+
+  markExpiryHandled(id: string, expiresAt: number): D1PreparedStatement {
+    return this.db.prepare('UPDATE keys SET expiry_handled = 1 WHERE id = ? AND expires_at = ?').bind(id, expiresAt);
   }
 
   async countActiveByOwner(owner: string, now = Date.now()): Promise<number> {

@@ -1,0 +1,71 @@
+// POST /admin/verify: key verification for services that do not sit behind keygate
+// (what Unkey's verifyKey offers). Answers 200 with valid + code for every well-formed
+// request; the codes are the gateway's own.
+
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../context';
+import { ERRORS, type ErrorCode } from '../errors';
+import { presentKey } from '../keys/record';
+import { verifyKey } from '../keys/verify';
+import { presentUsage, readUsage, usagePlan } from '../limits/usage';
+import { errorResponses, KeySchema, VerifyBody } from './schemas';
+import { validationError } from './validation';
+
+export const verifyApp = new OpenAPIHono<AppEnv>({
+  defaultHook: (result) => {
+    if (!result.success) throw validationError(result.error, result.target);
+  },
+});
+
+const VerifyResult = z
+  .object({
+    valid: z.boolean(),
+    code: z.union([z.literal('valid'), z.enum(Object.keys(ERRORS) as [ErrorCode, ...ErrorCode[]])]),
+    key: KeySchema.nullable(),
+    usage: z.unknown().nullable(),
+  })
+  .openapi('VerifyResult');
+
+verifyApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/verify',
+    summary: 'Verify a key (format, lookup, status, scopes, limits) without proxying',
+    tags: ['verify'],
+    request: { body: { content: { 'application/json': { schema: VerifyBody } }, required: true } },
+    responses: {
+      200: { description: 'The verification result', content: { 'application/json': { schema: VerifyResult } } },
+      ...errorResponses('validation_failed', 'unauthorized', 'forbidden'),
+    },
+  }),
+  async (c) => {
+    const body = c.req.valid('json');
+    const services = c.get('services');
+    const config = c.get('config');
+    const result = await verifyKey(
+      body.key,
+      { prefixes: config.prefixes, store: services.keys, backfill: (p) => c.executionCtx.waitUntil(p) },
+      // IP and referer rules belong to the caller's own request, which we do not see.
+      { now: Date.now(), ip: null, referer: null, requiredScopes: body.scopes ?? [] },
+    );
+    const accessIgnoringNetwork = !result.ok && (result.code === 'ip_not_allowed' || result.code === 'referer_not_allowed');
+    if (!result.ok && !accessIgnoringNetwork) {
+      return c.json({ valid: false, code: result.code, key: result.key ? presentKey(result.key) : null, usage: null }, 200);
+    }
+    const key = result.key!;
+    const now = Date.now();
+    if (body.consume) {
+      const plan = usagePlan(config, key);
+      const counters = plan.counters.filter((x) => x.kind === 'requests').map((x) => ({ ...x, cost: 1 }));
+      const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counters, now }));
+      if (!guarded.ok) return c.json({ valid: false, code: 'store_unavailable' as const, key: presentKey(key), usage: null }, 200);
+      const o = guarded.value;
+      if (o.status === 'blocked') return c.json({ valid: false, code: o.reason, key: presentKey(key), usage: null }, 200);
+      if (o.status !== 'admitted') {
+        return c.json({ valid: false, code: o.status, key: presentKey(key), usage: presentUsage(key.id, services.limits.kind, { counters: o.counters, budget: o.budget }) }, 200);
+      }
+    }
+    const usage = await services.guard.run('usage', services.storeTimeoutMs * 4, () => readUsage(config, services.limits, key, now));
+    return c.json({ valid: true, code: 'valid' as const, key: presentKey(key), usage: usage.ok ? usage.value : null }, 200);
+  },
+);
