@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { adminApp } from './admin/app';
+import { adminUi } from './admin/ui-route';
 import { holderApp } from './holder/app';
 import type { AppEnv } from './context';
 import { errorResponse, GatewayError } from './errors';
@@ -17,6 +18,7 @@ import { routeMatch } from './middleware/route';
 export const app = new Hono<AppEnv>();
 
 app.use('*', requestContext());
+app.get('/admin/ui', adminUi); // public page (sign-in happens in it): before adminAuth
 app.route('/admin', adminApp);
 app.route('/_keygate', holderApp);
 app.all('*', routeMatch(), authenticate(), enforceLimits(), forward());

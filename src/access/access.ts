@@ -13,6 +13,8 @@ export interface AccessRequest {
   ip: string | null;
   referer: string | null;
   requiredScopes: readonly string[];
+  /** Skip the IP and referer rules (the verify API does not see the caller's own request). */
+  skipNetworkRules?: boolean;
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -44,8 +46,10 @@ export function checkAccess(key: KeyRecord, req: AccessRequest): AccessResult {
   if (!key.is_active && key.revoked_at === null) return { ok: false, code: 'key_inactive' };
   if (key.revoked_at !== null) return { ok: false, code: 'key_revoked' };
   if (key.expires_at !== null && key.expires_at <= req.now) return { ok: false, code: 'key_expired' };
-  if (!ipAllowed(key.allowed_ips, req.ip)) return { ok: false, code: 'ip_not_allowed' };
-  if (!refererAllowed(key.allowed_referers, req.referer)) return { ok: false, code: 'referer_not_allowed' };
+  if (!req.skipNetworkRules) {
+    if (!ipAllowed(key.allowed_ips, req.ip)) return { ok: false, code: 'ip_not_allowed' };
+    if (!refererAllowed(key.allowed_referers, req.referer)) return { ok: false, code: 'referer_not_allowed' };
+  }
   if (!hasScopes(key.scopes, req.requiredScopes)) {
     return { ok: false, code: 'insufficient_scope', detail: `requires scopes: ${req.requiredScopes.join(', ')}` };
   }

@@ -45,14 +45,13 @@ verifyApp.openapi(
     const result = await verifyKey(
       body.key,
       { prefixes: config.prefixes, store: services.keys, backfill: (p) => c.executionCtx.waitUntil(p) },
-      // IP and referer rules belong to the caller's own request, which we do not see.
-      { now: Date.now(), ip: null, referer: null, requiredScopes: body.scopes ?? [] },
+      // IP and referer rules belong to the caller's own client request, which we do not see.
+      { now: Date.now(), ip: null, referer: null, requiredScopes: body.scopes ?? [], skipNetworkRules: true },
     );
-    const accessIgnoringNetwork = !result.ok && (result.code === 'ip_not_allowed' || result.code === 'referer_not_allowed');
-    if (!result.ok && !accessIgnoringNetwork) {
+    if (!result.ok) {
       return c.json({ valid: false, code: result.code, key: result.key ? presentKey(result.key) : null, usage: null }, 200);
     }
-    const key = result.key!;
+    const key = result.key;
     const now = Date.now();
     if (body.consume) {
       const plan = usagePlan(config, key);

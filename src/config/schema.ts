@@ -45,11 +45,20 @@ const MeteringSchema = z
 
 const OnStoreError = z.enum(['open', 'closed']);
 
+function tryUrl(u: string): URL | null {
+  try {
+    return new URL(u);
+  } catch {
+    return null;
+  }
+}
+
 const upstreamUrl = z
   .string()
   .url('must be an absolute URL')
-  .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be http or https')
-  .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not have a query or fragment')
+  // zod keeps running refinements after .url() fails, so each one guards its own parse.
+  .refine((u) => /^https?:$/.test(tryUrl(u)?.protocol ?? ''), 'must be http or https')
+  .refine((u) => { const url = tryUrl(u); return url !== null && !url.search && !url.hash; }, 'must not have a query or fragment')
   .transform((u) => u.replace(/\/+$/, ''));
 
 export const RouteSchema = z

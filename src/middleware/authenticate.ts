@@ -31,8 +31,9 @@ export function authenticate() {
         requiredScopes: requiredScopes(c.req.method, route.scopes),
       },
     );
-    addTiming(c.get('timings'), 'key', performance.now() - started, result.source ?? 'none');
     if (!result.ok) throw new GatewayError(result.code, result.detail);
+    // Only for accepted keys: on refusals the lookup tier would tell unknown from malformed keys.
+    addTiming(c.get('timings'), 'key', performance.now() - started, result.source);
 
     c.set('key', result.key);
     c.set('credential', credential);

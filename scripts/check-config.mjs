@@ -1,0 +1,108 @@
+// `npm run check` (first step): validates the [vars] of wrangler.toml with the same code the
+// Worker runs. src/config/load.ts is bundled on the fly with esbuild and its parseConfig is
+// called on the vars, so this check can never drift from what a deployed gateway accepts.
+//
+//   node scripts/check-config.mjs [--config <path/to/wrangler.toml>] [--env <name>]
+//
+// Exit 0 with a one-line summary when the config is valid; exit 1 with
+// `config_invalid: <message>` on stderr (the message the Worker puts after
+// "Invalid configuration: "); exit 2 when the file cannot be read or the arguments are wrong.
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { parse as parseToml } from 'smol-toml';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** @param {string} message */
+function usageError(message) {
+  console.error(`check-config: ${message}`);
+  process.exit(2);
+}
+
+/** @returns {{ config: string, env: string | undefined }} */
+function readArgs() {
+  try {
+    const { values } = parseArgs({
+      options: { config: { type: 'string' }, env: { type: 'string' } },
+      allowPositionals: false,
+      strict: true,
+    });
+    return { config: resolve(values.config ?? resolve(root, 'wrangler.toml')), env: values.env };
+  } catch (err) {
+    return usageError(`${err instanceof Error ? err.message : String(err)}\nusage: node scripts/check-config.mjs [--config <wrangler.toml>] [--env <name>]`);
+  }
+}
+
+/**
+ * The Worker's own config loader, bundled (with zod) into one ESM module and imported.
+ * @returns {Promise<{ parseConfig: (vars: Record<string, unknown>) => { ok: true, config: { sortedRoutes: readonly { path: string }[], ROUTES: readonly { path: string, upstream: string }[] } } | { ok: false, message: string } }>}
+ */
+async function loadConfigModule() {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [resolve(root, 'src/config/load.ts')],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'neutral',
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0]?.text;
+  if (code === undefined) throw new Error('esbuild produced no output for src/config/load.ts');
+  return import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+}
+
+/** @param {unknown} v @returns {v is Record<string, unknown>} */
+const isTable = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+async function main() {
+  const args = readArgs();
+  const rel = relative(process.cwd(), args.config);
+  const shown = rel && !rel.startsWith('..') ? rel : args.config;
+
+  let text;
+  try {
+    text = await readFile(args.config, 'utf8');
+  } catch (err) {
+    return usageError(`cannot read ${shown}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  /** @type {Record<string, unknown>} */
+  let toml;
+  try {
+    toml = parseToml(text);
+  } catch (err) {
+    return usageError(`${shown} is not valid TOML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+
+  // Wrangler does not inherit [vars] into [env.<name>]: an environment has only its own vars.
+  let scope = toml;
+  if (args.env !== undefined) {
+    const envs = isTable(toml.env) ? toml.env : {};
+    const selected = envs[args.env];
+    if (!isTable(selected)) return usageError(`${shown} has no [env.${args.env}]`);
+    scope = selected;
+  }
+  const vars = isTable(scope.vars) ? scope.vars : {};
+
+  const { parseConfig } = await loadConfigModule();
+  let result;
+  try {
+    result = parseConfig(vars);
+  } catch (err) {
+    // The Worker would answer 500 internal_error here: a validator bug, not a config message.
+    console.error(`internal_error: parseConfig threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+    process.exit(1);
+  }
+  if (!result.ok) {
+    console.error(`config_invalid: ${result.message}`);
+    process.exit(1);
+  }
+  const paths = result.config.ROUTES.map((r) => r.path);
+  const n = paths.length;
+  console.log(`config ok (${shown}${args.env ? `, env ${args.env}` : ''}): ${n} route${n === 1 ? '' : 's'}${n ? `: ${paths.join(', ')}` : ''}`);
+}
+
+await main();
