@@ -1,8 +1,15 @@
-// Limit store on Upstash Redis. Request and token windows use @upstash/ratelimit fixed
-// windows (one instance per window size and limit); the revocation marker and the spend
-// budget are one small script. All of it is issued in the same tick on one auto-pipelining
-// client, so an admission is ONE /pipeline HTTP round trip. Fixed-window increments are not
-// conditional, so a refused request is compensated (a negative rate) in a second round trip.
+// Limit store on Upstash Redis.
+//
+// Admission is ONE Lua script (one EVALSHA in one /pipeline HTTP request): it checks the
+// revocation marker, every window and the budget, and consumes all of them or none. We began
+// with one @upstash/ratelimit call per window batched into one pipeline, but separate
+// per-window scripts must increment before they can refuse; a refused request then briefly
+// holds capacity it must give back in a second round trip, and concurrent requests that
+// would have fitted were refused. The single script is exact and never compensates.
+//
+// The windows keep @upstash/ratelimit's fixed-window layout (<prefix>:<id>:<bucket>), and
+// settlement (charging or refunding the reservation difference after the response) goes
+// through @upstash/ratelimit's fixedWindow with a positive or negative rate.
 
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis/cloudflare';
@@ -31,19 +38,38 @@ const counterPrefix = (name: string) => `${NS}:rl:${name}`;
 // Same layout @upstash/ratelimit's fixed window uses: <prefix>:<identifier>:<bucket>.
 const counterKey = (name: string, keyId: string, bucket: number) => `${counterPrefix(name)}:${keyId}:${bucket}`;
 
-// KEYS[1] revocation marker, KEYS[2] budget (optional).
-// ARGV[1] budget limit, ARGV[2] cost (micro-USD), ARGV[3] budget TTL ms (0 = none).
-// Returns {-1, reason} blocked | {0, spent} budget refused | {1, spent after}.
-const GATE_SCRIPT = `
+// KEYS[1] revocation marker, KEYS[2] budget, KEYS[3..] one fixed window per counter.
+// ARGV[1] has budget (0/1), ARGV[2] budget limit, ARGV[3] budget cost, ARGV[4] budget TTL ms
+// (0 = none), then per counter: limit, cost, window ms.
+// Returns {-1, reason} blocked | {0, refused index, spent, used...} rate limited
+//       | {-2, 0, spent, used...} budget refused | {1, 0, spent after, used after...}.
+const ADMIT_SCRIPT = `
 local blocked = redis.call('GET', KEYS[1])
 if blocked then return {-1, blocked} end
-if #KEYS < 2 then return {1, 0} end
-local spent = tonumber(redis.call('GET', KEYS[2]) or '0')
-local cost = tonumber(ARGV[2])
-if spent + cost > tonumber(ARGV[1]) then return {0, spent} end
-local after = redis.call('INCRBY', KEYS[2], cost)
-if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-return {1, after}
+local n = #KEYS - 2
+local used = {}
+local refused = 0
+for i = 1, n do
+  local u = tonumber(redis.call('GET', KEYS[i + 2]) or '0')
+  used[i] = u
+  if refused == 0 and u + tonumber(ARGV[4 + (i - 1) * 3 + 2]) > tonumber(ARGV[4 + (i - 1) * 3 + 1]) then refused = i end
+end
+local hasBudget = ARGV[1] == '1'
+local spent = 0
+if hasBudget then spent = tonumber(redis.call('GET', KEYS[2]) or '0') end
+if refused > 0 then return {0, refused, spent, unpack(used)} end
+if hasBudget and spent + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return {-2, 0, spent, unpack(used)} end
+for i = 1, n do
+  local cost = tonumber(ARGV[4 + (i - 1) * 3 + 2])
+  local k = KEYS[i + 2]
+  used[i] = redis.call('INCRBY', k, cost)
+  if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, ARGV[4 + (i - 1) * 3 + 3]) end
+end
+if hasBudget then
+  spent = redis.call('INCRBY', KEYS[2], ARGV[3])
+  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+end
+return {1, 0, spent, unpack(used)}
 `;
 
 // KEYS[1] budget. ARGV[1] delta (may be negative). Never below zero.
@@ -90,7 +116,7 @@ export class UpstashLimitStore implements LimitStore {
   readonly redis: Redis;
   // One Ratelimit per (counter name, limit, window); bounded.
   readonly #limiters = new LruCache<string, Ratelimit>(2_000, 3_600_000);
-  readonly #gate = new LuaScript(GATE_SCRIPT);
+  readonly #admit = new LuaScript(ADMIT_SCRIPT);
   readonly #adjust = new LuaScript(BUDGET_ADJUST_SCRIPT);
 
   constructor(opts: UpstashStoreOptions) {
@@ -114,7 +140,7 @@ export class UpstashLimitStore implements LimitStore {
         limiter: Ratelimit.fixedWindow(c.limit, `${c.windowMs} ms`),
         prefix: counterPrefix(c.name),
         // A blocked id in the ephemeral cache records nothing, which would break exact
-        // compensation and settlement; analytics and protection stay off (no internet).
+        // settlement; analytics and protection stay off (protection fetches from the internet).
         ephemeralCache: false,
         analytics: false,
         timeout: 0,
@@ -126,45 +152,25 @@ export class UpstashLimitStore implements LimitStore {
 
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
     const { keyId, counters, budget, now } = input;
-    await this.#gate.ready;
-    // Everything below is issued synchronously in this tick: one pipeline, one round trip.
-    const limitCalls = counters.map((c) => this.limiter(c).limit(keyId, { rate: c.cost }));
-    const gateCall = this.#gate.run<[number, number | string]>(
-      this.redis,
-      budget ? [revokedKey(keyId), budgetKey(keyId, budget.periodKey)] : [revokedKey(keyId)],
-      budget ? [String(budget.limitMicros), String(budget.costMicros), String(budgetTtlMs(budget, now))] : [],
-    );
-    const [gate, ...results] = await Promise.all([gateCall, ...limitCalls]);
-    const gateStatus = Number(gate[0]);
-    if (gateStatus === -1) {
-      await this.compensate(keyId, counters, undefined);
-      return { status: 'blocked', reason: asBlockReason(gate[1]) };
+    const keys = [revokedKey(keyId), budget ? budgetKey(keyId, budget.periodKey) : `${NS}:budget:none`];
+    const args = budget ? ['1', String(budget.limitMicros), String(budget.costMicros), String(budgetTtlMs(budget, now))] : ['0', '0', '0', '0'];
+    for (const c of counters) {
+      keys.push(counterKey(c.name, keyId, bucketOf(now, c.windowMs)));
+      args.push(String(c.limit), String(c.cost), String(c.windowMs));
     }
-    const spent = Number(gate[1]);
-
-    const admitted = gateStatus === 1 && results.every((r) => r.success);
-    // Counter states as the client should see them: after this request if admitted, else
-    // as they are once the refusal has been compensated.
+    const reply = await this.#admit.run<(number | string)[]>(this.redis, keys, args);
+    const status = Number(reply[0]);
+    if (status === -1) return { status: 'blocked', reason: asBlockReason(reply[1]) };
+    const spent = Number(reply[2]);
     const states: CounterState[] = counters.map((c, i) => {
-      const r = results[i]!;
-      const remaining = admitted || !r.success ? r.remaining : Math.min(c.limit, r.remaining + c.cost);
-      return { name: c.name, kind: c.kind, limit: c.limit, used: c.limit - remaining, remaining, windowMs: c.windowMs, resetAt: r.reset };
+      const used = Number(reply[3 + i] ?? 0);
+      const bucket = bucketOf(now, c.windowMs);
+      return { name: c.name, kind: c.kind, limit: c.limit, used, remaining: Math.max(0, c.limit - used), windowMs: c.windowMs, resetAt: windowEnd(bucket, c.windowMs) };
     });
-    if (admitted) {
-      return { status: 'admitted', counters: states, budget: budget && budgetStateOf(budget, spent), ticket: ticketFor(keyId, counters, budget, now) };
-    }
-    // All or nothing: undo every increment this request made (a second round trip).
-    await this.compensate(keyId, counters, gateStatus === 1 ? budget : undefined);
-    if (gateStatus === 0 && budget) return { status: 'budget_exhausted', counters: states, budget: budgetStateOf(budget, spent) };
-    const refusedBy = states[results.findIndex((r) => !r.success)]!;
-    return { status: 'rate_limited', refusedBy, counters: states, budget: budget && budgetStateOf(budget, spent - budget.costMicros) };
-  }
-
-  private async compensate(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined): Promise<void> {
-    await Promise.all([
-      ...counters.filter((c) => c.cost > 0).map((c) => this.limiter(c).limit(keyId, { rate: -c.cost })),
-      ...(budget && budget.costMicros > 0 ? [this.#adjust.run(this.redis, [budgetKey(keyId, budget.periodKey)], [String(-budget.costMicros)])] : []),
-    ]);
+    const budgetState = budget && budgetStateOf(budget, spent);
+    if (status === 1) return { status: 'admitted', counters: states, budget: budgetState, ticket: ticketFor(keyId, counters, budget, now) };
+    if (status === -2 && budget) return { status: 'budget_exhausted', counters: states, budget: budgetStateOf(budget, spent) };
+    return { status: 'rate_limited', refusedBy: states[Number(reply[1]) - 1]!, counters: states, budget: budgetState };
   }
 
   async settle(ticket: Ticket, s: Settlement): Promise<void> {

@@ -113,7 +113,7 @@ export function enforceLimits() {
     if (outcome?.status === 'budget_exhausted') {
       const b = outcome.budget;
       const retry = retryAfterSeconds(b.resetAt, now);
-      throw new GatewayError('budget_exhausted', `The ${b.period === 'total' ? 'total' : b.period + 'ly'} budget of $${(b.limitMicros / 1e6).toFixed(2)} is spent.`, {
+      throw new GatewayError('budget_exhausted', `The ${PERIOD_WORD[b.period]} budget of $${formatUsd(b.limitMicros)} is spent.`, {
         headers: { ...budgetHeaders(b), ...(retry ? { 'retry-after': retry } : {}) },
         details: { budget_usd: b.limitMicros / 1e6, spent_usd: b.spentMicros / 1e6, period: b.period },
       });
@@ -130,8 +130,10 @@ export function enforceLimits() {
       const metering = route.metering;
       c.set('onUpstreamResponse', (res) => {
         if (format === 'header') {
-          const units = Number(res.headers.get(metering.header ?? ''));
-          c.executionCtx.waitUntil(settle(Number.isFinite(units) && units >= 0 ? { input: units, output: 0 } : null));
+          // A missing or malformed header is no usage reported: the reservation stands.
+          const raw = res.headers.get(metering.header ?? '')?.trim() ?? '';
+          const units = /^\d{1,15}$/.test(raw) ? Number(raw) : null;
+          c.executionCtx.waitUntil(settle(units === null ? null : { input: units, output: 0 }));
           return res;
         }
         if (!res.body) return res;
@@ -148,6 +150,14 @@ export function enforceLimits() {
       for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
     }
   });
+}
+
+const PERIOD_WORD = { day: 'daily', month: 'monthly', total: 'total' } as const;
+
+/** Dollars without rounding small budgets away: 5 → "5.00", 0.0001 → "0.0001". */
+function formatUsd(micros: number): string {
+  const usd = micros / 1e6;
+  return usd >= 0.01 ? usd.toFixed(2) : usd.toFixed(6).replace(/0+$/, '');
 }
 
 /** On a refusal, show the refusing window as the tightest one. */
