@@ -59,7 +59,7 @@ const HTML = `<!doctype html>
     <div class="table-wrap">
       <table id="keys-table">
         <thead><tr>
-          <th>Name</th><th>Key</th><th>Owner</th><th>Type</th><th>Status</th><th>Scopes / tags</th><th>Expires</th><th>Last used</th><th>Actions</th>
+          <th>Name</th><th>Key</th><th>Owner / type</th><th>Status</th><th>Scopes / tags</th><th>Expires (UTC)</th><th>Actions</th>
         </tr></thead>
         <tbody id="keys-body"></tbody>
       </table>
@@ -76,14 +76,14 @@ const HTML = `<!doctype html>
     <div class="error dialog-error" role="alert" hidden></div>
     <div class="grid">
       <label>Name <input name="name" maxlength="200" required></label>
-      <label>Owner <span class="hint">(optional)</span><input name="owner" maxlength="200"></label>
+      <label><span>Owner <span class="hint">(optional)</span></span><input name="owner" maxlength="200"></label>
       <label>Type
         <select name="type"><option>user</option><option>service</option><option>system</option></select>
       </label>
-      <label>Scopes <span class="hint">(comma-separated)</span><input name="scopes" value="read, write"></label>
-      <label class="wide">Tags <span class="hint">(comma-separated)</span><input name="tags"></label>
-      <label>Expires at <span class="hint">(optional)</span><input name="expires_at" type="datetime-local"></label>
-      <label>or TTL seconds <span class="hint">(optional)</span><input name="ttl_seconds" type="number" min="1" step="1"></label>
+      <label><span>Scopes <span class="hint">(comma-separated)</span></span><input name="scopes" value="read, write"></label>
+      <label class="wide"><span>Tags <span class="hint">(comma-separated)</span></span><input name="tags"></label>
+      <label><span>Expires at <span class="hint">(local time, optional)</span></span><input name="expires_at" type="datetime-local"></label>
+      <label><span>or TTL seconds <span class="hint">(optional)</span></span><input name="ttl_seconds" type="number" min="1" step="1"></label>
       <fieldset class="wide">
         <legend>Limits (optional)</legend>
         <div class="grid4">

@@ -16,7 +16,7 @@ export const ADMIN_UI_SCRIPT = String.raw`
   const STORAGE_KEY = 'keygate.admin.credential';
   const API = '/admin';
   const PAGE_SIZE = 20;
-  const COLUMNS = 9;
+  const COLUMNS = 7;
   const DASH = '\u2014';
 
   const $ = (id) => document.getElementById(id);
@@ -213,7 +213,7 @@ export const ADMIN_UI_SCRIPT = String.raw`
   function fmtDate(iso, none) {
     if (!iso) return none || DASH;
     const d = new Date(iso);
-    return isNaN(d.getTime()) ? String(iso) : d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+    return isNaN(d.getTime()) ? String(iso) : d.toISOString().slice(0, 16).replace('T', ' ');
   }
   function fmtIn(iso) {
     const d = new Date(iso);
@@ -263,12 +263,12 @@ export const ADMIN_UI_SCRIPT = String.raw`
         k.rotated_to ? h('div', { class: 'sub' }, 'Rotated to ' + k.rotated_to) : null,
         k.revoked_reason ? h('div', { class: 'sub revoked-reason' }, 'Revoked: ' + k.revoked_reason) : null),
       h('td', null, h('code', { class: 'display' }, k.display)),
-      h('td', { class: 'owner' }, k.owner || DASH),
-      h('td', { class: 'type' }, k.type),
+      h('td', null, h('div', { class: 'owner' }, k.owner || DASH), h('div', { class: 'sub type' }, k.type)),
       h('td', null, h('span', { class: 'badge status status-' + status }, k.status)),
       h('td', null, chips.length ? chips : DASH),
-      h('td', { class: 'when' }, fmtDate(k.expires_at, 'never')),
-      h('td', { class: 'when' }, fmtDate(k.last_used_at, 'never')),
+      h('td', { class: 'when' },
+        h('div', { class: 'expires' }, fmtDate(k.expires_at, 'never')),
+        h('div', { class: 'sub last-used' }, 'used ' + fmtDate(k.last_used_at, 'never'))),
       h('td', { class: 'actions' }, actionButtons(k)));
   }
 

@@ -19,11 +19,11 @@ export const ADMIN_UI_CSS = String.raw`
 [hidden] { display: none !important; }
 html, body { margin: 0; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; background: var(--bg); color: var(--text); }
-header.top { display: flex; align-items: center; gap: 12px; padding: 10px 24px; background: var(--panel); border-bottom: 1px solid var(--line); }
+header.top { min-height: 56px; display: flex; align-items: center; gap: 12px; padding: 10px 24px; background: var(--panel); border-bottom: 1px solid var(--line); }
 header.top h1 { font-size: 17px; margin: 0; letter-spacing: .2px; }
 header.top h1 span { color: var(--muted); font-weight: 500; }
 header.top .spacer { flex: 1; }
-main { max-width: 1280px; margin: 0 auto; padding: 20px 24px 48px; }
+main { max-width: 1440px; margin: 0 auto; padding: 20px 24px 48px; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; box-shadow: var(--shadow); }
 .signin { max-width: 420px; margin: 64px auto; padding: 24px; }
 .signin h2 { margin: 0 0 6px; font-size: 18px; }
@@ -54,7 +54,11 @@ table { width: 100%; border-collapse: collapse; }
 th, td { text-align: left; padding: 9px 12px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-size: 11px; text-transform: uppercase; letter-spacing: .5px; color: var(--muted); font-weight: 600; white-space: nowrap; }
 tbody tr.key-row:hover { background: color-mix(in srgb, var(--accent) 4%, transparent); }
-td.name .title { font-weight: 600; }
+td.name { min-width: 200px; }
+td.name .title { font-weight: 600; word-break: break-word; }
+td .owner { word-break: break-word; }
+code.display { white-space: nowrap; }
+td .revoked-reason { color: var(--danger); }
 td .sub { color: var(--muted); font-size: 12px; }
 code, .mono { font-family: var(--mono); font-size: 12.5px; }
 td.when { white-space: nowrap; font-size: 12.5px; }
