@@ -32,6 +32,12 @@ app.onError((err, c) => {
     // Hono's validators throw this for unparseable JSON bodies.
     return errorResponse('invalid_json', requestId);
   }
+  if (err instanceof HTTPException && err.status === 415) {
+    return errorResponse('unsupported_media_type', requestId, 'Send the body as JSON with content-type: application/json.');
+  }
+  if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
+    return errorResponse('bad_request', requestId);
+  }
   // Log the class and message only: never request headers or key material.
   console.error(JSON.stringify({ level: 'error', request_id: requestId, error: err.name, message: err.message }));
   return errorResponse('internal_error', requestId);

@@ -22,6 +22,7 @@ export const ERRORS = {
   method_not_allowed: { status: 405, message: 'The method is not allowed on this route.' },
   conflict: { status: 409, message: 'The request conflicts with the current state.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'The request body must be JSON.' },
   rate_limited: { status: 429, message: 'A rate limit was exceeded.' },
   internal_error: { status: 500, message: 'An internal error occurred.' },
   config_invalid: { status: 500, message: 'The gateway configuration is invalid.' },

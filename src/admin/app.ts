@@ -64,6 +64,8 @@ adminApp.openapi(
 
 adminApp.doc31('/openapi.json', {
   openapi: '3.1.0',
+  // Paths below are relative to /admin, where this sub-application is mounted.
+  servers: [{ url: '/admin' }],
   info: { title: 'keygate admin API', version: '0.1.0', description: 'Manage API keys. Every error uses the one error shape.' },
   security: [{ adminBearer: [] }],
 });

@@ -48,7 +48,7 @@ keysApp.openapi(
     summary: 'Create a key (the plaintext is returned once)',
     tags: ['keys'],
     request: { body: json(CreateKeyBody) },
-    responses: { 201: ok(CreatedKeySchema, 'The new key and its plaintext'), ...errorResponses('validation_failed', 'invalid_json', 'conflict', ...AUTH_ERRORS) },
+    responses: { 201: ok(CreatedKeySchema, 'The new key and its plaintext'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'conflict', ...AUTH_ERRORS) },
   }),
   async (c) => {
     const input = createInput(c.req.valid('json'), c);
@@ -105,7 +105,7 @@ keysApp.openapi(
     summary: 'Get a key',
     tags: ['keys'],
     request: { params: KeyIdParam },
-    responses: { 200: ok(KeySchema, 'The key'), ...errorResponses('not_found', ...AUTH_ERRORS) },
+    responses: { 200: ok(KeySchema, 'The key'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
   }),
   async (c) => {
     const record = await keyService(c).get(c.req.valid('param').id);
@@ -140,7 +140,7 @@ keysApp.openapi(
     summary: 'Delete a key (refused at once everywhere)',
     tags: ['keys'],
     request: { params: KeyIdParam },
-    responses: { 200: ok(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...errorResponses('not_found', ...AUTH_ERRORS) },
+    responses: { 200: ok(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
   }),
   async (c) => {
     const record = unwrap(await keyService(c).delete(c.req.valid('param').id, c.get('actor')));
@@ -190,7 +190,7 @@ keysApp.openapi(
     summary: "A key's windows (limit, used, remaining, reset) and budget",
     tags: ['keys'],
     request: { params: KeyIdParam },
-    responses: { 200: ok(UsageSchema, 'Usage'), ...errorResponses('not_found', 'store_unavailable', ...AUTH_ERRORS) },
+    responses: { 200: ok(UsageSchema, 'Usage'), ...errorResponses('validation_failed', 'not_found', 'store_unavailable', ...AUTH_ERRORS) },
   }),
   async (c) => {
     const record = await keyService(c).get(c.req.valid('param').id);

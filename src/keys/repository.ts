@@ -28,6 +28,9 @@ interface KeyRow {
   updated_at: number;
 }
 
+/** SQL for "k2 is usable at time ?" (one bound parameter: now). */
+const USABLE_K2 = 'k2.revoked_at IS NULL AND k2.is_active = 1 AND (k2.expires_at IS NULL OR k2.expires_at > ?)';
+
 export function fromRow(row: KeyRow): KeyRecord {
   return {
     id: row.id,
@@ -125,34 +128,45 @@ export class KeyRepository {
     const row = toRow(record);
     const sql =
       `INSERT INTO keys (${COLUMNS.join(', ')}) SELECT ${COLUMNS.map(() => '?').join(', ')} ` +
-      'WHERE (SELECT COUNT(*) FROM keys WHERE owner = ? AND revoked_at IS NULL AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?)) < ?';
+      `WHERE (SELECT COUNT(*) FROM keys k2 WHERE k2.owner = ? AND ${USABLE_K2}) < ?`;
     return this.db.prepare(sql).bind(...COLUMNS.map((c) => row[c]), record.owner, now, cap);
   }
 
-  /** Inserts only when another key row is in the given state (same batch guard). */
-  insertIfExists(record: KeyRecord, guard: { id: string; updatedAt: number }): D1PreparedStatement {
+  /** Inserts only when the guarded update stamped `token` on key `id` earlier in the same batch. */
+  insertIfStamped(record: KeyRecord, guard: { id: string; token: string }): D1PreparedStatement {
     const row = toRow(record);
     const sql =
       `INSERT INTO keys (${COLUMNS.join(', ')}) SELECT ${COLUMNS.map(() => '?').join(', ')} ` +
-      'WHERE EXISTS (SELECT 1 FROM keys WHERE id = ? AND updated_at = ?)';
-    return this.db.prepare(sql).bind(...COLUMNS.map((c) => row[c]), guard.id, guard.updatedAt);
+      'WHERE EXISTS (SELECT 1 FROM keys WHERE id = ? AND write_token = ?)';
+    return this.db.prepare(sql).bind(...COLUMNS.map((c) => row[c]), guard.id, guard.token);
+  }
+
+  /** Deactivates every usable key of an owner, stamping `token`; returns the rows it changed. */
+  deactivateOwnerStatement(owner: string, now: number, token: string): D1PreparedStatement {
+    return this.db
+      .prepare(`UPDATE keys SET is_active = 0, updated_at = MAX(updated_at + 1, ?), write_token = ? WHERE owner = ? AND revoked_at IS NULL AND is_active = 1 RETURNING *`)
+      .bind(now, token, owner);
   }
 
   async insert(record: KeyRecord): Promise<void> {
     await this.insertStatement(record).run();
   }
 
-  /** Writes every mutable column of the record; guarded by updated_at for optimistic concurrency. */
-  replaceStatement(record: KeyRecord, expectedUpdatedAt: number): D1PreparedStatement {
+  /**
+   * Writes every mutable column of the record, guarded by updated_at (optimistic concurrency)
+   * and, when given, by the owner's usable-key cap. Stamps `token` so later statements in the
+   * same batch can check that this very update applied.
+   */
+  replaceStatement(record: KeyRecord, expectedUpdatedAt: number, token: string, cap?: { cap: number; now: number }): D1PreparedStatement {
     const row = toRow(record);
     const mutable = COLUMNS.filter((c) => c !== 'id' && c !== 'digest' && c !== 'created_at');
-    const sql = `UPDATE keys SET ${mutable.map((c) => `${c} = ?`).join(', ')}, expiry_handled = 0 WHERE id = ? AND updated_at = ?`;
-    return this.db.prepare(sql).bind(...mutable.map((c) => row[c]), record.id, expectedUpdatedAt);
-  }
-
-  async replace(record: KeyRecord, expectedUpdatedAt: number): Promise<boolean> {
-    const res = await this.replaceStatement(record, expectedUpdatedAt).run();
-    return res.meta.changes === 1;
+    let sql = `UPDATE keys SET ${mutable.map((c) => `${c} = ?`).join(', ')}, expiry_handled = 0, write_token = ? WHERE id = ? AND updated_at = ?`;
+    const args: unknown[] = [...mutable.map((c) => row[c]), token, record.id, expectedUpdatedAt];
+    if (cap && record.owner !== null) {
+      sql += ` AND (SELECT COUNT(*) FROM keys k2 WHERE k2.owner = ? AND k2.id != ? AND ${USABLE_K2}) < ?`;
+      args.push(record.owner, record.id, cap.now, cap.cap);
+    }
+    return this.db.prepare(sql).bind(...args);
   }
 
   async delete(id: string): Promise<boolean> {

@@ -2,12 +2,13 @@
 // inputs, tagged results, no HTTP. Every change lands in D1 (with its audit entry, in one
 // batch) and is then written through to KV and to the limit store's revocation marker.
 
-import { newKeyId } from '../lib/ids';
+import { newKeyId, ulid } from '../lib/ids';
 import { open, seal, sha256Hex } from '../lib/sealed';
 import { auditStatement, type AuditAction } from './audit';
 import { digestKey } from './digest';
 import { displayParts, generateKey } from './key-format';
 import type { KeyStore } from './key-store';
+import { fromRow } from './repository';
 import type { KeyPolicy, KeyRecord, KeyType } from './record';
 
 export interface CreateKeyInput {
@@ -97,36 +98,43 @@ export class KeyService {
 
     const { db } = this.opts;
     const cap = this.opts.maxKeysPerOwner;
+    const capped = cap !== undefined && input.owner !== null;
     const statements: D1PreparedStatement[] = [];
-    let replaced: KeyRecord[] = [];
-    if (cap !== undefined && input.owner !== null && input.replace_existing) {
-      replaced = (await this.repo.list({ owner: input.owner, status: 'active', limit: 1000 }, now));
+    const token = writeToken();
+    if (capped && input.replace_existing) {
+      // Deactivate in the same batch and learn from RETURNING exactly which keys it hit,
+      // including ones created concurrently since we started.
+      statements.push(this.repo.deactivateOwnerStatement(input.owner as string, now, token));
       statements.push(
-        db.prepare('UPDATE keys SET is_active = 0, updated_at = ? WHERE owner = ? AND revoked_at IS NULL AND is_active = 1').bind(now, input.owner),
+        db
+          .prepare(
+            `INSERT INTO audit_log (id, at, actor, action, key_id, changes) SELECT 'aud_' || ? || '_' || id, ?, ?, 'deactivate', id, '["is_active"]' FROM keys WHERE write_token = ?`,
+          )
+          .bind(ulid(now), now, actor, token),
       );
-      for (const old of replaced) statements.push(auditStatement(db, { at: now, actor, action: 'deactivate', key_id: old.id, changes: ['is_active'] }));
     }
     // The owner cap is checked inside the INSERT itself so concurrent creates cannot exceed it.
-    statements.push(
-      cap !== undefined && input.owner !== null
-        ? this.repo.insertIfUnderCap(record, cap, now)
-        : this.repo.insertStatement(record),
-    );
+    statements.push(capped ? this.repo.insertIfUnderCap(record, cap as number, now) : this.repo.insertStatement(record));
     statements.push(
       auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [record.id] }),
     );
-    const results = await db.batch(statements);
+    const results = await db.batch<Record<string, unknown>>(statements);
     const inserted = results[results.length - 2];
     if (!inserted || inserted.meta.changes !== 1) {
       return { ok: false, code: 'conflict', message: `owner ${input.owner} already has ${cap} active key(s); pass "replace_existing": true to deactivate them` };
     }
-    for (const old of replaced) {
-      const off = { ...old, is_active: false, updated_at: now };
-      await this.opts.store.writeSnapshot(off);
-      await this.notify(off, 'key_inactive');
+    if (capped && input.replace_existing) {
+      for (const row of results[0]?.results ?? []) {
+        const off = fromRow(row as unknown as Parameters<typeof fromRow>[0]);
+        await this.opts.store.writeSnapshot(off);
+        await this.notify(off, 'key_inactive');
+      }
     }
-    await this.opts.store.writeSnapshot(record);
-    return { ok: true, value: { record, plaintext } };
+    // Under an owner cap a concurrent create may already have deactivated this key: write what D1 holds.
+    const fresh = capped ? ((await this.repo.byId(record.id)) ?? record) : record;
+    await this.opts.store.writeSnapshot(fresh);
+    if (!isUsable(fresh, this.now())) await this.notify(fresh, blockReasonOf(fresh, this.now()));
+    return { ok: true, value: { record: fresh, plaintext } };
   }
 
   async get(id: string): Promise<KeyRecord | null> {
@@ -146,16 +154,25 @@ export class KeyService {
       const now = Math.max(this.now(), current.updated_at + 1);
       const next = change(current, now);
       if (!next.ok) return next;
-      const changed = MUTABLE.filter((f) => JSON.stringify(current[f]) !== JSON.stringify(next.value[f]));
-      if (current.is_active !== next.value.is_active) changed.push('is_active' as never);
-      if (current.revoked_at !== next.value.revoked_at) changed.push('revoked_at' as never, 'revoked_reason' as never);
+      const changed = changedFields(current, next.value);
+      // Nothing to write (e.g. revoking a revoked key): no audit entry, but refresh KV.
+      if (changed.length === 0) {
+        await this.opts.store.writeSnapshot(current);
+        const reason = blockReasonOf(current, now);
+        if (reason !== null) await this.notify(current, reason);
+        return { ok: true, value: current };
+      }
       const record = { ...next.value, updated_at: now };
+      const cap = this.opts.maxKeysPerOwner;
+      // The owner cap applies whenever a change could add a usable key to an owner.
+      const needsCap = cap !== undefined && record.owner !== null && isUsable(record, now) && (!isUsable(current, now) || current.owner !== record.owner);
+      const token = writeToken();
       const [res] = await this.opts.db.batch([
-        this.repo.replaceStatement(record, current.updated_at),
+        this.repo.replaceStatement(record, current.updated_at, token, needsCap ? { cap: cap as number, now } : undefined),
         auditStatement(
           this.opts.db,
           { at: now, actor, action, key_id: id, changes: changed },
-          { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ? AND updated_at = ?)', args: [id, now] },
+          { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ? AND write_token = ?)', args: [id, token] },
         ),
       ]);
       if (res?.meta.changes === 1) {
@@ -164,6 +181,12 @@ export class KeyService {
         const after = blockReasonOf(record, now);
         if (before !== after || after !== null) await this.notify(record, after);
         return { ok: true, value: record };
+      }
+      if (needsCap) {
+        const again = await this.repo.byId(id);
+        if (again && again.updated_at === current.updated_at) {
+          return { ok: false, code: 'conflict', message: `owner ${record.owner} already has ${cap} active key(s)` };
+        }
       }
       // Lost a race with another admin change (no audit row was written): re-read and retry.
     }
@@ -217,13 +240,23 @@ export class KeyService {
       const row = await this.opts.db.prepare('SELECT response FROM idempotency WHERE key = ?').bind(idemId).first<{ response: string }>();
       return row ? open<Stored>(idempotencyKey, `rotate:${id}`, row.response) : null;
     };
+    // A replay answers with the first plaintext and the records as they are now.
+    const fresh = async (r: Stored) => ({
+      record: (await this.repo.byId(r.record.id)) ?? r.record,
+      previous: (await this.repo.byId(r.previous.id)) ?? r.previous,
+      plaintext: r.plaintext,
+      replayed: true,
+    });
     const earlier = await replay();
-    if (earlier) return { ok: true, value: { ...earlier, replayed: true } };
+    if (earlier) return { ok: true, value: await fresh(earlier) };
 
     const current = await this.repo.byId(id);
     if (!current) return { ok: false, code: 'not_found' };
     if (current.revoked_at !== null) return { ok: false, code: 'conflict', message: 'a revoked key cannot be rotated' };
     if (current.rotated_to !== null) return { ok: false, code: 'conflict', message: `this key was already rotated to ${current.rotated_to}` };
+    if (current.expires_at !== null && current.expires_at <= this.now()) {
+      return { ok: false, code: 'conflict', message: 'an expired key cannot be rotated; extend it first or create a new key' };
+    }
 
     const now = Math.max(this.now(), current.updated_at + 1);
     const { plaintext, parsed } = generateKey(current.prefix);
@@ -248,10 +281,11 @@ export class KeyService {
       updated_at: now,
     };
     const { db } = this.opts;
+    const token = writeToken();
     const statements = [
-      this.repo.replaceStatement(previous, current.updated_at),
+      this.repo.replaceStatement(previous, current.updated_at, token),
       // Only if the guarded update above applied: nobody changed or rotated the key meanwhile.
-      this.repo.insertIfExists(record, { id: current.id, updatedAt: now }),
+      this.repo.insertIfStamped(record, { id: current.id, token }),
       auditStatement(db, { at: now, actor, action: 'rotate', key_id: current.id, changes: ['rotated_to', 'expires_at'] }, { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [record.id] }),
       auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [record.id] }),
     ];
@@ -265,10 +299,15 @@ export class KeyService {
       results = await db.batch(statements);
     } catch (error) {
       const raced = await replay();
-      if (raced) return { ok: true, value: { ...raced, replayed: true } };
+      if (raced) return { ok: true, value: await fresh(raced) };
       throw error;
     }
-    if (results[1]?.meta.changes !== 1) return { ok: false, code: 'conflict', message: 'the key changed while rotating; retry' };
+    if (results[1]?.meta.changes !== 1) {
+      // A concurrent retry with the same Idempotency-Key won: answer with its result.
+      const raced = await replay();
+      if (raced) return { ok: true, value: await fresh(raced) };
+      return { ok: false, code: 'conflict', message: 'the key changed or was rotated concurrently; retry' };
+    }
     await this.opts.store.writeSnapshot(record);
     await this.opts.store.writeSnapshot(previous);
     if (graceSeconds === 0) await this.notify(previous, 'key_expired');
@@ -291,6 +330,22 @@ export class KeyService {
   private async notify(record: KeyRecord, reason: BlockReason | null): Promise<void> {
     await this.opts.onUsabilityChanged?.(record, reason);
   }
+}
+
+/** Audit names for what changed, in the API's vocabulary (limits, model_limits, budget). */
+function changedFields(a: KeyRecord, b: KeyRecord): string[] {
+  const out: string[] = MUTABLE.filter((f) => f !== 'policy' && JSON.stringify(a[f]) !== JSON.stringify(b[f]));
+  for (const f of ['limits', 'model_limits', 'budget'] as const) {
+    if (JSON.stringify(a.policy[f]) !== JSON.stringify(b.policy[f])) out.push(f);
+  }
+  if (a.is_active !== b.is_active) out.push('is_active');
+  if (a.revoked_at !== b.revoked_at) out.push('revoked_at', 'revoked_reason');
+  if (a.rotated_to !== b.rotated_to) out.push('rotated_to');
+  return out;
+}
+
+function writeToken(): string {
+  return crypto.randomUUID();
 }
 
 export function isUsable(r: KeyRecord, now: number): boolean {

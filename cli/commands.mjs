@@ -1,0 +1,404 @@
+// The CLI's commands: flags, help text and what each one sends and prints.
+
+import { randomUUID } from 'node:crypto';
+import { ApiError, NetworkError, UsageError } from './errors.mjs';
+import { auditTable, bold, dim, keyBlock, keysTable, kv, plaintextBlock, usageView, when } from './format.mjs';
+import { FIELD_OPTIONS, fieldsBody, listOf, parseDuration, parseExpiry, positiveInt } from './options.mjs';
+
+/**
+ * @typedef {import('./options.mjs').OptionSpec} OptionSpec
+ * @typedef {{
+ *   values: Record<string, any>,
+ *   positionals: string[],
+ *   json: boolean,
+ *   client: () => import('./client.mjs').AdminClient,
+ *   print: (text: string) => void,
+ *   note: (text: string) => void,
+ * }} Ctx
+ * @typedef {{
+ *   path: string[],
+ *   args?: string,
+ *   summary: string,
+ *   description?: string,
+ *   options?: Record<string, OptionSpec>,
+ *   positionals: [number, number],
+ *   examples?: string[],
+ *   run: (ctx: Ctx) => Promise<void>,
+ * }} Command
+ */
+
+const KEY_ID_RE = /^key_[0-9A-Z]{26}$/;
+
+/**
+ * The one key id argument. A plaintext key is refused here so that it never ends up in a
+ * URL (and in access logs).
+ * @param {Ctx} ctx
+ */
+function keyId(ctx) {
+  const id = /** @type {string} */ (ctx.positionals[0]);
+  if (KEY_ID_RE.test(id)) return id;
+  if (/^[a-z][a-z0-9]*(_[a-z0-9]+)*_[A-Za-z0-9]{20,}$/.test(id)) {
+    throw new UsageError('that looks like a plaintext key, not a key id (key_...); use `keygate keys find --key -` to look it up');
+  }
+  throw new UsageError(`"${id}" is not a key id (expected key_ followed by 26 characters)`);
+}
+
+/** Reads a secret from stdin when given as "-". @param {string} value */
+async function fromStdin(value) {
+  if (value !== '-') return value;
+  /** @type {Buffer[]} */
+  const chunks = [];
+  for await (const chunk of process.stdin) chunks.push(/** @type {Buffer} */ (chunk));
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) throw new UsageError('expected the key on stdin, got nothing');
+  return text;
+}
+
+/** @param {Ctx} ctx @param {unknown} body */
+const printJson = (ctx, body) => ctx.print(JSON.stringify(body, null, 2));
+
+/**
+ * Follows next_cursor until `cap` items or the end.
+ * @param {Ctx} ctx
+ * @param {string} path
+ * @param {'keys' | 'entries'} field
+ * @param {Record<string, string | undefined>} query
+ * @param {{ cap: number, pageMax: number, cursor?: string }} opts
+ */
+async function paginate(ctx, path, field, query, opts) {
+  /** @type {any[]} */
+  const items = [];
+  let cursor = opts.cursor;
+  /** @type {string | null} */
+  let next = null;
+  do {
+    const limit = Math.min(opts.pageMax, opts.cap - items.length);
+    const page = await ctx.client().request('GET', path, { query: { ...query, cursor, limit } });
+    items.push(...page[field]);
+    next = page.next_cursor ?? null;
+    cursor = next ?? undefined;
+  } while (next && items.length < opts.cap);
+  return { items, next };
+}
+
+/** --limit / --all / --cursor for list and audit. @param {Ctx} ctx */
+function listLimits(ctx) {
+  const all = Boolean(ctx.values.all);
+  if (all && ctx.values.limit !== undefined) throw new UsageError('give --all or --limit, not both');
+  const cap = all ? Infinity : ctx.values.limit !== undefined ? positiveInt('--limit', ctx.values.limit) : 50;
+  return { cap, cursor: ctx.values.cursor };
+}
+
+/** @type {Record<string, OptionSpec>} */
+const LIST_PAGING = {
+  limit: { type: 'string', arg: '<n>', help: 'show at most n (default 50; pages of 100 are fetched as needed)' },
+  all: { type: 'boolean', help: 'follow next_cursor to the end' },
+  cursor: { type: 'string', arg: '<cursor>', help: 'start after this cursor (from a previous page)' },
+};
+
+/** @type {Command[]} */
+export const COMMANDS = [
+  {
+    path: ['keys', 'create'],
+    summary: 'Create a key (the plaintext is shown once)',
+    options: {
+      ...FIELD_OPTIONS,
+      prefix: { type: 'string', arg: '<prefix>', help: 'key prefix, one of the gateway KEY_PREFIXES (default KEY_PREFIX)' },
+      'replace-existing': { type: 'boolean', help: "deactivate the owner's active keys when the owner is at its key cap" },
+    },
+    positionals: [0, 0],
+    examples: [
+      'keygate keys create --name "search backend" --owner team-search --scope read --rpm 600 --ttl 90d',
+      "keygate keys create --name ci --type service --budget-usd 20 --budget-period month --metadata '{\"ticket\":\"OPS-12\"}'",
+    ],
+    async run(ctx) {
+      const v = ctx.values;
+      const body = await fieldsBody(v, 'create', async () => ({}));
+      if (v.prefix !== undefined) body.prefix = v.prefix;
+      if (v['replace-existing']) body.replace_existing = true;
+      let created;
+      try {
+        created = await ctx.client().request('POST', '/admin/keys', { body });
+      } catch (err) {
+        if (err instanceof ApiError && err.code === 'conflict' && /replace_existing/.test(err.message)) err.hint = '(pass --replace-existing)';
+        throw err;
+      }
+      if (ctx.json) return printJson(ctx, created);
+      const { key, ...record } = created;
+      ctx.print(`${keyBlock(record)}\n\n${plaintextBlock(key)}`);
+    },
+  },
+  {
+    path: ['keys', 'list'],
+    summary: 'List keys, newest first',
+    options: {
+      owner: { type: 'string', arg: '<owner>', help: 'only this owner' },
+      tag: { type: 'string', arg: '<tag>', help: 'only keys with this tag' },
+      type: { type: 'string', arg: '<type>', help: 'user | service | system' },
+      status: { type: 'string', arg: '<status>', help: 'active | inactive | revoked | expired' },
+      search: { type: 'string', arg: '<text>', help: 'only keys whose name contains this text' },
+      ...LIST_PAGING,
+    },
+    positionals: [0, 0],
+    examples: ['keygate keys list --owner team-search --status active', 'keygate keys list --all --json | jq -r ".keys[].id"'],
+    async run(ctx) {
+      const v = ctx.values;
+      const { cap, cursor } = listLimits(ctx);
+      const query = { owner: v.owner, tag: v.tag, type: v.type, status: v.status, q: v.search };
+      const { items, next } = await paginate(ctx, '/admin/keys', 'keys', query, { cap, cursor, pageMax: 100 });
+      if (ctx.json) return printJson(ctx, { keys: items, next_cursor: next });
+      if (items.length === 0) return ctx.print('no keys');
+      ctx.print(keysTable(items));
+      ctx.print(dim(`\n${items.length} key(s)${next ? `; more with --cursor ${next} (or --all)` : ''}`));
+    },
+  },
+  {
+    path: ['keys', 'get'],
+    args: '<id>',
+    summary: 'Show one key',
+    positionals: [1, 1],
+    async run(ctx) {
+      const key = await ctx.client().request('GET', `/admin/keys/${keyId(ctx)}`);
+      ctx.print(ctx.json ? JSON.stringify(key, null, 2) : keyBlock(key));
+    },
+  },
+  {
+    path: ['keys', 'update'],
+    args: '<id>',
+    summary: 'Change a key (only the flags given are sent)',
+    description:
+      'Lists (--scope, --tag, --allowed-ip, --allowed-referer) replace the current list; pass an empty value (--tag "") to clear one.\n' +
+      'Limit flags are merged into the current limits; "none" removes one (--rpm none), --no-limits removes all.\n' +
+      '--budget-usd none removes the budget. --owner "" clears the owner. --expires-at never removes the expiry.',
+    options: {
+      ...FIELD_OPTIONS,
+      'no-limits': { type: 'boolean', help: 'remove all per-key limits (route defaults apply)' },
+    },
+    positionals: [1, 1],
+    examples: ['keygate keys update key_01... --name "search (prod)" --tag prod --tag search', 'keygate keys update key_01... --rpm 1200 --tpm none --ttl 30d'],
+    async run(ctx) {
+      const id = keyId(ctx);
+      /** @type {Record<string, any> | undefined} */
+      let cached;
+      const current = async () => (cached ??= await ctx.client().request('GET', `/admin/keys/${id}`));
+      const body = await fieldsBody(ctx.values, 'update', current);
+      if (Object.keys(body).length === 0) throw new UsageError('nothing to update: give at least one field flag (see keygate keys update --help)');
+      const key = await ctx.client().request('PATCH', `/admin/keys/${id}`, { body });
+      ctx.print(ctx.json ? JSON.stringify(key, null, 2) : keyBlock(key));
+    },
+  },
+  {
+    path: ['keys', 'revoke'],
+    args: '<id>',
+    summary: 'Revoke a key for good (refused everywhere at once)',
+    options: { reason: { type: 'string', arg: '<text>', help: 'why (required; kept in the record)' } },
+    positionals: [1, 1],
+    examples: ['keygate keys revoke key_01... --reason "leaked in a CI log"'],
+    async run(ctx) {
+      const id = keyId(ctx);
+      const reason = ctx.values.reason;
+      if (!reason || !String(reason).trim()) throw new UsageError('--reason <text> is required');
+      const key = await ctx.client().request('POST', `/admin/keys/${id}/revoke`, { body: { reason } });
+      ctx.print(ctx.json ? JSON.stringify(key, null, 2) : keyBlock(key));
+    },
+  },
+  {
+    path: ['keys', 'activate'],
+    args: '<id>',
+    summary: 'Activate a deactivated key',
+    positionals: [1, 1],
+    async run(ctx) {
+      const key = await ctx.client().request('POST', `/admin/keys/${keyId(ctx)}/activate`);
+      ctx.print(ctx.json ? JSON.stringify(key, null, 2) : keyBlock(key));
+    },
+  },
+  {
+    path: ['keys', 'deactivate'],
+    args: '<id>',
+    summary: 'Deactivate a key (reversible with activate)',
+    positionals: [1, 1],
+    async run(ctx) {
+      const key = await ctx.client().request('POST', `/admin/keys/${keyId(ctx)}/deactivate`);
+      ctx.print(ctx.json ? JSON.stringify(key, null, 2) : keyBlock(key));
+    },
+  },
+  {
+    path: ['keys', 'extend'],
+    args: '<id>',
+    summary: "Set a key's expiry (or remove it)",
+    options: {
+      ttl: { type: 'string', arg: '<dur>', help: 'expire this long from now: seconds, or 90m, 12h, 30d, 2w' },
+      'expires-at': { type: 'string', arg: '<iso>', help: 'expire at this date-time (ISO 8601)' },
+      never: { type: 'boolean', help: 'remove the expiry' },
+    },
+    positionals: [1, 1],
+    examples: ['keygate keys extend key_01... --ttl 30d', 'keygate keys extend key_01... --never'],
+    async run(ctx) {
+      const id = keyId(ctx);
+      const v = ctx.values;
+      const given = ['ttl', 'expires-at', 'never'].filter((f) => v[f] !== undefined);
+      if (given.length !== 1) throw new UsageError('give exactly one of --ttl, --expires-at or --never');
+      const body = v.never ? { expires_at: null } : v.ttl !== undefined ? { ttl_seconds: parseDuration('--ttl', v.ttl) } : { expires_at: parseExpiry('--expires-at', v['expires-at']) };
+      const key = await ctx.client().request('POST', `/admin/keys/${id}/extend`, { body });
+      ctx.print(ctx.json ? JSON.stringify(key, null, 2) : keyBlock(key));
+    },
+  },
+  {
+    path: ['keys', 'rotate'],
+    args: '<id>',
+    summary: 'Issue a new key with the same settings; the old one keeps working for --grace',
+    description:
+      'Every rotate carries an Idempotency-Key. Without --idempotency-key a random one is generated and printed:\n' +
+      'if the command fails or its output is lost, run it again with that key to get the same new key instead of a second one.',
+    options: {
+      grace: { type: 'string', arg: '<dur>', help: 'how long the old key keeps working: seconds, or 15m, 1h, 7d (default 0, max 30d)' },
+      'idempotency-key': { type: 'string', arg: '<k>', help: 'reuse the key printed by an earlier attempt (8-200 chars)' },
+    },
+    positionals: [1, 1],
+    examples: ['keygate keys rotate key_01... --grace 1h', 'keygate keys rotate key_01... --grace 1h --idempotency-key 0b6f...   # retry'],
+    async run(ctx) {
+      const id = keyId(ctx);
+      const v = ctx.values;
+      const grace = v.grace !== undefined ? parseDuration('--grace', v.grace, { allowZero: true }) : 0;
+      const idem = v['idempotency-key'] ?? randomUUID();
+      const retry = `(retry safely with --idempotency-key ${idem})`;
+      let out;
+      try {
+        out = await ctx.client().request('POST', `/admin/keys/${id}/rotate`, { body: { grace_seconds: grace }, headers: { 'idempotency-key': idem } });
+      } catch (err) {
+        if (err instanceof NetworkError || (err instanceof ApiError && err.status >= 500)) err.hint = retry;
+        throw err;
+      }
+      if (ctx.json) {
+        if (v['idempotency-key'] === undefined) ctx.note(`idempotency key: ${idem}`);
+        return printJson(ctx, out);
+      }
+      const { key, replayed } = out;
+      /** @type {Record<string, any>} */
+      let previous = out.previous;
+      /** @type {Record<string, any>} */
+      let record = Object.fromEntries(Object.entries(out).filter(([k]) => !['key', 'previous', 'replayed'].includes(k)));
+      if (replayed) {
+        // A replay returns the records as they were at the first rotation; show them as they are now.
+        const now = await Promise.allSettled([record.id, previous.id].map((k) => ctx.client().request('GET', `/admin/keys/${k}`)));
+        if (now[0]?.status === 'fulfilled') record = now[0].value;
+        if (now[1]?.status === 'fulfilled') previous = now[1].value;
+      }
+      const lines = [];
+      lines.push(
+        replayed
+          ? `${bold('replayed')}: this idempotency key was used before; this is that rotation's result, no new key was issued`
+          : `rotated ${previous.id} -> ${record.id}`,
+      );
+      lines.push('');
+      lines.push(
+        kv([
+          ['old key', `${previous.id} (${previous.display})`],
+          ['old key status', previous.status],
+          ['old key works until', previous.status === 'active' ? when(previous.expires_at, 'no expiry') : 'no longer usable'],
+        ]),
+      );
+      lines.push('', bold('new key'), keyBlock(record), '', plaintextBlock(key), '');
+      lines.push(kv([['idempotency key', `${idem}  ${dim('(reuse with --idempotency-key to retry this rotation safely)')}`]]));
+      ctx.print(lines.join('\n'));
+    },
+  },
+  {
+    path: ['keys', 'delete'],
+    args: '<id>',
+    summary: 'Delete a key (refused everywhere at once; the audit log keeps its history)',
+    positionals: [1, 1],
+    async run(ctx) {
+      const out = await ctx.client().request('DELETE', `/admin/keys/${keyId(ctx)}`);
+      ctx.print(ctx.json ? JSON.stringify(out, null, 2) : `deleted ${out.id}`);
+    },
+  },
+  {
+    path: ['keys', 'usage'],
+    args: '<id>',
+    summary: "Show a key's rate/token windows and budget",
+    positionals: [1, 1],
+    async run(ctx) {
+      const usage = await ctx.client().request('GET', `/admin/keys/${keyId(ctx)}/usage`);
+      ctx.print(ctx.json ? JSON.stringify(usage, null, 2) : usageView(usage));
+    },
+  },
+  {
+    path: ['keys', 'find'],
+    summary: 'Find a key by its plaintext, or by the start/end characters shown in its display',
+    description: 'The plaintext goes in the request body, never in the URL. Use --key - to read it from stdin (keeps it out of shell history).',
+    options: {
+      key: { type: 'string', arg: '<plaintext|->', help: 'the full key, or - to read it from stdin' },
+      start: { type: 'string', arg: '<4 chars>', help: 'the 4 characters after the prefix in the display' },
+      end: { type: 'string', arg: '<4 chars>', help: 'the 4 characters before the … in the display' },
+    },
+    positionals: [0, 0],
+    examples: ['keygate keys find --start Oz5n --end 92yM', 'pbpaste | keygate keys find --key -'],
+    async run(ctx) {
+      const v = ctx.values;
+      if (v.key !== undefined && (v.start !== undefined || v.end !== undefined)) throw new UsageError('give --key, or --start and/or --end, not both');
+      if (v.key === undefined && v.start === undefined && v.end === undefined) throw new UsageError('give --key <plaintext>, or --start and/or --end');
+      /** @type {Record<string, string>} */
+      const body = {};
+      if (v.key !== undefined) body.key = await fromStdin(v.key);
+      if (v.start !== undefined) body.start = v.start;
+      if (v.end !== undefined) body.end = v.end;
+      const out = await ctx.client().request('POST', '/admin/keys/find', { body });
+      if (ctx.json) return printJson(ctx, out);
+      ctx.print(out.keys.length ? keysTable(out.keys) : 'no matching keys');
+    },
+  },
+  {
+    path: ['keys', 'verify'],
+    args: '<plaintext|->',
+    summary: 'Check a key as the gateway would (exit 0 when valid, 1 when not)',
+    description: 'IP and referer rules are not checked (there is no client request). Pass - to read the key from stdin.',
+    options: {
+      scope: { type: 'string', multiple: true, arg: '<scope>', help: 'scopes the key must have; repeat or comma-separate' },
+      consume: { type: 'boolean', help: 'count this check as one request against the rate limits' },
+    },
+    positionals: [1, 1],
+    examples: ['keygate keys verify "$KEY" --scope read', 'echo "$KEY" | keygate keys verify - --json'],
+    async run(ctx) {
+      const plaintext = await fromStdin(/** @type {string} */ (ctx.positionals[0]));
+      /** @type {Record<string, unknown>} */
+      const body = { key: plaintext };
+      const scopes = listOf(ctx.values.scope);
+      if (scopes?.length) body.scopes = scopes;
+      if (ctx.values.consume) body.consume = true;
+      const out = await ctx.client().request('POST', '/admin/verify', { body });
+      if (ctx.json) printJson(ctx, out);
+      else {
+        const parts = [kv([
+          ['valid', out.valid ? 'yes' : 'no'],
+          ['code', out.code],
+        ])];
+        if (out.key) parts.push(keyBlock(out.key));
+        if (out.usage) parts.push(usageView(out.usage));
+        ctx.print(parts.join('\n\n'));
+      }
+      if (!out.valid) {
+        const reason = out.code === 'key_revoked' && out.key?.revoked_reason ? `the key was revoked: ${out.key.revoked_reason}` : 'the key is not valid';
+        throw new ApiError(200, out.code, reason);
+      }
+    },
+  },
+  {
+    path: ['audit'],
+    summary: 'Show the admin audit log, newest first',
+    options: {
+      'key-id': { type: 'string', arg: '<id>', help: 'only entries for this key' },
+      ...LIST_PAGING,
+    },
+    positionals: [0, 0],
+    examples: ['keygate audit --key-id key_01...', 'keygate audit --all --json'],
+    async run(ctx) {
+      const { cap, cursor } = listLimits(ctx);
+      const { items, next } = await paginate(ctx, '/admin/audit', 'entries', { key_id: ctx.values['key-id'] }, { cap, cursor, pageMax: 200 });
+      if (ctx.json) return printJson(ctx, { entries: items, next_cursor: next });
+      if (items.length === 0) return ctx.print('no audit entries');
+      ctx.print(auditTable(items));
+      if (next) ctx.print(dim(`\nmore with --cursor ${next} (or --all)`));
+    },
+  },
+];
