@@ -13,6 +13,9 @@ export default defineConfig({
     }),
   ],
   test: {
+    // Property tests and 300-request concurrency tests are slow on a busy 2-core machine.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
     globalSetup: ['./test/harness/global-setup.ts'],
     setupFiles: ['./test/harness/apply-migrations.ts'],
   },
