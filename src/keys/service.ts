@@ -9,24 +9,16 @@ import { digestKey } from './digest';
 import { displayParts, generateKey } from './key-format';
 import type { KeyStore } from './key-store';
 import { fromRow } from './repository';
-import type { KeyPolicy, KeyRecord, KeyType } from './record';
+import type { KeyRecord } from './record';
 
-export interface CreateKeyInput {
-  name: string;
-  description: string;
-  owner: string | null;
-  type: KeyType;
-  scopes: string[];
-  tags: string[];
-  metadata: Record<string, unknown>;
-  allowed_ips: string[];
-  allowed_referers: string[];
-  policy: KeyPolicy;
-  expires_at: number | null;
-  prefix: string;
+/** The settings a caller chooses for a new key: the record's own fields, plus create options. */
+export type CreateKeyInput = Pick<
+  KeyRecord,
+  'name' | 'description' | 'owner' | 'type' | 'scopes' | 'tags' | 'metadata' | 'allowed_ips' | 'allowed_referers' | 'policy' | 'expires_at' | 'prefix'
+> & {
   /** With an owner key cap: deactivate the owner's active keys instead of refusing. */
   replace_existing: boolean;
-}
+};
 
 export type UpdateKeyInput = Partial<Omit<CreateKeyInput, 'prefix' | 'replace_existing'>>;
 
