@@ -1,0 +1,405 @@
+// `npm run bench`: keygate's hot-path throughput and latency against a bare pass-through
+// Worker and the upstream itself, all in one run on this machine, plus storage reads and
+// limit-store round trips per request. See the header of each module in bench/.
+//
+//   node bench/run.mjs [--json] [--duration 5] [--warmup 1] [--connections 10] [--samples 200]
+//                      [--serial-duration 2] [--wait-idle SECONDS]
+//
+// Always exits 0 once it has measured (the bench reports; tests gate). Missed targets are
+// printed as MISS and carried in the JSON line (`--json`: the last line of stdout).
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
+import { startUpstashStack } from '../scripts/upstash-stack.mjs';
+import { backgroundLoad, cpuMeter } from './cpu.mjs';
+import { LoadGenerator, mergeRuns } from './load.mjs';
+import { bridgeRoundTrip, probeOnce, sampleServerTiming, sendExactly } from './probes.mjs';
+import { round } from './stats.mjs';
+import { applyMigrations, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, startWorker } from './workers.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '10' },
+    samples: { type: 'string', default: '200' },
+    'serial-duration': { type: 'string', default: '2' },
+    'wait-idle': { type: 'string', default: '0' },
+  },
+});
+const DURATION_S = Number(args.duration);
+const WARMUP_S = Number(args.warmup);
+const CONNECTIONS = Number(args.connections);
+const SAMPLES = Number(args.samples);
+const SERIAL_S = Number(args['serial-duration']);
+const WAIT_IDLE_S = Number(args['wait-idle']);
+for (const [name, v] of Object.entries({ DURATION_S, WARMUP_S, CONNECTIONS, SAMPLES, SERIAL_S, WAIT_IDLE_S })) {
+  if (!Number.isFinite(v) || v < 0) throw new Error(`bad value for ${name}: ${v}`);
+}
+if (DURATION_S === 0 || !Number.isInteger(CONNECTIONS) || CONNECTIONS < 1 || !Number.isInteger(SAMPLES) || SAMPLES < 1) {
+  throw new Error('--duration must be > 0, --connections and --samples positive integers');
+}
+
+/** Above this share of the machine used by other processes, figures are flagged as disturbed. */
+const IDLE_THRESHOLD = 0.1;
+
+/** Progress goes to stderr so stdout holds only the table and the JSON line. */
+const progress = (/** @type {string} */ msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+/** @type {(() => Promise<unknown>)[]} */
+const cleanups = [];
+let cleaning = false;
+async function cleanup() {
+  if (cleaning) return;
+  cleaning = true;
+  for (const fn of cleanups.reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      progress(`cleanup: ${/** @type {Error} */ (err).message}`);
+    }
+  }
+}
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.once(sig, () => {
+    progress(`${sig}: cleaning up`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+/**
+ * @typedef {{ key: string, label: string, url: string, headers?: Record<string, string>, expectStatus?: number, beforeSlice?: () => unknown, afterSlice?: (r: import('./load.mjs').RawRun) => unknown }} Target
+ */
+
+/**
+ * Measures targets the same way, interleaved: each is warmed up, then the measured time is cut
+ * into ~1 s slices run round-robin (the starting target rotates every round), so a burst of
+ * outside load or a slow drift hits every target alike instead of whichever ran at that moment.
+ * @param {LoadGenerator} gen
+ * @param {Target[]} targets
+ * @param {{ connections: number, durationS: number, warmupS: number, sliceS?: number }} opts
+ */
+async function measureAll(gen, targets, { connections, durationS, warmupS, sliceS = 1 }) {
+  const job = (/** @type {Target} */ t, /** @type {number} */ seconds, /** @type {boolean} */ collect) =>
+    gen.run({ url: t.url, headers: t.headers ?? {}, connections, durationS: seconds, collect, expectStatus: t.expectStatus ?? 200 });
+  if (warmupS > 0) {
+    progress(`warm-up: ${targets.length} targets x ${warmupS}s, ${connections} connection(s)`);
+    for (const t of targets) await job(t, warmupS, false);
+  }
+  const slices = Math.max(1, Math.round(durationS / sliceS));
+  const seconds = durationS / slices;
+  progress(`measuring: ${slices} round(s) x ${targets.length} targets x ${seconds.toFixed(2)}s, ${connections} connection(s)`);
+  /** @type {Map<string, import('./load.mjs').RawRun[]>} */
+  const runs = new Map(targets.map((t) => [t.key, []]));
+  /** @type {Map<string, { busy: number, own: number, other: number, cpuSeconds: Record<string, number> }[]>} */
+  const cpu = new Map(targets.map((t) => [t.key, []]));
+  for (let s = 0; s < slices; s++) {
+    const order = [...targets.slice(s % targets.length), ...targets.slice(0, s % targets.length)];
+    for (const t of order) {
+      await t.beforeSlice?.();
+      const meter = cpuMeter();
+      const r = await job(t, seconds, true);
+      const c = meter.stop();
+      await t.afterSlice?.(r);
+      runs.get(t.key)?.push(r);
+      if (c) cpu.get(t.key)?.push(c);
+    }
+  }
+  /** @type {Record<string, ReturnType<typeof mergeRuns> & { label: string, cpu: { busy: number, own: number, other: number, usPerRequest: Record<string, number> } | null }>} */
+  const out = {};
+  for (const t of targets) {
+    const merged = mergeRuns(runs.get(t.key) ?? []);
+    if (merged.unexpected > 0 || merged.errors > 0) {
+      progress(`${t.label}: WARNING ${merged.unexpected} responses not ${t.expectStatus ?? 200} (${JSON.stringify(merged.statuses)}), ${merged.errors} errors, ${merged.timeouts} timeouts`);
+    }
+    const cs = cpu.get(t.key) ?? [];
+    const avg = (/** @type {'busy' | 'own' | 'other'} */ k) => cs.reduce((a, c) => a + c[k], 0) / cs.length;
+    // CPU time this bench's processes spent per response, by process name (workerd, node, redis-server).
+    /** @type {Record<string, number>} */
+    const usPerRequest = {};
+    for (const c of cs) for (const [name, sec] of Object.entries(c.cpuSeconds)) usPerRequest[name] = (usPerRequest[name] ?? 0) + sec;
+    for (const name of Object.keys(usPerRequest)) usPerRequest[name] = (usPerRequest[name] / Math.max(1, merged.responses)) * 1e6;
+    out[t.key] = { ...merged, label: t.label, cpu: cs.length ? { busy: avg('busy'), own: avg('own'), other: avg('other'), usPerRequest } : null };
+  }
+  return out;
+}
+
+async function main() {
+  const started = performance.now();
+  const wrangler = await readWranglerConfig();
+
+  progress('bundling keygate (wrangler deploy --dry-run) and the pass-through Worker (esbuild)');
+  const keygateScript = await bundleKeygate();
+  const passthroughScript = await bundlePassthrough();
+
+  const upstream = await startDemoUpstream();
+  cleanups.push(() => upstream.close());
+  progress(`demo upstream on ${upstream.url}`);
+  const stack = await startUpstashStack();
+  cleanups.push(() => stack.close());
+  progress(`redis-server + Upstash bridge on ${stack.url}`);
+
+  const adminToken = randomBytes(24).toString('hex');
+  const HUGE = 1_000_000_000;
+  const routes = [
+    // Pure auth + proxy: no limits, no revocation marker check -> no limit-store call.
+    { path: '/open', upstream: upstream.url, instant_revocation: false },
+    // Route defaults: instant_revocation true -> one limit-store call (marker check).
+    { path: '/default', upstream: upstream.url },
+    // Defaults plus request windows so high nothing is refused: marker + two counters.
+    { path: '/limited', upstream: upstream.url, limits: { rpm: HUGE, rpd: HUGE } },
+  ];
+  const keygateBindings = { ...wrangler.vars, ROUTES: routes, ADMIN_TOKEN: adminToken };
+  const common = { compatibilityDate: wrangler.compatibilityDate };
+
+  progress('starting workerd (Miniflare): pass-through, keygate (Durable Object store), keygate (Upstash store)');
+  const [pt, kg, kgu] = await Promise.all([
+    startWorker({ ...common, scriptPath: passthroughScript, bindings: { UPSTREAM: upstream.url } }),
+    startWorker({ ...common, scriptPath: keygateScript, bindings: keygateBindings, storage: true }),
+    startWorker({
+      ...common,
+      scriptPath: keygateScript,
+      bindings: { ...keygateBindings, UPSTASH_REDIS_REST_URL: stack.url, UPSTASH_REDIS_REST_TOKEN: stack.token },
+      storage: true,
+    }),
+  ]);
+  for (const w of [pt, kg, kgu]) cleanups.push(() => w.mf.dispose());
+
+  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf)]);
+  const [loadKey, sampleKey, upstashKey] = await Promise.all([
+    createKey(kg.url, adminToken, { name: 'bench-load' }),
+    createKey(kg.url, adminToken, { name: 'bench-sample' }),
+    createKey(kgu.url, adminToken, { name: 'bench-upstash' }),
+  ]);
+  const auth = (/** @type {string} */ key) => ({ authorization: `Bearer ${key}` });
+  const badKey = breakChecksum(loadKey.key);
+  // Everyone gets the same kind of request; direct and pass-through ignore the header.
+  const PATH = '/bench';
+
+  // --- Storage reads per request (Server-Timing `key;desc=memory|kv|d1`) -------------------
+  // A fresh key: its first lookup misses the isolate cache (the admin write dropped it);
+  // the samples right after it are the warm path.
+  progress(`lookup sources: 1 cold + ${SAMPLES} warm sequential requests`);
+  const cold = await probeOnce(`${kg.url}/open${PATH}`, auth(sampleKey.key));
+  const warm = await sampleServerTiming(`${kg.url}/open${PATH}`, auth(sampleKey.key), SAMPLES);
+  const coldSource = cold.entries.find((e) => e.name === 'key')?.desc ?? 'none';
+
+  // --- Throughput runs --------------------------------------------------------------------
+  const gen = new LoadGenerator();
+  cleanups.push(() => gen.close());
+  let idle = await backgroundLoad(1000);
+  const waitUntil = Date.now() + WAIT_IDLE_S * 1000;
+  while (idle && idle.other > IDLE_THRESHOLD && Date.now() < waitUntil) {
+    progress(`other processes use ${(idle.other * 100).toFixed(0)}% of the machine: waiting for it to go idle (--wait-idle)`);
+    idle = await backgroundLoad(2000);
+  }
+  if (idle) progress(`before start: other processes use ${(idle.other * 100).toFixed(0)}% of the machine`);
+
+  // Bridge requests per admitted request under load, summed over the Upstash slices. Requests
+  // still in flight when a slice stops reach the bridge but are not counted as responses, so
+  // this can read slightly high; the exact figure comes from the awaited batch below.
+  const underLoad = { bridge: 0, admitted: 0 };
+  /** @type {Target[]} */
+  const targets = [
+    { key: 'upstream', label: 'a. upstream direct', url: `${upstream.url}${PATH}`, headers: auth(loadKey.key) },
+    { key: 'passthrough', label: 'b. pass-through Worker', url: `${pt.url}${PATH}`, headers: auth(loadKey.key) },
+    { key: 'keygate', label: 'c. keygate (no limits, no marker)', url: `${kg.url}/open${PATH}`, headers: auth(loadKey.key) },
+    { key: 'bad_key', label: 'd. keygate bad-checksum key (401)', url: `${kg.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
+    { key: 'keygate_default', label: 'g. keygate default route (DO marker)', url: `${kg.url}/default${PATH}`, headers: auth(loadKey.key) },
+    { key: 'durable_object', label: 'e. keygate limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(loadKey.key) },
+    {
+      key: 'upstash',
+      label: 'f. keygate limits, Upstash',
+      url: `${kgu.url}/limited${PATH}`,
+      headers: auth(upstashKey.key),
+      beforeSlice: () => stack.bridge.resetStats(),
+      afterSlice: async (r) => {
+        await new Promise((res) => setTimeout(res, 100));
+        underLoad.bridge += stack.bridge.stats().httpRequests;
+        underLoad.admitted += r.statuses[200] ?? 0;
+      },
+    },
+  ];
+  const results = await measureAll(gen, targets, { connections: CONNECTIONS, durationS: DURATION_S, warmupS: WARMUP_S });
+  const underLoadBridge = underLoad.bridge;
+  const underLoadAdmitted = underLoad.admitted;
+
+  // Exact: N requests, `connections` in flight, every one awaited.
+  const exactN = Math.max(SAMPLES, 400);
+  stack.bridge.resetStats();
+  const exact = await sendExactly(`${kgu.url}/limited${PATH}`, auth(upstashKey.key), exactN, CONNECTIONS);
+  const exactStats = stack.bridge.stats();
+
+  // --- Unloaded latency: one connection, for the added-latency analysis --------------------
+  /** @type {Record<string, any>} */
+  let serial = {};
+  if (SERIAL_S > 0) {
+    const serialKeys = ['passthrough', 'keygate', 'durable_object', 'upstash'];
+    serial = await measureAll(
+      gen,
+      targets.filter((t) => serialKeys.includes(t.key)).map((t) => ({ ...t, beforeSlice: undefined, afterSlice: undefined })),
+      { connections: 1, durationS: SERIAL_S, warmupS: 0.5 },
+    );
+  }
+
+  // --- One store round trip, measured directly from Node (idle machine) --------------------
+  progress('bridge round trip: /pipeline with one EVALSHA, sequential');
+  const rtt = await bridgeRoundTrip(stack);
+  // What keygate's /limited admission carries: the gate script and two fixed windows.
+  const rtt3 = await bridgeRoundTrip(stack, { commands: 3, warmup: 100, n: 500 });
+
+  await cleanup();
+  const totalS = (performance.now() - started) / 1000;
+  return report({ results, serial, warm, coldSource, rtt, exact, exactStats, underLoadBridge, underLoadAdmitted, totalS, idle, rtt3 });
+}
+
+/** @param {any} m */
+function report(m) {
+  const { results: r, serial: s, warm, rtt } = m;
+  const rps = (/** @type {string} */ k) => r[k].rps;
+  const p50 = (/** @type {string} */ k) => r[k].latency.p50;
+  const ratio = rps('keygate') / rps('passthrough');
+  const redisRoundTrips = m.exact.ok > 0 ? m.exactStats.httpRequests / m.exact.ok : Number.NaN;
+  const redisUnderLoad = m.underLoadAdmitted > 0 ? m.underLoadBridge / m.underLoadAdmitted : Number.NaN;
+  const limitsOverhead = p50('upstash') - p50('keygate');
+  const overheadBudget = rtt.p50 + 0.2;
+  const serialOverhead = s.upstash && s.keygate ? s.upstash.latency.p50 - s.keygate.latency.p50 : Number.NaN;
+
+  const targets = {
+    ratio_ge_0_8: ratio >= 0.8,
+    bad_key_rps_ge_2x_keygate: rps('bad_key') >= 2 * rps('keygate'),
+    zero_kv_reads_warm: warm.kvReadsPerRequest === 0,
+    zero_d1_reads_warm: warm.d1ReadsPerRequest === 0,
+    redis_round_trips_eq_1: redisRoundTrips === 1 && m.exact.ok === m.exact.sent,
+    limits_overhead_le_round_trip: limitsOverhead <= overheadBudget,
+  };
+  const targetText = {
+    ratio_ge_0_8: `keygate/pass-through throughput ${round(ratio, 3)} (>= 0.8)`,
+    bad_key_rps_ge_2x_keygate: `bad-key ${round(rps('bad_key'), 0)} req/s vs 2 x keygate ${round(2 * rps('keygate'), 0)} req/s`,
+    zero_kv_reads_warm: `KV reads per warm request ${round(warm.kvReadsPerRequest, 4)} (== 0)`,
+    zero_d1_reads_warm: `D1 reads per warm request ${round(warm.d1ReadsPerRequest, 4)} (== 0)`,
+    redis_round_trips_eq_1: `bridge HTTP requests per admitted request ${round(redisRoundTrips, 4)} (== 1; ${m.exact.ok}/${m.exact.sent} admitted)`,
+    limits_overhead_le_round_trip: `p50 limits (Upstash) - p50 no limits = ${round(limitsOverhead, 3)} ms (<= bridge RTT p50 ${round(rtt.p50, 3)} + 0.2 = ${round(overheadBudget, 3)} ms)`,
+  };
+
+  const rows = [
+    ['a. upstream direct', 'upstream'],
+    ['b. pass-through Worker', 'passthrough'],
+    ['c. keygate (no limits, no marker)', 'keygate'],
+    ['d. keygate bad-checksum key (401)', 'bad_key'],
+    ['g. keygate default route (DO marker)', 'keygate_default'],
+    ['e. keygate limits, Durable Object', 'durable_object'],
+    ['f. keygate limits, Upstash', 'upstash'],
+  ];
+  const lines = [];
+  lines.push('');
+  lines.push(`keygate bench: ${CONNECTIONS} connections, ${WARMUP_S}s warm-up + ${DURATION_S}s per target, workerd via Miniflare, ${m.totalS.toFixed(0)}s total`);
+  lines.push('');
+  const head = ['target', 'req/s', 'vs pass', 'p50 ms', 'p99 ms', 'workerd us/req', 'node us/req', 'redis us/req', 'store ms', 'upstr ms', 'store/req', 'other CPU'];
+  const table = [head];
+  for (const [label, k] of rows) {
+    const x = r[k];
+    const t = x.timing;
+    const avg = (/** @type {string} */ name) => (t.entries[name] ? (t.entries[name].totalMs / t.entries[name].count).toFixed(2) : '-');
+    table.push([
+      label,
+      x.rps.toFixed(0),
+      (x.rps / rps('passthrough')).toFixed(2),
+      x.latency.p50.toFixed(2),
+      x.latency.p99.toFixed(2),
+      x.cpu?.usPerRequest.workerd?.toFixed(0) ?? '-',
+      x.cpu?.usPerRequest.node?.toFixed(0) ?? '-',
+      x.cpu?.usPerRequest['redis-server']?.toFixed(0) ?? '-',
+      avg('store'),
+      avg('upstream'),
+      t.responses ? ((t.entries.store?.count ?? 0) / t.responses).toFixed(2) : '-',
+      x.cpu ? `${(x.cpu.other * 100).toFixed(0)}%` : '-',
+    ]);
+  }
+  const widths = head.map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  for (const [i, row] of table.entries()) {
+    lines.push(row.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));
+    if (i === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  lines.push('  us/req: CPU time per response of the Worker\'s workerd, of node (load generator, demo upstream, Upstash bridge) and of redis-server;');
+  lines.push('  store/upstr ms: mean Server-Timing durations inside the Worker (workerd clocks advance only on I/O); store/req: limit-store calls per response;');
+  lines.push('  other CPU: share of the machine used by processes outside this bench while the target ran');
+  const noisy = rows.filter(([, k]) => (r[k].cpu?.other ?? 0) > IDLE_THRESHOLD).map(([label]) => label.split('.')[0]);
+  if (noisy.length || (m.idle && m.idle.other > IDLE_THRESHOLD)) {
+    lines.push(`  WARNING: other processes were busy (before start: ${m.idle ? (m.idle.other * 100).toFixed(0) : '?'}%; targets ${noisy.join(', ') || '-'} above 10%): figures are disturbed, re-run on an idle machine`);
+  }
+  lines.push('');
+  if (s.keygate) {
+    lines.push('Unloaded (1 connection) p50 ms:');
+    for (const [label, k] of [['pass-through', 'passthrough'], ['keygate no limits', 'keygate'], ['keygate limits, Durable Object', 'durable_object'], ['keygate limits, Upstash', 'upstash']]) {
+      const x = s[k];
+      lines.push(`  ${label.padEnd(32)} ${x.latency.p50.toFixed(3).padStart(7)}  (${x.rps.toFixed(0)} req/s)`);
+    }
+    lines.push(`  Upstash limits overhead, unloaded: ${serialOverhead.toFixed(3)} ms (${serialOverhead <= overheadBudget ? 'within' : 'over'} one bridge round trip + 0.2 ms = ${overheadBudget.toFixed(3)} ms)`);
+  }
+  lines.push(`Bridge round trip from Node (/pipeline, 1 EVALSHA): p50 ${rtt.p50.toFixed(3)} ms, p99 ${rtt.p99.toFixed(3)} ms; with 3 EVALSHAs (as keygate's admission): p50 ${m.rtt3.p50.toFixed(3)} ms`);
+  lines.push(`Key lookup: cold request served from "${m.coldSource}"; ${warm.n} warm requests: ${JSON.stringify(warm.keySources)} -> KV reads/req ${warm.kvReadsPerRequest}, D1 reads/req ${warm.d1ReadsPerRequest}`);
+  const loadSources = r.keygate.timing.keySources;
+  lines.push(`  during the keygate run (${r.keygate.timing.responses} responses): ${JSON.stringify(loadSources)} (the isolate cache refreshes from KV every KEY_CACHE_TTL_MS)`);
+  lines.push(`Upstash bridge: ${round(redisRoundTrips, 4)} HTTP requests per admitted request (${m.exactStats.httpRequests} for ${m.exact.ok} requests, ${CONNECTIONS} in flight; by path ${JSON.stringify(m.exactStats.byPath)}); under load ${round(redisUnderLoad, 4)} (${m.underLoadBridge}/${m.underLoadAdmitted})`);
+  lines.push('');
+  lines.push('Targets:');
+  for (const [k, ok] of Object.entries(targets)) lines.push(`  ${ok ? 'ok  ' : 'MISS'}  ${targetText[k]}`);
+  const misses = Object.values(targets).filter((ok) => !ok).length;
+  lines.push(misses ? `${misses} target(s) MISSED` : 'all targets met');
+  console.log(lines.join('\n'));
+
+  if (args.json) {
+    /** @type {Record<string, unknown>} */
+    const out = {
+      connections: CONNECTIONS,
+      duration_s: DURATION_S,
+      upstream_rps: round(rps('upstream'), 1),
+      passthrough_rps: round(rps('passthrough'), 1),
+      keygate_rps: round(rps('keygate'), 1),
+      ratio: round(ratio, 4),
+      bad_key_rps: round(rps('bad_key'), 1),
+      keygate_default_rps: round(rps('keygate_default'), 1),
+      durable_object_rps: round(rps('durable_object'), 1),
+      upstash_rps: round(rps('upstash'), 1),
+      kv_reads_per_request: warm.kvReadsPerRequest,
+      d1_reads_per_request: warm.d1ReadsPerRequest,
+      cold_lookup_source: m.coldSource,
+      redis_round_trips_per_request: round(redisRoundTrips, 4),
+      redis_round_trips_per_request_under_load: round(redisUnderLoad, 4),
+      bridge_rtt_p50_ms: round(rtt.p50, 3),
+      bridge_rtt_p99_ms: round(rtt.p99, 3),
+      bridge_rtt_3cmd_p50_ms: round(m.rtt3.p50, 3),
+      limits_overhead_p50_ms: round(limitsOverhead, 3),
+      limits_overhead_budget_ms: round(overheadBudget, 3),
+      limits_overhead_unloaded_p50_ms: round(serialOverhead, 3),
+      limits_overhead_unloaded_ok: serialOverhead <= overheadBudget,
+    };
+    for (const [, k] of rows) {
+      out[`${k}_p50_ms`] = round(p50(k), 3);
+      out[`${k}_p99_ms`] = round(r[k].latency.p99, 3);
+    }
+    for (const [k, x] of Object.entries(s)) out[`${k}_unloaded_p50_ms`] = round(x.latency.p50, 3);
+    for (const [, k] of rows) {
+      out[`${k}_workerd_cpu_us_per_request`] = round(r[k].cpu?.usPerRequest.workerd ?? Number.NaN, 1);
+      out[`${k}_other_cpu`] = r[k].cpu ? round(r[k].cpu.other, 3) : null;
+    }
+    out.other_cpu_before_start = m.idle ? round(m.idle.other, 3) : null;
+    out.targets = targets;
+    out.targets_met = misses === 0;
+    out.total_s = round(m.totalS, 1);
+    console.log(JSON.stringify(out));
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  progress(`failed: ${/** @type {Error} */ (err).stack ?? err}`);
+  await cleanup();
+  process.exit(1);
+}
+// Worker threads and keep-alive sockets are closed; exit explicitly anyway so a stray handle
+// in a dependency cannot keep the process alive.
+process.exit(0);

@@ -1,0 +1,150 @@
+// Building and running the Workers under test: keygate bundled by wrangler exactly as it
+// would deploy, the pass-through baseline bundled by esbuild, both run by the Miniflare API
+// (workerd) with the same runtime options. Never `wrangler dev` (see platform notes).
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { Log, LogLevel, Miniflare } from 'miniflare';
+import { parse as parseToml } from 'smol-toml';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** wrangler.toml: compatibility date and the [vars] keygate ships with. */
+export async function readWranglerConfig() {
+  const toml = parseToml(await readFile(join(ROOT, 'wrangler.toml'), 'utf8'));
+  const compatibilityDate = String(toml.compatibility_date);
+  const flags = /** @type {string[]} */ (toml.compatibility_flags ?? []);
+  const vars = /** @type {Record<string, unknown>} */ ({ ...(toml.vars ?? {}) });
+  return { compatibilityDate, compatibilityFlags: flags, vars };
+}
+
+/** `wrangler deploy --dry-run --outdir dist/bench`: the bundle a real deploy would upload. */
+export async function bundleKeygate(outdir = join(ROOT, 'dist', 'bench')) {
+  const wrangler = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+  const child = spawn(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outdir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: process.env.CI ?? '1' },
+  });
+  let output = '';
+  child.stdout.on('data', (c) => { output += c; });
+  child.stderr.on('data', (c) => { output += c; });
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`wrangler deploy --dry-run failed (exit ${code}):\n${output}`);
+  return join(outdir, 'index.js');
+}
+
+/** The pass-through baseline, bundled the same way wrangler does (esbuild, ESM). */
+export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-passthrough', 'index.js')) {
+  await build({
+    entryPoints: [join(ROOT, 'bench', 'passthrough-worker.mjs')],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    outfile,
+    logLevel: 'silent',
+  });
+  return outfile;
+}
+
+/**
+ * Starts one Worker in its own workerd. Every target gets the same runtime options; only
+ * keygate gets storage bindings (KV, D1, the limiter Durable Object).
+ * @param {{ scriptPath: string, compatibilityDate: string, bindings: Record<string, unknown>, storage?: boolean }} opts
+ */
+export async function startWorker({ scriptPath, compatibilityDate, bindings, storage = false }) {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath,
+    modulesRoot: dirname(scriptPath),
+    compatibilityDate,
+    compatibilityFlags: ['nodejs_compat'],
+    bindings: /** @type {any} */ (bindings),
+    ...(storage
+      ? {
+          kvNamespaces: ['KEYS'],
+          d1Databases: ['DB'],
+          durableObjects: { LIMITER: { className: 'LimiterObject', useSQLite: true } },
+        }
+      : {}),
+    host: '127.0.0.1',
+    port: 0,
+    // No per-request log round trip to Node, no cf.json download (there is no internet).
+    logRequests: false,
+    cf: false,
+    log: new Log(LogLevel.WARN),
+  });
+  const url = await mf.ready;
+  return { mf, url: url.href.replace(/\/$/, '') };
+}
+
+/**
+ * Applies migrations/*.sql in name order to the D1 binding DB, statement by statement.
+ * @param {Miniflare} mf
+ */
+export async function applyMigrations(mf, dir = join(ROOT, 'migrations')) {
+  const db = await mf.getD1Database('DB');
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+  for (const file of files) {
+    const sql = await readFile(join(dir, file), 'utf8');
+    for (const statement of splitSql(sql)) await db.prepare(statement).run();
+  }
+  return files;
+}
+
+/** Splits a migration file into statements: drops `--` comments, splits on `;` outside quotes. */
+export function splitSql(sql) {
+  const out = [];
+  let cur = '';
+  let quote = '';
+  for (let i = 0; i < sql.length; i++) {
+    const ch = sql[i];
+    if (quote) {
+      cur += ch;
+      if (ch === quote) quote = '';
+      continue;
+    }
+    if (ch === '-' && sql[i + 1] === '-') {
+      while (i < sql.length && sql[i] !== '\n') i++;
+      cur += '\n';
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
+    if (ch === ';') {
+      if (cur.trim()) out.push(cur.trim());
+      cur = '';
+      continue;
+    }
+    cur += ch;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+/**
+ * Creates a key through the admin API and returns the plaintext.
+ * @param {string} baseUrl
+ * @param {string} adminToken
+ * @param {Record<string, unknown>} body
+ */
+export async function createKey(baseUrl, adminToken, body) {
+  const res = await fetch(`${baseUrl}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`POST /admin/keys answered ${res.status}: ${text.slice(0, 500)}`);
+  const json = JSON.parse(text);
+  if (typeof json.key !== 'string') throw new Error('POST /admin/keys: no key in the 201 response');
+  return /** @type {{ key: string, id: string }} */ (json);
+}
+
+/** A key with a broken checksum: same shape and prefix, rejected before any storage access. */
+export function breakChecksum(key) {
+  const last = key.at(-1);
+  return key.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+}
