@@ -38,6 +38,13 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; request_id: string; details?: unknown };
 }
 
+declare global {
+  // V8's stack-trace depth, available in workerd.
+  interface ErrorConstructor {
+    stackTraceLimit: number;
+  }
+}
+
 /** Thrown by HTTP-facing code; mapped to a response in exactly one place (app.onError). */
 export class GatewayError extends Error {
   readonly code: ErrorCode;
@@ -45,7 +52,12 @@ export class GatewayError extends Error {
   readonly headers?: Record<string, string>;
 
   constructor(code: ErrorCode, message?: string, opts: { details?: unknown; headers?: Record<string, string> } = {}) {
+    // Expected refusals need no stack trace, and capturing one is a large share of the cost
+    // of answering a bad key.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message ?? ERRORS[code].message);
+    Error.stackTraceLimit = limit;
     this.name = 'GatewayError';
     this.code = code;
     this.details = opts.details;

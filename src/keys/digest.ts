@@ -1,10 +1,11 @@
 // Keys are stored and looked up only by their SHA-256 digest (lower-case hex).
 
 const encoder = new TextEncoder();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export async function digestKey(plaintext: string): Promise<string> {
-  const buf = await crypto.subtle.digest('SHA-256', encoder.encode(plaintext));
+  const bytes = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(plaintext)));
   let hex = '';
-  for (const b of new Uint8Array(buf)) hex += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i] as number];
   return hex;
 }

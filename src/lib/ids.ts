@@ -20,5 +20,6 @@ export function newKeyId(now?: number): string {
 }
 
 export function newRequestId(): string {
-  return `req_${ulid()}`;
+  // randomUUID is one native call; request ids need uniqueness, not ordering.
+  return `req_${crypto.randomUUID().replaceAll('-', '')}`;
 }

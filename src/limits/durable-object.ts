@@ -11,6 +11,7 @@ const DAY_MS = 86_400_000;
 
 export class LimiterObject extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  private lastSweep = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -70,7 +71,11 @@ export class LimiterObject extends DurableObject<Env> {
     const blocked = this.blocked();
     if (blocked) return { status: 'blocked', reason: blocked };
     const { now, counters, budget } = input;
-    this.sql.exec('DELETE FROM counters WHERE expires <= ?', now);
+    // Old windows are swept at most once a minute, not on every admission.
+    if (now - this.lastSweep > 60_000) {
+      this.sql.exec('DELETE FROM counters WHERE expires <= ?', now);
+      this.lastSweep = now;
+    }
     const states = counters.map((c) => this.state(c, now));
     const refused = states.findIndex((s, i) => s.used + counters[i]!.cost > s.limit);
     const spent = budget ? this.spent(budget.periodKey) : 0;

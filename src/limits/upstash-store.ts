@@ -7,7 +7,8 @@
 // holds capacity it must give back in a second round trip, and concurrent requests that
 // would have fitted were refused. The single script is exact and never compensates.
 //
-// The windows keep @upstash/ratelimit's fixed-window layout (<prefix>:<id>:<bucket>), and
+// The client auto-pipelines, so the admission leaves as one /pipeline request. The windows
+// keep @upstash/ratelimit's fixed-window layout (<prefix>:<id>:<bucket>), and
 // settlement (charging or refunding the reservation difference after the response) goes
 // through @upstash/ratelimit's fixedWindow with a positive or negative rate.
 

@@ -33,13 +33,26 @@ export function upstreamUrl(route: Route, rawPath: string, search: string): Upst
   if (rawPath !== route.path && !rawPath.startsWith(`${route.path}/`) && route.path !== '/') return { ok: false };
   const rest = route.path === '/' ? rawPath : rawPath.slice(route.path.length);
   if (!safeRemainder(rest)) return { ok: false };
-  const base = new URL(route.upstream);
-  const basePath = base.pathname.replace(/\/+$/, '');
+  const { base, basePath } = parsedUpstream(route.upstream);
   const forwardedPath = route.strip_prefix || route.path === '/' ? rest : route.path + rest;
   const target = new URL(`${base.origin}${basePath}${forwardedPath || (basePath ? '' : '/')}${search}`);
   // Belt and braces: the URL parser must not have moved us off the upstream.
   if (target.origin !== base.origin || !target.pathname.startsWith(basePath)) return { ok: false };
   return { ok: true, url: target.toString() };
+}
+
+// Parsed once per upstream string per isolate (bounded: routes come from configuration).
+const parsedBases = new Map<string, { base: URL; basePath: string }>();
+
+function parsedUpstream(upstream: string): { base: URL; basePath: string } {
+  let parsed = parsedBases.get(upstream);
+  if (!parsed) {
+    const base = new URL(upstream);
+    parsed = { base, basePath: base.pathname.replace(/\/+$/, '') };
+    if (parsedBases.size > 256) parsedBases.clear();
+    parsedBases.set(upstream, parsed);
+  }
+  return parsed;
 }
 
 /** The request path as the client sent it, before any URL normalisation. */
