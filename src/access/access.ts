@@ -47,8 +47,8 @@ export function checkAccess(key: KeyRecord, req: AccessRequest): AccessResult {
   if (key.revoked_at !== null) return { ok: false, code: 'key_revoked' };
   if (key.expires_at !== null && key.expires_at <= req.now) return { ok: false, code: 'key_expired' };
   if (!req.skipNetworkRules) {
-    if (!ipAllowed(key.allowed_ips, req.ip)) return { ok: false, code: 'ip_not_allowed' };
-    if (!refererAllowed(key.allowed_referers, req.referer)) return { ok: false, code: 'referer_not_allowed' };
+    if (key.allowed_ips.length > 0 && !ipAllowed(key.allowed_ips, req.ip)) return { ok: false, code: 'ip_not_allowed' };
+    if (key.allowed_referers.length > 0 && !refererAllowed(key.allowed_referers, req.referer)) return { ok: false, code: 'referer_not_allowed' };
   }
   if (!hasScopes(key.scopes, req.requiredScopes)) {
     return { ok: false, code: 'insufficient_scope', detail: `requires scopes: ${req.requiredScopes.join(', ')}` };

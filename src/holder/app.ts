@@ -12,7 +12,7 @@ import { readUsage } from '../limits/usage';
 
 const selfAuth = () =>
   createMiddleware<AppEnv>(async function selfAuth(c, next) {
-    const credential = readCredential(c.req.raw.headers, new URL(c.req.url), [], undefined);
+    const credential = readCredential(c.req.raw.headers, c.req.url, [], undefined);
     if (!credential) throw new GatewayError('missing_key');
     const result = await verifyKey(
       credential.key,

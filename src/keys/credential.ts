@@ -15,11 +15,23 @@ function fromHeaderValue(value: string): string {
   return (m ? (m[1] ?? '') : v).trim();
 }
 
-export function credentialHeaders(extra: readonly string[]): string[] {
-  return [...new Set([...DEFAULT_KEY_HEADERS, ...extra])];
+const byExtra = new Map<string, readonly string[]>();
+
+/** Every header that may carry a key on a route (memoised: routes come from configuration). */
+export function credentialHeaders(extra: readonly string[]): readonly string[] {
+  if (extra.length === 0) return DEFAULT_KEY_HEADERS;
+  const id = extra.join(',');
+  let names = byExtra.get(id);
+  if (!names) {
+    names = [...new Set([...DEFAULT_KEY_HEADERS, ...extra])];
+    if (byExtra.size > 64) byExtra.clear();
+    byExtra.set(id, names);
+  }
+  return names;
 }
 
-export function readCredential(headers: Headers, url: URL, extraHeaders: readonly string[], queryParam: string | undefined): Credential | null {
+/** `url` is parsed only when the route accepts a key in the query string. */
+export function readCredential(headers: Headers, url: string, extraHeaders: readonly string[], queryParam: string | undefined): Credential | null {
   for (const name of credentialHeaders(extraHeaders)) {
     const value = headers.get(name);
     if (value === null) continue;
@@ -29,7 +41,7 @@ export function readCredential(headers: Headers, url: URL, extraHeaders: readonl
     if (key) return { key, source: name };
   }
   if (queryParam) {
-    const key = url.searchParams.get(queryParam);
+    const key = new URL(url).searchParams.get(queryParam);
     if (key) return { key, source: `?${queryParam}` };
   }
   return null;

@@ -15,8 +15,7 @@ const touched = new LruCache<string, true>(10_000, 60_000);
 export function authenticate() {
   return createMiddleware<AppEnv>(async function authenticate(c, next) {
     const route = c.get('route');
-    const url = new URL(c.req.url);
-    const credential = readCredential(c.req.raw.headers, url, route.key_headers, route.key_query_param);
+    const credential = readCredential(c.req.raw.headers, c.req.url, route.key_headers, route.key_query_param);
     if (!credential) throw new GatewayError('missing_key');
 
     const started = performance.now();
@@ -26,8 +25,13 @@ export function authenticate() {
       { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
       {
         now: Date.now(),
-        ip: c.req.header('cf-connecting-ip') ?? null,
-        referer: c.req.header('referer') ?? c.req.header('origin') ?? null,
+        // Read only when the key has an allowlist.
+        get ip() {
+          return c.req.header('cf-connecting-ip') ?? null;
+        },
+        get referer() {
+          return c.req.header('referer') ?? c.req.header('origin') ?? null;
+        },
         requiredScopes: requiredScopes(c.req.method, route.scopes),
       },
     );

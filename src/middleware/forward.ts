@@ -6,7 +6,7 @@ import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { credentialHeaders } from '../keys/credential';
 import { forwardHeaders, responseHeaders } from '../proxy/headers';
-import { rawPathOf, upstreamUrl } from '../proxy/upstream-url';
+import { splitRequestUrl, upstreamUrl } from '../proxy/upstream-url';
 import { addTiming } from './request-context';
 
 export function forward() {
@@ -14,10 +14,15 @@ export function forward() {
     const route = c.get('route');
     const key = c.get('key');
     const requestId = c.get('requestId');
-    const url = new URL(c.req.url);
-    if (route.key_query_param) url.searchParams.delete(route.key_query_param);
+    const parts = splitRequestUrl(c.req.url);
+    let search = parts.search;
+    if (route.key_query_param && search) {
+      const url = new URL(c.req.url);
+      url.searchParams.delete(route.key_query_param);
+      search = url.search;
+    }
 
-    const target = upstreamUrl(route, rawPathOf(c.req.url), url.search);
+    const target = upstreamUrl(route, parts.rawPath, search);
     if (!target.ok) throw new GatewayError('invalid_path');
 
     let upstreamAuth: { header: string; value: string } | undefined;
@@ -33,8 +38,8 @@ export function forward() {
       credentialHeaders: credentialHeaders(route.key_headers),
       identity: { keyId: key.id, owner: key.owner, type: key.type, scopes: key.scopes, requestId },
       clientIp: c.req.header('cf-connecting-ip') ?? null,
-      proto: url.protocol.replace(':', ''),
-      host: url.host,
+      proto: parts.proto,
+      host: parts.host,
       upstreamAuth,
     });
 

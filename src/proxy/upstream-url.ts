@@ -55,11 +55,20 @@ function parsedUpstream(upstream: string): { base: URL; basePath: string } {
   return parsed;
 }
 
-/** The request path as the client sent it, before any URL normalisation. */
-export function rawPathOf(requestUrl: string): string {
-  const afterScheme = requestUrl.indexOf('//');
-  const pathStart = requestUrl.indexOf('/', afterScheme + 2);
-  if (pathStart === -1) return '/';
-  const end = requestUrl.search(/[?#]/);
-  return requestUrl.slice(pathStart, end === -1 || end < pathStart ? undefined : end);
+/** Scheme, host, raw path and raw query of a request URL, by string slicing (no URL parse). */
+export function splitRequestUrl(url: string): { proto: string; host: string; rawPath: string; search: string } {
+  const schemeEnd = url.indexOf('://');
+  const hostStart = schemeEnd + 3;
+  let pathStart = url.indexOf('/', hostStart);
+  if (pathStart === -1) pathStart = url.length;
+  const hash = url.indexOf('#', pathStart);
+  const end = hash === -1 ? url.length : hash;
+  const q = url.indexOf('?', pathStart);
+  const queryStart = q === -1 || q > end ? end : q;
+  return {
+    proto: url.slice(0, schemeEnd),
+    host: url.slice(hostStart, pathStart),
+    rawPath: url.slice(pathStart, queryStart) || '/',
+    search: url.slice(queryStart, end),
+  };
 }
