@@ -6,6 +6,7 @@ import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { parseKey } from '../keys/key-format';
 import { verifyKey } from '../keys/verify';
+import { checkRevocationMarker } from '../limits/revocation';
 import { timingSafeEqualStrings } from '../lib/timing-safe';
 
 export function adminAuth() {
@@ -27,6 +28,9 @@ export function adminAuth() {
         if (result.code === 'insufficient_scope') throw new GatewayError('forbidden', 'This key lacks the admin scope.');
         throw new GatewayError(result.code);
       }
+      // Admin keys fail closed: a key revoked in another isolate is refused here at once too.
+      const marker = await checkRevocationMarker(c.get('services'), result.key.id);
+      if (!marker.ok) throw new GatewayError(marker.reason);
       c.set('actor', result.key.id);
       return next();
     }

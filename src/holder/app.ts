@@ -8,6 +8,7 @@ import { GatewayError } from '../errors';
 import { readCredential } from '../keys/credential';
 import { presentKey } from '../keys/record';
 import { verifyKey } from '../keys/verify';
+import { checkRevocationMarker } from '../limits/revocation';
 import { readUsage } from '../limits/usage';
 
 const selfAuth = () =>
@@ -20,6 +21,8 @@ const selfAuth = () =>
       { now: Date.now(), ip: c.req.header('cf-connecting-ip') ?? null, referer: c.req.header('referer') ?? null, requiredScopes: [] },
     );
     if (!result.ok) throw new GatewayError(result.code);
+    const marker = await checkRevocationMarker(c.get('services'), result.key.id);
+    if (!marker.ok) throw new GatewayError(marker.reason);
     c.set('key', result.key);
     c.set('credential', credential);
     await next();

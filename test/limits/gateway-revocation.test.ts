@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/keys/digest';
 import { KV_PREFIX } from '../../src/keys/key-store';
-import { bearer, upstreamOrigin } from '../harness/gateway';
+import { admin, bearer, upstreamOrigin } from '../harness/gateway';
 import { errorOf, gateway, STORE_KINDS, type Gateway } from './stores';
 
 function revocationGateway(kind: (typeof STORE_KINDS)[number]): Gateway {
@@ -58,5 +58,36 @@ describe.each(STORE_KINDS)('instant revocation beats stale caches (%s store)', (
 
     expect((await gw.admin(`/keys/${id}/activate`, { method: 'POST' })).status).toBe(200);
     expect((await gw.call('/api/x', { headers: bearer(key) })).status).toBe(200);
+  });
+});
+
+describe.each(STORE_KINDS)('instant revocation outside the proxied path (%s store)', (kind) => {
+  it('refuses a revoked admin-scoped key on the admin API while KV still holds its active snapshot', async () => {
+    const gw = revocationGateway(kind);
+    const adminKey = await gw.createKey({ scopes: ['admin'] });
+    const list = (token: string) => admin('/keys?limit=1', {}, { token, env: gw.env });
+    expect((await list(adminKey.key)).status).toBe(200);
+    const kvKey = KV_PREFIX + (await digestKey(adminKey.key));
+    const snapshot = (await gw.env.KEYS.get(kvKey))!;
+
+    expect((await gw.admin(`/keys/${adminKey.id}/revoke`, { method: 'POST', json: { reason: 'operator left' } })).status).toBe(200);
+    await gw.env.KEYS.put(kvKey, snapshot);
+
+    const res = await list(adminKey.key);
+    expect(res.status).toBe(401);
+    expect((await errorOf(res)).code).toBe('key_revoked');
+  });
+
+  it('refuses a deactivated key on /_keygate/usage despite a stale snapshot', async () => {
+    const gw = revocationGateway(kind);
+    const { key, id } = await gw.createKey();
+    const { kvKey, snapshot } = await warmSnapshot(gw, key);
+    expect((await gw.call('/_keygate/usage', { headers: bearer(key) })).status).toBe(200);
+
+    expect((await gw.admin(`/keys/${id}/deactivate`, { method: 'POST' })).status).toBe(200);
+    await gw.env.KEYS.put(kvKey, snapshot);
+    const res = await gw.call('/_keygate/usage', { headers: bearer(key) });
+    expect(res.status).toBe(403);
+    expect((await errorOf(res)).code).toBe('key_inactive');
   });
 });
