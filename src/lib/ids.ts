@@ -23,3 +23,8 @@ export function newRequestId(): string {
   // randomUUID is one native call; request ids need uniqueness, not ordering.
   return `req_${crypto.randomUUID().replaceAll('-', '')}`;
 }
+
+/** A one-off token for optimistic-concurrency stamps (see keys/repository.ts replaceStatement). */
+export function writeToken(): string {
+  return crypto.randomUUID();
+}
