@@ -18,18 +18,24 @@ export interface AccessRequest {
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const READ: readonly string[] = Object.freeze(['read']);
+const WRITE: readonly string[] = Object.freeze(['write']);
 
 /** Scopes a route requires: configured ones, else `read` for safe methods and `write` for others. */
 export function requiredScopes(method: string, configured: readonly string[] | undefined): readonly string[] {
   if (configured) return configured;
-  return READ_METHODS.has(method.toUpperCase()) ? ['read'] : ['write'];
+  return READ_METHODS.has(method) || READ_METHODS.has(method.toUpperCase()) ? READ : WRITE;
 }
 
 /** `admin` implies `read` and `write`. */
 export function hasScopes(granted: readonly string[], required: readonly string[]): boolean {
-  const set = new Set(granted);
-  if (set.has('admin')) (set.add('read'), set.add('write'));
-  return required.every((s) => set.has(s));
+  let admin: boolean | undefined;
+  for (const s of required) {
+    if (granted.includes(s)) continue;
+    if (s !== 'read' && s !== 'write') return false;
+    if (!(admin ??= granted.includes('admin'))) return false;
+  }
+  return true;
 }
 
 export function ipAllowed(allowlist: readonly string[], ip: string | null): boolean {

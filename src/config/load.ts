@@ -60,11 +60,17 @@ export function parseConfig(source: Record<string, unknown>): ConfigResult {
 let memo: { inputs: unknown[]; result: ConfigResult } | undefined;
 
 export function loadConfig(env: Record<string, unknown>): ConfigResult {
+  if (memo && sameInputs(memo.inputs, env)) return memo.result;
   const inputs = FIELDS.map((f) => env[f]);
-  if (memo && memo.inputs.every((v, i) => v === inputs[i])) return memo.result;
   const result = parseConfig(env);
   memo = { inputs, result };
   return result;
+}
+
+// Runs on every request: a plain loop, no allocation.
+function sameInputs(inputs: readonly unknown[], env: Record<string, unknown>): boolean {
+  for (let i = 0; i < FIELDS.length; i++) if (env[FIELDS[i] as string] !== inputs[i]) return false;
+  return true;
 }
 
 /** Longest-prefix match on whole path segments: `/demo` matches `/demo` and `/demo/x`, not `/demox`. */

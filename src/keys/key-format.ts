@@ -5,7 +5,7 @@
 // The checksum (the scheme GitHub tokens use) lets the gateway and secret scanners reject
 // typos and garbage without any storage lookup.
 
-import { BASE62_RE, encodeBase62, randomBase62 } from '../lib/base62';
+import { BASE62, BASE62_RE, encodeBase62, randomBase62 } from '../lib/base62';
 import { crc32 } from '../lib/crc32';
 
 export const RANDOM_LENGTH = 32;
@@ -19,7 +19,8 @@ export interface ParsedKey {
   checksum: string;
 }
 
-export type ParseResult = { ok: true; key: ParsedKey } | { ok: false; reason: 'malformed' | 'bad_checksum' | 'unknown_prefix' };
+export type ParseFailure = 'malformed' | 'bad_checksum' | 'unknown_prefix';
+export type ParseResult = { ok: true; key: ParsedKey } | { ok: false; reason: ParseFailure };
 
 export function checksumOf(body: string): string {
   return encodeBase62(crc32(body), CHECKSUM_LENGTH);
@@ -37,19 +38,39 @@ export function generateKey(prefix: string): { plaintext: string; parsed: Parsed
  * `prefixes` is the set of prefixes this deployment issues; others are refused here.
  */
 export function parseKey(input: string, prefixes: ReadonlySet<string>): ParseResult {
-  if (input.length === 0 || input.length > MAX_KEY_LENGTH) return { ok: false, reason: 'malformed' };
+  const failure = checkKey(input, prefixes);
+  if (failure !== null) return { ok: false, reason: failure };
   const cut = input.lastIndexOf('_');
-  if (cut <= 0) return { ok: false, reason: 'malformed' };
+  return { ok: true, key: { prefix: input.slice(0, cut), random: input.slice(cut + 1, -CHECKSUM_LENGTH), checksum: input.slice(-CHECKSUM_LENGTH) } };
+}
+
+/**
+ * parseKey's checks without building the parts (the gateway needs only the verdict): the
+ * checksum is computed over the key string in place and compared digit by digit.
+ */
+export function checkKey(input: string, prefixes: ReadonlySet<string>): ParseFailure | null {
+  if (input.length === 0 || input.length > MAX_KEY_LENGTH) return 'malformed';
+  const cut = input.lastIndexOf('_');
+  if (cut <= 0) return 'malformed';
   const prefix = input.slice(0, cut);
-  const body = input.slice(cut + 1);
-  if (body.length < RANDOM_LENGTH + CHECKSUM_LENGTH || !BASE62_RE.test(body) || !PREFIX_RE.test(prefix)) {
-    return { ok: false, reason: 'malformed' };
+  if (input.length - cut - 1 < RANDOM_LENGTH + CHECKSUM_LENGTH || !BASE62_RE.test(input.slice(cut + 1)) || !PREFIX_RE.test(prefix)) return 'malformed';
+  // The checksum covers `<prefix>_<random>`: everything before the last CHECKSUM_LENGTH chars.
+  const at = input.length - CHECKSUM_LENGTH;
+  if (!checksumIs(crc32(input, 0, at), input, at)) return 'bad_checksum';
+  if (!prefixes.has(prefix)) return 'unknown_prefix';
+  return null;
+}
+
+const BASE62_CODES = Array.from(BASE62, (ch) => ch.charCodeAt(0));
+
+/** `encodeBase62(crc, CHECKSUM_LENGTH) === input.slice(at)`, without building the string. */
+function checksumIs(crc: number, input: string, at: number): boolean {
+  let n = crc;
+  for (let i = CHECKSUM_LENGTH - 1; i >= 0; i--) {
+    if (input.charCodeAt(at + i) !== BASE62_CODES[n % 62]) return false;
+    n = Math.floor(n / 62);
   }
-  const random = body.slice(0, -CHECKSUM_LENGTH);
-  const checksum = body.slice(-CHECKSUM_LENGTH);
-  if (checksumOf(`${prefix}_${random}`) !== checksum) return { ok: false, reason: 'bad_checksum' };
-  if (!prefixes.has(prefix)) return { ok: false, reason: 'unknown_prefix' };
-  return { ok: true, key: { prefix, random, checksum } };
+  return n === 0;
 }
 
 /** The redacted form shown in lists and logs: prefix plus the first and last 4 random chars. */

@@ -43,8 +43,8 @@ export class KeyStore {
    * (ctx.waitUntil) so a cold lookup does not wait on a KV write.
    */
   async lookup(digest: string, backfill: (p: Promise<unknown>) => void): Promise<Lookup> {
-    const cached = cache.get(digest);
-    if (cached !== undefined) return { record: cached, source: 'memory' };
+    const hit = this.cached(digest);
+    if (hit) return hit;
 
     const fromKv = await this.kv.get<KeyRecord>(KV_PREFIX + digest, 'json');
     if (fromKv) {
@@ -61,6 +61,12 @@ export class KeyStore {
     // Unknown digests are remembered briefly so repeated bogus keys do not hammer D1.
     cache.set(digest, null, Math.min(NEGATIVE_TTL_MS, Math.max(this.cacheTtlMs, 1)));
     return { record: null, source: 'd1' };
+  }
+
+  /** The isolate tier alone, synchronously: a warm lookup needs no promise and no await. */
+  cached(digest: string): Lookup | undefined {
+    const record = cache.get(digest);
+    return record === undefined ? undefined : { record, source: 'memory' };
   }
 
   private remember(record: KeyRecord): void {

@@ -3,8 +3,8 @@
 // key authentication. Plain inputs, tagged result.
 
 import { checkAccess, type AccessFailure, type AccessRequest } from '../access/access';
-import { digestKey } from './digest';
-import { parseKey } from './key-format';
+import { digestKeySync } from './digest';
+import { checkKey } from './key-format';
 import type { KeyStore, LookupSource } from './key-store';
 import type { KeyRecord } from './record';
 
@@ -18,10 +18,10 @@ export async function verifyKey(
   deps: { prefixes: ReadonlySet<string>; store: KeyStore; backfill: (p: Promise<unknown>) => void },
   access: AccessRequest,
 ): Promise<VerifyResult> {
-  const parsed = parseKey(presented, deps.prefixes);
   // Malformed, bad-checksum and unknown keys answer identically: no enumeration.
-  if (!parsed.ok) return { ok: false, code: 'invalid_key' };
-  const { record, source } = await deps.store.lookup(await digestKey(presented), deps.backfill);
+  if (checkKey(presented, deps.prefixes) !== null) return { ok: false, code: 'invalid_key' };
+  const digest = digestKeySync(presented);
+  const { record, source } = deps.store.cached(digest) ?? (await deps.store.lookup(digest, deps.backfill));
   if (!record) return { ok: false, code: 'invalid_key', source };
   const result = checkAccess(record, access);
   if (!result.ok) return { ok: false, code: result.code, key: record, source, detail: result.detail };

@@ -12,10 +12,20 @@ const TABLE = (() => {
 
 const encoder = new TextEncoder();
 
-export function crc32(input: string): number {
+/** CRC-32 of the UTF-8 bytes of `input` (of `input.slice(start, end)` when given). */
+export function crc32(input: string, start = 0, end = input.length): number {
+  // ASCII (every key, once its format regexes passed) is its own UTF-8: no byte array needed.
   let crc = 0xffffffff;
-  for (const byte of encoder.encode(input)) {
-    crc = (TABLE[(crc ^ byte) & 0xff] as number) ^ (crc >>> 8);
+  for (let i = start; i < end; i++) {
+    const code = input.charCodeAt(i);
+    if (code > 0x7f) return crc32Bytes(encoder.encode(input.slice(start, end)));
+    crc = (TABLE[(crc ^ code) & 0xff] as number) ^ (crc >>> 8);
   }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function crc32Bytes(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = (TABLE[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }

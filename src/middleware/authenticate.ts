@@ -1,7 +1,8 @@
 // Steps 2-3: read the credential, verify the key (format, lookup, access rules).
 
 import { createMiddleware } from 'hono/factory';
-import { requiredScopes } from '../access/access';
+import type { Context } from 'hono';
+import { requiredScopes, type AccessRequest } from '../access/access';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { readCredential } from '../keys/credential';
@@ -12,10 +13,28 @@ import { addTiming } from './request-context';
 // last_used_at is written at most once a minute per key per isolate.
 const touched = new LruCache<string, true>(10_000, 60_000);
 
+/** What the access rules see of this request. IP and referer are read only when a key has an allowlist. */
+class RequestFacts implements AccessRequest {
+  constructor(
+    private readonly c: Context<AppEnv>,
+    readonly now: number,
+    readonly requiredScopes: readonly string[],
+  ) {}
+
+  get ip(): string | null {
+    return this.c.req.header('cf-connecting-ip') ?? null;
+  }
+
+  get referer(): string | null {
+    return this.c.req.header('referer') ?? this.c.req.header('origin') ?? null;
+  }
+}
+
 export function authenticate() {
   return createMiddleware<AppEnv>(async function authenticate(c, next) {
     const route = c.get('route');
-    const credential = readCredential(c.req.raw.headers, c.req.url, route.key_headers, route.key_query_param);
+    // The URL is only read (a native string copy) when the route takes keys from the query.
+    const credential = readCredential(c.req.raw.headers, route.key_query_param ? c.req.url : '', route.key_headers, route.key_query_param);
     if (!credential) throw new GatewayError('missing_key');
 
     const started = performance.now();
@@ -23,17 +42,7 @@ export function authenticate() {
     const result = await verifyKey(
       credential.key,
       { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
-      {
-        now: Date.now(),
-        // Read only when the key has an allowlist.
-        get ip() {
-          return c.req.header('cf-connecting-ip') ?? null;
-        },
-        get referer() {
-          return c.req.header('referer') ?? c.req.header('origin') ?? null;
-        },
-        requiredScopes: requiredScopes(c.req.method, route.scopes),
-      },
+      new RequestFacts(c, Date.now(), requiredScopes(c.req.method, route.scopes)),
     );
     if (!result.ok) throw new GatewayError(result.code, result.detail);
     // Only for accepted keys: on refusals the lookup tier would tell unknown from malformed keys.

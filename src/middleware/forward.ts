@@ -5,7 +5,7 @@ import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { credentialHeaders } from '../keys/credential';
-import { forwardHeaders, responseHeaders } from '../proxy/headers';
+import { forwardHeaders, scrubResponseHeaders } from '../proxy/headers';
 import { splitRequestUrl, upstreamUrl } from '../proxy/upstream-url';
 import { addTiming } from './request-context';
 
@@ -34,6 +34,11 @@ export function forward() {
       upstreamAuth = { header: route.upstream_auth.header, value: route.upstream_auth.prefix + secret };
     }
 
+    const method = c.req.method;
+    const preRead = c.get('forwardBody');
+    let body: ReadableStream<Uint8Array> | string | null = null;
+    if (method !== 'GET' && method !== 'HEAD') body = preRead ?? c.req.raw.body;
+
     const headers = forwardHeaders(c.req.raw.headers, {
       credentialHeaders: credentialHeaders(route.key_headers),
       identity: { keyId: key.id, owner: key.owner, type: key.type, scopes: key.scopes, requestId },
@@ -41,26 +46,16 @@ export function forward() {
       proto: parts.proto,
       host: parts.host,
       upstreamAuth,
+      bodyReplaced: body !== null && preRead !== undefined,
     });
-
-    const method = c.req.method;
-    const preRead = c.get('forwardBody');
-    let body: ReadableStream<Uint8Array> | string | null = null;
-    if (method !== 'GET' && method !== 'HEAD') {
-      body = preRead ?? c.req.raw.body;
-      if (preRead !== undefined) headers.delete('content-length');
-    }
 
     const result = await c.get('services').upstream.send(target.url, { method, headers, body }, route.timeout_ms);
     addTiming(c.get('timings'), 'upstream', result.ms);
     if (!result.ok) throw new GatewayError(result.code);
 
     const upstream = result.response;
-    let response = new Response(upstream.body, {
-      status: upstream.status,
-      statusText: upstream.statusText,
-      headers: responseHeaders(upstream.headers, requestId),
-    });
+    let response = new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: upstream.headers });
+    scrubResponseHeaders(response.headers, requestId);
     const wrap = c.get('onUpstreamResponse');
     if (wrap) response = wrap(response);
     return response;

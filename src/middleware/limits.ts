@@ -19,6 +19,8 @@ import {
   reservationCostMicros,
 } from '../limits/policy';
 import type { AdmitOutcome, CounterState, Ticket } from '../limits/store';
+import type { EffectivePolicy } from '../limits/policy';
+import type { KeyRecord } from '../keys/record';
 import { readBodyLimited } from '../proxy/body';
 import { modelOf, reservationFor } from '../usage/estimate';
 import { meterResponse } from '../usage/meter';
@@ -31,6 +33,8 @@ interface MeteredRequest {
 }
 
 type LlmFormat = 'openai' | 'anthropic';
+
+const UNMETERED: MeteredRequest = Object.freeze({ model: null, reservation: 0 });
 
 /** The wire format of this request's usage: configured, or by path for `auto`. */
 export function usageFormat(route: Route, path: string): LlmFormat | 'header' | null {
@@ -78,9 +82,10 @@ export function enforceLimits() {
     const key = c.get('key');
     const config = c.get('config');
     const services = c.get('services');
-    const { model, reservation } = await readMeteredBody(c, route);
+    // Routes without metering read no body: no await, no extra microtask.
+    const { model, reservation } = route.metering ? await readMeteredBody(c, route) : UNMETERED;
 
-    const policy = effectivePolicy(route, key);
+    const policy = policyFor(route, key);
     if (!hasAnyLimit(policy) && !route.instant_revocation) return next();
 
     const now = Date.now();
@@ -150,6 +155,19 @@ export function enforceLimits() {
       for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
     }
   });
+}
+
+// The merged policy of a key on a route, computed once per cached key record: records are
+// immutable snapshots (a change brings a new object) and routes come from the parsed config,
+// so entries die with the record when the isolate cache drops it.
+const policies = new WeakMap<KeyRecord, WeakMap<Route, EffectivePolicy>>();
+
+function policyFor(route: Route, key: KeyRecord): EffectivePolicy {
+  let byRoute = policies.get(key);
+  if (!byRoute) policies.set(key, (byRoute = new WeakMap()));
+  let policy = byRoute.get(route);
+  if (!policy) byRoute.set(route, (policy = effectivePolicy(route, key)));
+  return policy;
 }
 
 const PERIOD_WORD = { day: 'daily', month: 'monthly', total: 'total' } as const;

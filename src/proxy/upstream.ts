@@ -4,7 +4,11 @@
 export type UpstreamResult = { ok: true; response: Response; ms: number } | { ok: false; code: 'upstream_timeout' | 'upstream_unavailable'; ms: number };
 
 export interface Upstream {
-  send(url: string, init: { method: string; headers: Headers; body: ReadableStream<Uint8Array> | string | null }, timeoutMs: number): Promise<UpstreamResult>;
+  send(url: string, init: { method: string; headers: HeadersInit; body: ReadableStream<Uint8Array> | string | null }, timeoutMs: number): Promise<UpstreamResult>;
+}
+
+function abortOnTimeout(controller: AbortController): void {
+  controller.abort();
 }
 
 /** The real upstream: global fetch, manual redirects (a 3xx goes back to the client, never followed to another host). */
@@ -12,11 +16,7 @@ export const fetchUpstream: Upstream = {
   async send(url, init, timeoutMs) {
     const started = performance.now();
     const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
+    const timer = setTimeout(abortOnTimeout, timeoutMs, controller);
     try {
       const response = await fetch(url, {
         method: init.method,
@@ -27,7 +27,8 @@ export const fetchUpstream: Upstream = {
       });
       return { ok: true, response, ms: performance.now() - started };
     } catch {
-      return { ok: false, code: timedOut ? 'upstream_timeout' : 'upstream_unavailable', ms: performance.now() - started };
+      // Only our timer aborts this controller.
+      return { ok: false, code: controller.signal.aborted ? 'upstream_timeout' : 'upstream_unavailable', ms: performance.now() - started };
     } finally {
       // The timeout covers the wait for response headers; a long stream after them is fine.
       clearTimeout(timer);

@@ -1,0 +1,34 @@
+// Keys are looked up by SHA-256 digest; the synchronous digest must be the real SHA-256.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { digestKey, digestKeySync } from '../../src/keys/digest';
+import { generateKey } from '../../src/keys/key-format';
+
+async function webCryptoHex(text: string): Promise<string> {
+  const buf = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+describe('key digests', () => {
+  it('match the published SHA-256 test vectors', () => {
+    expect(digestKeySync('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(digestKeySync('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(digestKeySync('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq')).toBe(
+      '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1',
+    );
+  });
+
+  it('equal WebCrypto SHA-256 for generated keys and for arbitrary strings', async () => {
+    for (let i = 0; i < 50; i++) {
+      const { plaintext } = generateKey('kg_live');
+      expect(digestKeySync(plaintext)).toBe(await webCryptoHex(plaintext));
+    }
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 300 }), async (s) => {
+        expect(digestKeySync(s)).toBe(await webCryptoHex(s));
+        expect(await digestKey(s)).toBe(digestKeySync(s));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
