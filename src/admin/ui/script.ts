@@ -597,7 +597,12 @@ export const ADMIN_UI_SCRIPT = String.raw`
   });
 
   els.secretCopy.addEventListener('click', copySecret);
-  els.secretDone.addEventListener('click', () => els.secretDialog.close());
+  // Clear before closing: the dialog's close event fires a task later, and the key must not
+  // outlive the moment the dialog disappears.
+  els.secretDone.addEventListener('click', () => {
+    els.secretValue.value = '';
+    els.secretDialog.close();
+  });
   // Escape must not dismiss the only view of a new key by accident.
   els.secretDialog.addEventListener('cancel', (ev) => ev.preventDefault());
   els.secretDialog.addEventListener('close', () => {
