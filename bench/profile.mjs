@@ -10,10 +10,12 @@
 //   node bench/profile.mjs [--target keygate|bad_key|passthrough] [--duration 10] [--warmup 2]
 //                          [--connections 10] [--interval 50] [--top 30] [--isolate core:user:]
 //                          [--out dist/prof/keygate.cpuprofile] [--json] [--mode cpu|alloc]
+//                          [--bundle dist/other/index.js]
 //
 // --isolate core:entry profiles Miniflare's own entry Worker, which every request crosses.
 // --mode alloc prints bytes allocated per request by function (sampling heap profiler)
-// instead of CPU time.
+// instead of CPU time. --bundle PATH profiles an already built keygate bundle (an older
+// commit's `wrangler deploy --dry-run` output, say) instead of building this tree.
 // The .cpuprofile written to --out opens in Chrome DevTools (Performance panel) for a flame
 // chart. Caveats: the profiler sees JavaScript and the native calls it makes (a Headers
 // method, fetch) charged to the calling function; workerd's own C++ work outside JS (HTTP
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     top: { type: 'string', default: '30' },
     isolate: { type: 'string', default: 'core:user:' },
     mode: { type: 'string', default: 'cpu' },
+    bundle: { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -218,8 +221,11 @@ async function main() {
     worker = await startProfiledWorker({ ...common, scriptPath, bindings: { UPSTREAM: upstream.url }, storage: false });
     cleanups.push(() => worker.mf.dispose());
   } else {
-    progress('bundling keygate (wrangler deploy --dry-run --outdir dist/prof)');
-    scriptPath = await bundleKeygate(join(ROOT, 'dist', 'prof'));
+    if (args.bundle) scriptPath = args.bundle;
+    else {
+      progress('bundling keygate (wrangler deploy --dry-run --outdir dist/prof)');
+      scriptPath = await bundleKeygate(join(ROOT, 'dist', 'prof'));
+    }
     const adminToken = randomBytes(24).toString('hex');
     // The bench's /open route: pure auth + proxy, no limit-store call.
     const routes = [{ path: '/open', upstream: upstream.url, instant_revocation: false }];
