@@ -67,13 +67,13 @@ async function cleanup() {
 }
 
 /** Like bench/workers.mjs startWorker, plus the inspector (runtime port, no proxy). */
-async function startProfiledWorker({ scriptPath, compatibilityDate, bindings, storage }) {
+async function startProfiledWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage }) {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
     compatibilityDate,
-    compatibilityFlags: ['nodejs_compat'],
+    compatibilityFlags,
     bindings,
     ...(storage
       ? { kvNamespaces: ['KEYS'], d1Databases: ['DB'], durableObjects: { LIMITER: { className: 'LimiterObject', useSQLite: true } } }
@@ -205,7 +205,7 @@ function summarize(profile, where) {
 
 async function main() {
   const wrangler = await readWranglerConfig();
-  const common = { compatibilityDate: wrangler.compatibilityDate };
+  const common = { compatibilityDate: wrangler.compatibilityDate, compatibilityFlags: wrangler.compatibilityFlags };
   const upstream = await startDemoUpstream();
   cleanups.push(() => upstream.close());
 
@@ -218,7 +218,7 @@ async function main() {
   if (TARGET === 'passthrough') {
     progress('bundling the pass-through Worker');
     scriptPath = await bundlePassthrough(join(ROOT, 'dist', 'prof-passthrough', 'index.js'));
-    worker = await startProfiledWorker({ ...common, scriptPath, bindings: { UPSTREAM: upstream.url }, storage: false });
+    worker = await startProfiledWorker({ ...common, compatibilityFlags: ['nodejs_compat'], scriptPath, bindings: { UPSTREAM: upstream.url }, storage: false });
     cleanups.push(() => worker.mf.dispose());
   } else {
     if (args.bundle) scriptPath = args.bundle;

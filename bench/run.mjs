@@ -3,7 +3,12 @@
 // limit-store round trips per request. See the header of each module in bench/.
 //
 //   node bench/run.mjs [--json] [--duration 5] [--warmup 1] [--connections 10] [--samples 200]
-//                      [--serial-duration 2] [--wait-idle SECONDS]
+//                      [--serial-duration 2] [--wait-idle SECONDS] [--baseline BUNDLE [--baseline-flags a,b]]
+//
+// --baseline BUNDLE adds a target "keygate, baseline bundle": another keygate build (say the
+// `wrangler deploy --dry-run --outdir` output of an older commit) measured interleaved with
+// this tree's, for an A/B comparison within one run (its JSON keys: baseline_*). It runs with
+// wrangler.toml's compatibility flags unless --baseline-flags lists others.
 //
 // Always exits 0 once it has measured (the bench reports; tests gate). Missed targets are
 // printed as MISS and carried in the JSON line (`--json`: the last line of stdout).
@@ -11,8 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../scripts/upstash-stack.mjs';
-import { backgroundLoad, cpuMeter } from './cpu.mjs';
-import { LoadGenerator, mergeRuns } from './load.mjs';
+import { backgroundLoad } from './cpu.mjs';
+import { LoadGenerator } from './load.mjs';
+import { measureAll } from './measure.mjs';
 import { bridgeRoundTrip, probeOnce, sampleServerTiming, sendExactly } from './probes.mjs';
 import { round } from './stats.mjs';
 import { applyMigrations, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, startWorker } from './workers.mjs';
@@ -26,6 +32,8 @@ const { values: args } = parseArgs({
     samples: { type: 'string', default: '200' },
     'serial-duration': { type: 'string', default: '2' },
     'wait-idle': { type: 'string', default: '0' },
+    baseline: { type: 'string' },
+    'baseline-flags': { type: 'string' },
   },
 });
 const DURATION_S = Number(args.duration);
@@ -68,62 +76,6 @@ for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   });
 }
 
-/**
- * @typedef {{ key: string, label: string, url: string, headers?: Record<string, string>, expectStatus?: number, beforeSlice?: () => unknown, afterSlice?: (r: import('./load.mjs').RawRun) => unknown }} Target
- */
-
-/**
- * Measures targets the same way, interleaved: each is warmed up, then the measured time is cut
- * into ~1 s slices run round-robin (the starting target rotates every round), so a burst of
- * outside load or a slow drift hits every target alike instead of whichever ran at that moment.
- * @param {LoadGenerator} gen
- * @param {Target[]} targets
- * @param {{ connections: number, durationS: number, warmupS: number, sliceS?: number }} opts
- */
-async function measureAll(gen, targets, { connections, durationS, warmupS, sliceS = 1 }) {
-  const job = (/** @type {Target} */ t, /** @type {number} */ seconds, /** @type {boolean} */ collect) =>
-    gen.run({ url: t.url, headers: t.headers ?? {}, connections, durationS: seconds, collect, expectStatus: t.expectStatus ?? 200 });
-  if (warmupS > 0) {
-    progress(`warm-up: ${targets.length} targets x ${warmupS}s, ${connections} connection(s)`);
-    for (const t of targets) await job(t, warmupS, false);
-  }
-  const slices = Math.max(1, Math.round(durationS / sliceS));
-  const seconds = durationS / slices;
-  progress(`measuring: ${slices} round(s) x ${targets.length} targets x ${seconds.toFixed(2)}s, ${connections} connection(s)`);
-  /** @type {Map<string, import('./load.mjs').RawRun[]>} */
-  const runs = new Map(targets.map((t) => [t.key, []]));
-  /** @type {Map<string, { busy: number, own: number, other: number, cpuSeconds: Record<string, number> }[]>} */
-  const cpu = new Map(targets.map((t) => [t.key, []]));
-  for (let s = 0; s < slices; s++) {
-    const order = [...targets.slice(s % targets.length), ...targets.slice(0, s % targets.length)];
-    for (const t of order) {
-      await t.beforeSlice?.();
-      const meter = cpuMeter();
-      const r = await job(t, seconds, true);
-      const c = meter.stop();
-      await t.afterSlice?.(r);
-      runs.get(t.key)?.push(r);
-      if (c) cpu.get(t.key)?.push(c);
-    }
-  }
-  /** @type {Record<string, ReturnType<typeof mergeRuns> & { label: string, cpu: { busy: number, own: number, other: number, usPerRequest: Record<string, number> } | null }>} */
-  const out = {};
-  for (const t of targets) {
-    const merged = mergeRuns(runs.get(t.key) ?? []);
-    if (merged.unexpected > 0 || merged.errors > 0) {
-      progress(`${t.label}: WARNING ${merged.unexpected} responses not ${t.expectStatus ?? 200} (${JSON.stringify(merged.statuses)}), ${merged.errors} errors, ${merged.timeouts} timeouts`);
-    }
-    const cs = cpu.get(t.key) ?? [];
-    const avg = (/** @type {'busy' | 'own' | 'other'} */ k) => cs.reduce((a, c) => a + c[k], 0) / cs.length;
-    // CPU time this bench's processes spent per response, by process name (workerd, node, redis-server).
-    /** @type {Record<string, number>} */
-    const usPerRequest = {};
-    for (const c of cs) for (const [name, sec] of Object.entries(c.cpuSeconds)) usPerRequest[name] = (usPerRequest[name] ?? 0) + sec;
-    for (const name of Object.keys(usPerRequest)) usPerRequest[name] = (usPerRequest[name] / Math.max(1, merged.responses)) * 1e6;
-    out[t.key] = { ...merged, label: t.label, cpu: cs.length ? { busy: avg('busy'), own: avg('own'), other: avg('other'), usPerRequest } : null };
-  }
-  return out;
-}
 
 async function main() {
   const started = performance.now();
@@ -151,20 +103,28 @@ async function main() {
     { path: '/limited', upstream: upstream.url, limits: { rpm: HUGE, rpd: HUGE } },
   ];
   const keygateBindings = { ...wrangler.vars, ROUTES: routes, ADMIN_TOKEN: adminToken };
+  // keygate runs with wrangler.toml's flags, as deployed; the pass-through with nodejs_compat.
   const common = { compatibilityDate: wrangler.compatibilityDate };
+  const deployed = { ...common, compatibilityFlags: wrangler.compatibilityFlags };
 
   progress('starting workerd (Miniflare): pass-through, keygate (Durable Object store), keygate (Upstash store)');
   const [pt, kg, kgu] = await Promise.all([
     startWorker({ ...common, scriptPath: passthroughScript, bindings: { UPSTREAM: upstream.url } }),
-    startWorker({ ...common, scriptPath: keygateScript, bindings: keygateBindings, storage: true }),
+    startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true }),
     startWorker({
-      ...common,
+      ...deployed,
       scriptPath: keygateScript,
       bindings: { ...keygateBindings, UPSTASH_REDIS_REST_URL: stack.url, UPSTASH_REDIS_REST_TOKEN: stack.token },
       storage: true,
     }),
   ]);
   for (const w of [pt, kg, kgu]) cleanups.push(() => w.mf.dispose());
+  const base = args.baseline ? await startWorker({ ...deployed, ...(args['baseline-flags'] ? { compatibilityFlags: args['baseline-flags'].split(',') } : {}), scriptPath: args.baseline, bindings: keygateBindings, storage: true }) : null;
+  if (base) {
+    cleanups.push(() => base.mf.dispose());
+    await applyMigrations(base.mf);
+  }
+  const baseKey = base ? await createKey(base.url, adminToken, { name: 'bench-baseline' }) : null;
 
   await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf)]);
   const [loadKey, sampleKey, upstashKey] = await Promise.all([
@@ -205,6 +165,7 @@ async function main() {
     { key: 'upstream', label: 'a. upstream direct', url: `${upstream.url}${PATH}`, headers: auth(loadKey.key) },
     { key: 'passthrough', label: 'b. pass-through Worker', url: `${pt.url}${PATH}`, headers: auth(loadKey.key) },
     { key: 'keygate', label: 'c. keygate (no limits, no marker)', url: `${kg.url}/open${PATH}`, headers: auth(loadKey.key) },
+    ...(base && baseKey ? [{ key: 'baseline', label: 'c0. keygate, baseline bundle', url: `${base.url}/open${PATH}`, headers: auth(baseKey.key) }] : []),
     { key: 'bad_key', label: 'd. keygate bad-checksum key (401)', url: `${kg.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'keygate_default', label: 'g. keygate default route (DO marker)', url: `${kg.url}/default${PATH}`, headers: auth(loadKey.key) },
     { key: 'durable_object', label: 'e. keygate limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(loadKey.key) },
@@ -287,6 +248,7 @@ function report(m) {
     ['a. upstream direct', 'upstream'],
     ['b. pass-through Worker', 'passthrough'],
     ['c. keygate (no limits, no marker)', 'keygate'],
+    ...(r.baseline ? [['c0. keygate, baseline bundle', 'baseline']] : []),
     ['d. keygate bad-checksum key (401)', 'bad_key'],
     ['g. keygate default route (DO marker)', 'keygate_default'],
     ['e. keygate limits, Durable Object', 'durable_object'],
@@ -359,6 +321,7 @@ function report(m) {
       passthrough_rps: round(rps('passthrough'), 1),
       keygate_rps: round(rps('keygate'), 1),
       ratio: round(ratio, 4),
+      ...(r.baseline ? { baseline_rps: round(rps('baseline'), 1), baseline_ratio: round(rps('baseline') / rps('passthrough'), 4) } : {}),
       bad_key_rps: round(rps('bad_key'), 1),
       keygate_default_rps: round(rps('keygate_default'), 1),
       durable_object_rps: round(rps('durable_object'), 1),

@@ -53,15 +53,15 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
 /**
  * Starts one Worker in its own workerd. Every target gets the same runtime options; only
  * keygate gets storage bindings (KV, D1, the limiter Durable Object).
- * @param {{ scriptPath: string, compatibilityDate: string, bindings: Record<string, unknown>, storage?: boolean }} opts
+ * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean }} opts
  */
-export async function startWorker({ scriptPath, compatibilityDate, bindings, storage = false }) {
+export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false }) {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
     compatibilityDate,
-    compatibilityFlags: ['nodejs_compat'],
+    compatibilityFlags,
     bindings: /** @type {any} */ (bindings),
     ...(storage
       ? {
