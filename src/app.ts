@@ -1,5 +1,5 @@
 // The keygate Hono app. A proxied request takes exactly this path:
-//   requestContext -> routeMatch -> authenticate -> enforceLimits -> forward (-> meter, settle)
+//   requestContext -> proxy: resolveRoute -> authenticate -> enforceLimits -> forward (-> meter, settle)
 // Admin and key-holder endpoints are mounted before the catch-all proxy route.
 
 import { Hono } from 'hono';
@@ -9,11 +9,8 @@ import { adminUi } from './admin/ui-route';
 import { holderApp } from './holder/app';
 import type { AppEnv } from './context';
 import { errorResponse, GatewayError } from './errors';
-import { authenticate } from './middleware/authenticate';
-import { forward } from './middleware/forward';
-import { enforceLimits } from './middleware/limits';
+import { proxy } from './middleware/proxy';
 import { requestContext } from './middleware/request-context';
-import { routeMatch } from './middleware/route';
 
 export const app = new Hono<AppEnv>();
 
@@ -21,7 +18,7 @@ app.use('*', requestContext());
 app.get('/admin/ui', adminUi); // public page (sign-in happens in it): before adminAuth
 app.route('/admin', adminApp);
 app.route('/_keygate', holderApp);
-app.all('*', routeMatch(), authenticate(), enforceLimits(), forward());
+app.all('*', proxy);
 
 app.onError((err, c) => {
   const requestId = c.get('requestId') ?? 'unknown';

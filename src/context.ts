@@ -1,7 +1,6 @@
 // Typed context for the Hono app: bindings and the variables each middleware sets.
 
 import type { LoadedConfig } from './config/load';
-import type { Route } from './config/schema';
 import type { Env } from './env';
 import type { Credential } from './keys/credential';
 import type { KeyRecord } from './keys/record';
@@ -15,20 +14,9 @@ export interface RequestContextVariables {
   timings: string[];
 }
 
-export interface RouteVariables {
-  route: Route;
-}
-
 export interface AuthVariables {
   key: KeyRecord;
   credential: Credential;
-}
-
-export interface ForwardVariables {
-  /** A body already read (metered routes); otherwise the request body streams through. */
-  forwardBody: string | undefined;
-  /** Wraps the upstream response (token metering); identity when unset. */
-  onUpstreamResponse: ((response: Response) => Response) | undefined;
 }
 
 export interface AdminVariables {
@@ -36,7 +24,7 @@ export interface AdminVariables {
   actor: string;
 }
 
-export interface AppVariables extends RequestContextVariables, RouteVariables, AuthVariables, ForwardVariables, AdminVariables {}
+export interface AppVariables extends RequestContextVariables, AuthVariables, AdminVariables {}
 
 export interface AppEnv {
   Bindings: Env;

@@ -1,11 +1,12 @@
 // Steps 2-3: read the credential, verify the key (format, lookup, access rules).
 
-import { createMiddleware } from 'hono/factory';
 import type { Context } from 'hono';
 import { requiredScopes, type AccessRequest } from '../access/access';
+import type { Route } from '../config/schema';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { readCredential } from '../keys/credential';
+import type { KeyRecord } from '../keys/record';
 import { verifyKey } from '../keys/verify';
 import { LruCache } from '../lib/lru';
 import { addTiming } from './request-context';
@@ -16,44 +17,42 @@ const touched = new LruCache<string, true>(10_000, 60_000);
 /** What the access rules see of this request. IP and referer are read only when a key has an allowlist. */
 class RequestFacts implements AccessRequest {
   constructor(
-    private readonly c: Context<AppEnv>,
+    private readonly headers: Headers,
     readonly now: number,
     readonly requiredScopes: readonly string[],
   ) {}
 
   get ip(): string | null {
-    return this.c.req.header('cf-connecting-ip') ?? null;
+    return this.headers.get('cf-connecting-ip');
   }
 
   get referer(): string | null {
-    return this.c.req.header('referer') ?? this.c.req.header('origin') ?? null;
+    return this.headers.get('referer') ?? this.headers.get('origin');
   }
 }
 
-export function authenticate() {
-  return createMiddleware<AppEnv>(async function authenticate(c, next) {
-    const route = c.get('route');
-    // The URL is only read (a native string copy) when the route takes keys from the query.
-    const credential = readCredential(c.req.raw.headers, route.key_query_param ? c.req.url : '', route.key_headers, route.key_query_param);
-    if (!credential) throw new GatewayError('missing_key');
+/** The verified key of this request; throws the access failure's GatewayError otherwise. */
+export async function authenticate(c: Context<AppEnv>, route: Route): Promise<KeyRecord> {
+  const request = c.req.raw;
+  // The URL is only read (a native string copy) when the route takes keys from the query.
+  const credential = readCredential(request.headers, route.key_query_param ? request.url : '', route.key_headers, route.key_query_param);
+  if (!credential) throw new GatewayError('missing_key');
 
-    const started = performance.now();
-    const store = c.get('services').keys;
-    const result = await verifyKey(
-      credential.key,
-      { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
-      new RequestFacts(c, Date.now(), requiredScopes(c.req.method, route.scopes)),
-    );
-    if (!result.ok) throw new GatewayError(result.code, result.detail);
-    // Only for accepted keys: on refusals the lookup tier would tell unknown from malformed keys.
-    addTiming(c.get('timings'), 'key', performance.now() - started, result.source);
+  const started = performance.now();
+  const store = c.get('services').keys;
+  const result = await verifyKey(
+    credential.key,
+    { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
+    new RequestFacts(request.headers, Date.now(), requiredScopes(request.method, route.scopes)),
+  );
+  if (!result.ok) throw new GatewayError(result.code, result.detail);
+  // Only for accepted keys: on refusals the lookup tier would tell unknown from malformed keys.
+  addTiming(c.get('timings'), 'key', performance.now() - started, result.source);
 
-    c.set('key', result.key);
-    c.set('credential', credential);
-    if (touched.get(result.key.id) === undefined) {
-      touched.set(result.key.id, true);
-      c.executionCtx.waitUntil(store.repo.touch(result.key.id, Date.now()).catch(() => undefined));
-    }
-    await next();
-  });
+  const key = result.key;
+  if (touched.get(key.id) === undefined) {
+    touched.set(key.id, true);
+    c.executionCtx.waitUntil(store.repo.touch(key.id, Date.now()).catch(() => undefined));
+  }
+  return key;
 }

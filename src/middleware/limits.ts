@@ -3,7 +3,6 @@
 // request window, the token reservation and the spend budget. After the response, settles
 // the reservation to the tokens the upstream reported (ctx.waitUntil).
 
-import { createMiddleware } from 'hono/factory';
 import type { Context } from 'hono';
 import type { Route } from '../config/schema';
 import type { AppEnv } from '../context';
@@ -30,7 +29,20 @@ import { addTiming } from './request-context';
 interface MeteredRequest {
   model: string | null;
   reservation: number;
+  /** The body as read (and possibly rewritten): it is forwarded instead of the stream. */
+  body?: string;
 }
+
+/** What step 4 hands to forwarding: a body already read, and what to do with the response. */
+export interface Admission {
+  /** A body already read (metered routes); otherwise the request body streams through. */
+  body: string | undefined;
+  /** Token metering and limit headers on the upstream response; identity when unset. */
+  onResponse: ((response: Response) => Response) | undefined;
+}
+
+/** Nothing read, nothing to add: the path of routes without limits or metering. */
+const PASS: Admission = Object.freeze({ body: undefined, onResponse: undefined });
 
 type LlmFormat = 'openai' | 'anthropic';
 
@@ -51,110 +63,118 @@ async function readMeteredBody(c: Context<AppEnv>, route: Route): Promise<Metere
   if (method === 'GET' || method === 'HEAD') return { model: null, reservation: metering.default_reservation };
   const read = await readBodyLimited(c.req.raw, metering.max_body_bytes);
   if (!read.ok) throw new GatewayError('payload_too_large', `The request body exceeds ${metering.max_body_bytes} bytes.`);
-  c.set('forwardBody', read.text);
+  const text = read.text;
   const format = usageFormat(route, c.req.path);
-  if (format === 'header') return { model: null, reservation: metering.default_reservation };
-  if (read.text.trim() === '') return { model: null, reservation: metering.default_reservation };
+  if (format === 'header') return { model: null, reservation: metering.default_reservation, body: text };
+  if (text.trim() === '') return { model: null, reservation: metering.default_reservation, body: text };
   let body: unknown;
   try {
-    body = JSON.parse(read.text);
+    body = JSON.parse(text);
   } catch {
     throw new GatewayError('invalid_json');
   }
+  let forwarded = text;
   // OpenAI streams report usage only when asked: ask on the client's behalf (configurable).
   if (format === 'openai' && metering.include_usage && isRecord(body) && body.stream === true) {
     const opts = isRecord(body.stream_options) ? body.stream_options : {};
     if (opts.include_usage !== true) {
       body.stream_options = { ...opts, include_usage: true };
-      c.set('forwardBody', JSON.stringify(body));
+      forwarded = JSON.stringify(body);
     }
   }
-  return { model: modelOf(body), reservation: reservationFor(body, metering.default_reservation) };
+  return { model: modelOf(body), reservation: reservationFor(body, metering.default_reservation), body: forwarded };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function enforceLimits() {
-  return createMiddleware<AppEnv>(async function enforceLimits(c, next) {
-    const route = c.get('route');
-    const key = c.get('key');
-    const config = c.get('config');
-    const services = c.get('services');
-    // Routes without metering read no body: no await, no extra microtask.
-    const { model, reservation } = route.metering ? await readMeteredBody(c, route) : UNMETERED;
+/**
+ * Admits the request against every limit of the key on this route in one store call, or
+ * throws the refusal (429, 402, 403 for a revoked key, 503 when a closed route's store is down).
+ */
+export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRecord): Promise<Admission> {
+  const config = c.get('config');
+  const services = c.get('services');
+  // Routes without metering read no body: no await, no extra microtask.
+  const metered = route.metering ? await readMeteredBody(c, route) : UNMETERED;
+  const { model, reservation } = metered;
 
-    const policy = policyFor(route, key);
-    if (!hasAnyLimit(policy) && !route.instant_revocation) return next();
+  const policy = policyFor(route, key);
+  if (!hasAnyLimit(policy) && !route.instant_revocation) return metered.body === undefined ? PASS : { body: metered.body, onResponse: undefined };
 
-    const now = Date.now();
-    const price = priceFor(config.PRICES, config.DEFAULT_PRICE, model);
-    const counters = countersForRequest(policy, model, reservation);
-    const reservedMicros = reservationCostMicros(price, reservation);
-    const budget = budgetSpec(policy.budget, reservedMicros, now);
+  const now = Date.now();
+  const price = priceFor(config.PRICES, config.DEFAULT_PRICE, model);
+  const counters = countersForRequest(policy, model, reservation);
+  const reservedMicros = reservationCostMicros(price, reservation);
+  const budget = budgetSpec(policy.budget, reservedMicros, now);
 
-    const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counters, budget, now }));
-    addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
+  const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counters, budget, now }));
+  addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
 
-    let outcome: AdmitOutcome | undefined;
-    if (guarded.ok) outcome = guarded.value;
-    else {
-      // Store down: apply the route's failure policy. Budgets fail closed by default.
-      const closed = (budget && route.on_store_error.budget === 'closed') || (counters.length > 0 && route.on_store_error.requests === 'closed');
-      if (closed) throw new GatewayError('store_unavailable', 'The limit store is unavailable; this route fails closed.', { headers: { 'retry-after': '1' } });
-    }
+  let outcome: AdmitOutcome | undefined;
+  if (guarded.ok) outcome = guarded.value;
+  else {
+    // Store down: apply the route's failure policy. Budgets fail closed by default.
+    const closed = (budget && route.on_store_error.budget === 'closed') || (counters.length > 0 && route.on_store_error.requests === 'closed');
+    if (closed) throw new GatewayError('store_unavailable', 'The limit store is unavailable; this route fails closed.', { headers: { 'retry-after': '1' } });
+  }
 
-    const format = usageFormat(route, c.req.path);
-    const llm = format === 'openai' || format === 'anthropic';
-    if (outcome?.status === 'blocked') throw new GatewayError(outcome.reason);
-    if (outcome?.status === 'rate_limited') {
-      const r = outcome.refusedBy;
-      throw new GatewayError('rate_limited', `Rate limit ${r.name} exceeded (${r.limit} ${r.kind} per ${r.windowMs / 1000}s).`, {
-        headers: { ...rateLimitHeaders(limitView(outcome.counters, r), now, llm), 'retry-after': retryAfterSeconds(r.resetAt, now) ?? '1' },
-        details: { limit: r.name, kind: r.kind, limit_value: r.limit, remaining: r.remaining, reset: new Date(r.resetAt).toISOString() },
-      });
-    }
-    if (outcome?.status === 'budget_exhausted') {
-      const b = outcome.budget;
-      const retry = retryAfterSeconds(b.resetAt, now);
-      throw new GatewayError('budget_exhausted', `The ${PERIOD_WORD[b.period]} budget of $${formatUsd(b.limitMicros)} is spent.`, {
-        headers: { ...budgetHeaders(b), ...(retry ? { 'retry-after': retry } : {}) },
-        details: { budget_usd: b.limitMicros / 1e6, spent_usd: b.spentMicros / 1e6, period: b.period },
-      });
-    }
+  const format = usageFormat(route, c.req.path);
+  const llm = format === 'openai' || format === 'anthropic';
+  if (outcome?.status === 'blocked') throw new GatewayError(outcome.reason);
+  if (outcome?.status === 'rate_limited') {
+    const r = outcome.refusedBy;
+    throw new GatewayError('rate_limited', `Rate limit ${r.name} exceeded (${r.limit} ${r.kind} per ${r.windowMs / 1000}s).`, {
+      headers: { ...rateLimitHeaders(limitView(outcome.counters, r), now, llm), 'retry-after': retryAfterSeconds(r.resetAt, now) ?? '1' },
+      details: { limit: r.name, kind: r.kind, limit_value: r.limit, remaining: r.remaining, reset: new Date(r.resetAt).toISOString() },
+    });
+  }
+  if (outcome?.status === 'budget_exhausted') {
+    const b = outcome.budget;
+    const retry = retryAfterSeconds(b.resetAt, now);
+    throw new GatewayError('budget_exhausted', `The ${PERIOD_WORD[b.period]} budget of $${formatUsd(b.limitMicros)} is spent.`, {
+      headers: { ...budgetHeaders(b), ...(retry ? { 'retry-after': retry } : {}) },
+      details: { budget_usd: b.limitMicros / 1e6, spent_usd: b.spentMicros / 1e6, period: b.period },
+    });
+  }
 
-    const admitted = outcome?.status === 'admitted' ? outcome : undefined;
-    if (admitted && route.metering && format) {
-      const settle = (usage: TokenUsage | null) => {
-        // No usage reported: the reservation stands.
-        if (!usage) return Promise.resolve();
-        const actual = usage.input + usage.output;
-        return settleTicket(c, admitted.ticket, actual - reservation, costMicros(price, usage.input, usage.output) - reservedMicros);
-      };
-      const metering = route.metering;
-      c.set('onUpstreamResponse', (res) => {
-        if (format === 'header') {
-          // A missing or malformed header is no usage reported: the reservation stands.
-          const raw = res.headers.get(metering.header ?? '')?.trim() ?? '';
-          const units = /^\d{1,15}$/.test(raw) ? Number(raw) : null;
-          c.executionCtx.waitUntil(settle(units === null ? null : { input: units, output: 0 }));
-          return res;
-        }
-        if (!res.body) return res;
-        const metered = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
-        c.executionCtx.waitUntil(metered.usage.then(settle));
-        return new Response(metered.stream, res);
-      });
-    }
+  const admitted = outcome?.status === 'admitted' ? outcome : undefined;
+  if (!admitted) return metered.body === undefined ? PASS : { body: metered.body, onResponse: undefined };
 
-    await next();
+  let meter: ((res: Response) => Response) | undefined;
+  if (route.metering && format) {
+    const settle = (usage: TokenUsage | null) => {
+      // No usage reported: the reservation stands.
+      if (!usage) return Promise.resolve();
+      const actual = usage.input + usage.output;
+      return settleTicket(c, admitted.ticket, actual - reservation, costMicros(price, usage.input, usage.output) - reservedMicros);
+    };
+    const metering = route.metering;
+    meter = (res) => {
+      if (format === 'header') {
+        // A missing or malformed header is no usage reported: the reservation stands.
+        const raw = res.headers.get(metering.header ?? '')?.trim() ?? '';
+        const units = /^\d{1,15}$/.test(raw) ? Number(raw) : null;
+        c.executionCtx.waitUntil(settle(units === null ? null : { input: units, output: 0 }));
+        return res;
+      }
+      if (!res.body) return res;
+      const metered = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
+      c.executionCtx.waitUntil(metered.usage.then(settle));
+      return new Response(metered.stream, res);
+    };
+  }
 
-    if (admitted) {
+  return {
+    body: metered.body,
+    onResponse: (upstream) => {
+      const res = meter ? meter(upstream) : upstream;
       const headers = { ...rateLimitHeaders(admitted.counters, now, llm), ...budgetHeaders(admitted.budget) };
-      for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
-    }
-  });
+      for (const name in headers) res.headers.set(name, headers[name] as string);
+      return res;
+    },
+  };
 }
 
 // The merged policy of a key on a route, computed once per cached key record: records are

@@ -47,6 +47,8 @@ function connectionListed(value: string | null): string[] | null {
   return out;
 }
 
+const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
 const dropSets = new Map<string, Set<string>>();
 
 function dropSetFor(credentialHeaders: readonly string[]): Set<string> {
@@ -94,19 +96,16 @@ export function forwardHeaders(incoming: Headers, opts: ForwardHeaderOptions): F
   return [...Object.entries(out), ...extra];
 }
 
-const HOP_SET = new Set(HOP_BY_HOP);
-
 /**
  * Cleans a copy of the upstream's response headers in place (the caller passes the Headers
  * of the Response it built, which workerd copied natively): hop-by-hop headers out, our
- * x-request-id in.
+ * x-request-id in. A delete per known name (a native no-op when absent) is cheaper than
+ * walking every header from JavaScript.
  */
 export function scrubResponseHeaders(headers: Headers, requestId: string): void {
   const listed = connectionListed(headers.get('connection'));
-  let remove: string[] | undefined;
-  headers.forEach((_value, name) => {
-    if (HOP_SET.has(name) || (listed !== null && listed.includes(name))) (remove ??= []).push(name);
-  });
-  if (remove) for (const name of remove) headers.delete(name);
+  for (const name of HOP_BY_HOP) headers.delete(name);
+  // Only valid field names: delete() throws on anything else, and no such header can exist.
+  if (listed !== null) for (const name of listed) if (FIELD_NAME.test(name)) headers.delete(name);
   headers.set('x-request-id', requestId);
 }
