@@ -1,43 +1,26 @@
 // The keygate Hono app. A proxied request takes exactly this path:
 //   requestContext -> proxy: resolveRoute -> authenticate -> enforceLimits -> forward (-> meter, settle)
-// Admin and key-holder endpoints are mounted before the catch-all proxy route.
+// /admin is its own app, mounted (see below); the key-holder endpoints come before the
+// catch-all proxy route.
 
 import { Hono } from 'hono';
-import { HTTPException } from 'hono/http-exception';
 import { adminApp } from './admin/app';
-import { adminUi } from './admin/ui-route';
 import { holderApp } from './holder/app';
 import type { AppEnv } from './context';
-import { errorResponse, GatewayError } from './errors';
+import { notFound, onError } from './middleware/errors';
 import { proxy } from './middleware/proxy';
 import { requestContext } from './middleware/request-context';
 
 export const app = new Hono<AppEnv>();
 
+// Mounted, not merged with app.route(): the admin routes' patterns (/keys/find beside
+// /keys/:id/revoke) are ones Hono's RegExpRouter cannot compile, so merging them would put
+// every proxied request on the slower TrieRouter. The admin app installs its own request
+// context and the same error handlers; registered first, it answers /admin/* alone.
+app.mount('/admin', adminApp.fetch);
 app.use('*', requestContext());
-app.get('/admin/ui', adminUi); // public page (sign-in happens in it): before adminAuth
-app.route('/admin', adminApp);
 app.route('/_keygate', holderApp);
 app.all('*', proxy);
 
-app.onError((err, c) => {
-  const requestId = c.get('requestId') ?? 'unknown';
-  if (err instanceof GatewayError) {
-    return errorResponse(err.code, requestId, err.message, { details: err.details, headers: err.headers });
-  }
-  if (err instanceof HTTPException && err.status === 400) {
-    // Hono's validators throw this for unparseable JSON bodies.
-    return errorResponse('invalid_json', requestId);
-  }
-  if (err instanceof HTTPException && err.status === 415) {
-    return errorResponse('unsupported_media_type', requestId, 'Send the body as JSON with content-type: application/json.');
-  }
-  if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
-    return errorResponse('bad_request', requestId);
-  }
-  // Log the class and message only: never request headers or key material.
-  console.error(JSON.stringify({ level: 'error', request_id: requestId, error: err.name, message: err.message }));
-  return errorResponse('internal_error', requestId);
-});
-
-app.notFound((c) => errorResponse('route_not_found', c.get('requestId') ?? 'unknown'));
+app.onError(onError);
+app.notFound(notFound);

@@ -4,10 +4,13 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { listAudit } from '../keys/audit';
+import { notFound, onError } from '../middleware/errors';
+import { requestContext } from '../middleware/request-context';
 import { adminAuth } from './auth';
 import { keysApp } from './keys-routes';
 import { verifyApp } from './verify-routes';
 import { errorResponses } from './schemas';
+import { adminUi } from './ui-route';
 import { validationError } from './validation';
 
 export const adminApp = new OpenAPIHono<AppEnv>({
@@ -22,6 +25,10 @@ adminApp.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
   description: 'ADMIN_TOKEN, or an API key with the admin scope',
 });
 
+// Mounted at /admin by src/app.ts, as an app of its own: request context and error handlers
+// here too. The web page is public (you sign in inside it), so it comes before adminAuth.
+adminApp.use('*', requestContext());
+adminApp.get('/ui', adminUi);
 adminApp.use('*', adminAuth());
 adminApp.route('/', keysApp);
 adminApp.route('/', verifyApp);
@@ -69,3 +76,6 @@ adminApp.doc31('/openapi.json', {
   info: { title: 'keygate admin API', version: '0.1.0', description: 'Manage API keys. Every error uses the one error shape.' },
   security: [{ adminBearer: [] }],
 });
+
+adminApp.onError(onError);
+adminApp.notFound(notFound);

@@ -1,9 +1,9 @@
 // GET /admin/ui: the admin web page. It is served WITHOUT admin authentication (you sign in
-// inside the page, which then calls the /admin API with a Bearer credential), so it must be
-// mounted in src/app.ts before the /admin sub-app and its adminAuth() middleware:
+// inside the page, which then calls the /admin API with a Bearer credential), so src/admin/app.ts
+// registers it before its adminAuth() middleware:
 //
-//   app.get('/admin/ui', adminUi);
-//   app.route('/admin', adminApp);
+//   adminApp.get('/ui', adminUi);
+//   adminApp.use('*', adminAuth());
 //
 // Each response gets a fresh CSP nonce for its one inline <style> and one inline <script>;
 // nothing else may load, frame, or be framed.

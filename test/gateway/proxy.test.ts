@@ -71,7 +71,10 @@ describe('proxying to the upstream', () => {
     expect(ok.headers.get('x-request-id')).toBe('trace-123');
     const { key } = await createKey();
     const res = await call('/demo/x', { headers: bearer(key) });
-    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
+    const ids = new Set<string | null>();
+    for (let i = 0; i < 20; i++) ids.add((await call('/demo/x', { headers: bearer(key) })).headers.get('x-request-id'));
+    expect(ids.size).toBe(20);
   });
 
   it('streams a slow upstream response to the client chunk by chunk', async () => {
