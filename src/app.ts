@@ -1,5 +1,5 @@
-// The keygate Hono app. A proxied request takes exactly this path:
-//   requestContext -> proxy: resolveRoute -> authenticate -> enforceLimits -> forward (-> meter, settle)
+// The keygate Hono app. A proxied request takes exactly this path (src/middleware/proxy.ts):
+//   proxy: beginRequest -> resolveRoute -> authenticate -> enforceLimits -> forward (-> meter, settle)
 // /admin is its own app, mounted (see below); the key-holder endpoints come before the
 // catch-all proxy route.
 
@@ -9,7 +9,6 @@ import { holderApp } from './holder/app';
 import type { AppEnv } from './context';
 import { notFound, onError } from './middleware/errors';
 import { proxy } from './middleware/proxy';
-import { requestContext } from './middleware/request-context';
 
 export const app = new Hono<AppEnv>();
 
@@ -18,7 +17,6 @@ export const app = new Hono<AppEnv>();
 // every proxied request on the slower TrieRouter. The admin app installs its own request
 // context and the same error handlers; registered first, it answers /admin/* alone.
 app.mount('/admin', adminApp.fetch);
-app.use('*', requestContext());
 app.route('/_keygate', holderApp);
 app.all('*', proxy);
 

@@ -10,6 +10,7 @@ import { presentKey } from '../keys/record';
 import { verifyKey } from '../keys/verify';
 import { checkRevocationMarker } from '../limits/revocation';
 import { readUsage } from '../limits/usage';
+import { requestContext } from '../middleware/request-context';
 
 const selfAuth = () =>
   createMiddleware<AppEnv>(async function selfAuth(c, next) {
@@ -37,6 +38,7 @@ async function usageOf(c: import('hono').Context<AppEnv>) {
 }
 
 export const holderApp = new Hono<AppEnv>();
+holderApp.use('*', requestContext());
 holderApp.use('*', selfAuth());
 holderApp.get('/usage', async (c) => c.json(await usageOf(c), 200, { 'cache-control': 'no-store' }));
 holderApp.get('/key', async (c) => {

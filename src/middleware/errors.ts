@@ -5,11 +5,15 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../context';
 import { errorResponse, GatewayError } from '../errors';
+import { serverTiming } from './request-context';
 
 export function onError(err: Error, c: Context<AppEnv>): Response {
   const requestId = c.get('requestId') ?? 'unknown';
   if (err instanceof GatewayError) {
-    return errorResponse(err.code, requestId, err.message, { details: err.details, headers: err.headers });
+    // A refusal after the store or upstream answered still says how long they took.
+    const timing = serverTiming(c);
+    const headers = timing === null ? err.headers : { ...err.headers, 'server-timing': timing };
+    return errorResponse(err.code, requestId, err.message, { details: err.details, headers });
   }
   if (err instanceof HTTPException && err.status === 400) {
     // Hono's validators throw this for unparseable JSON bodies.

@@ -1,6 +1,9 @@
-// First middleware on every request: request id, configuration (parsed once per isolate),
-// services, and the Server-Timing header on the way out.
+// What every request starts with: a request id, the configuration (parsed once per isolate),
+// the services, and the Server-Timing entries written onto the response on the way out.
+// The proxy handler calls beginRequest itself (one handler, no middleware chain on the hot
+// path); the admin and key-holder apps use the requestContext() middleware.
 
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
@@ -10,25 +13,35 @@ import { servicesFor } from '../services';
 
 const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+export function beginRequest(c: Context<AppEnv>): void {
+  const incoming = c.req.raw.headers.get('x-request-id');
+  c.set('requestId', incoming !== null && CLIENT_REQUEST_ID.test(incoming) ? incoming : newRequestId());
+  c.set('timings', []);
+  const loaded = loadConfig(c.env);
+  if (!loaded.ok) throw new GatewayError('config_invalid', `Invalid configuration: ${loaded.message}`);
+  c.set('config', loaded.config);
+  c.set('services', servicesFor(c.env, loaded.config));
+}
+
 export function requestContext() {
   return createMiddleware<AppEnv>(async function requestContext(c, next) {
-    const incoming = c.req.header('x-request-id');
-    c.set('requestId', incoming && CLIENT_REQUEST_ID.test(incoming) ? incoming : newRequestId());
-    c.set('timings', []);
-    const loaded = loadConfig(c.env);
-    if (!loaded.ok) throw new GatewayError('config_invalid', `Invalid configuration: ${loaded.message}`);
-    c.set('config', loaded.config);
-    c.set('services', servicesFor(c.env, loaded.config));
+    beginRequest(c);
     await next();
-    const timings = c.get('timings');
-    if (timings.length > 0) {
+    const timing = serverTiming(c);
+    if (timing !== null) {
       try {
-        c.res.headers.set('server-timing', timings.join(', '));
+        c.res.headers.set('server-timing', timing);
       } catch {
         // Immutable headers (a Response passed through untouched): timing is best effort.
       }
     }
   });
+}
+
+/** The Server-Timing value for this request so far, or null when nothing was timed. */
+export function serverTiming(c: Context<AppEnv>): string | null {
+  const timings = c.get('timings');
+  return timings !== undefined && timings.length > 0 ? timings.join(', ') : null;
 }
 
 export function addTiming(timings: string[], name: string, ms: number, desc?: string): void {
