@@ -3,8 +3,11 @@
 // slices interleaved round-robin so drift and outside load hit all three alike.
 //
 //   node bench/ab.mjs --a dist/a/index.js [--b dist/b/index.js] [--a-flags x,y] [--b-flags x,y]
-//                     [--duration 20] [--warmup 2] [--connections 10]
+//                     [--duration 20] [--warmup 2] [--connections 10] [--route open|limited] [--upstash]
 //
+// --route limited measures the route with the revocation marker and two request windows (one
+// limit-store call per request): on the Durable Object store, or with --upstash on the
+// Upstash store (redis-server + the bridge on loopback).
 // Without --b, B is this tree, bundled as `wrangler deploy --dry-run` would. Flags default to
 // wrangler.toml's compatibility flags. Build A from another commit with
 //   git worktree add /tmp/a <commit> && (cd /tmp/a && npm ci && npx wrangler deploy --dry-run --outdir dist/a)
@@ -13,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
+import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
 import { applyMigrations, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker } from './workers.mjs';
@@ -27,6 +31,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '2' },
     connections: { type: 'string', default: '10' },
+    route: { type: 'string', default: 'open' },
+    upstash: { type: 'boolean', default: false },
   },
 });
 if (!args.a) {
@@ -50,8 +56,20 @@ try {
   cleanups.push(() => upstream.close());
 
   const adminToken = randomBytes(24).toString('hex');
-  const routes = [{ path: '/open', upstream: upstream.url, instant_revocation: false }];
-  const bindings = { ...wrangler.vars, ROUTES: routes, ADMIN_TOKEN: adminToken };
+  const HUGE = 1_000_000_000;
+  const routes = [
+    { path: '/open', upstream: upstream.url, instant_revocation: false },
+    { path: '/limited', upstream: upstream.url, limits: { rpm: HUGE, rpd: HUGE } },
+  ];
+  /** @type {Record<string, unknown>} */
+  let store = {};
+  if (args.upstash) {
+    const stack = await startUpstashStack();
+    cleanups.push(() => stack.close());
+    store = { UPSTASH_REDIS_REST_URL: stack.url, UPSTASH_REDIS_REST_TOKEN: stack.token };
+  }
+  const bindings = { ...wrangler.vars, ...store, ROUTES: routes, ADMIN_TOKEN: adminToken };
+  const route = `/${args.route}`;
   const common = { compatibilityDate: wrangler.compatibilityDate };
   const [pt, a, b] = await Promise.all([
     startWorker({ ...common, scriptPath: ptScript, bindings: { UPSTREAM: upstream.url } }),
@@ -69,15 +87,15 @@ try {
     gen,
     [
       { key: 'passthrough', label: 'pass-through', url: `${pt.url}/bench`, headers: bearer(ka.key) },
-      { key: 'a', label: 'A', url: `${a.url}/open/bench`, headers: bearer(ka.key) },
-      { key: 'b', label: 'B', url: `${b.url}/open/bench`, headers: bearer(kb.key) },
+      { key: 'a', label: 'A', url: `${a.url}${route}/bench`, headers: bearer(ka.key) },
+      { key: 'b', label: 'B', url: `${b.url}${route}/bench`, headers: bearer(kb.key) },
     ],
     { connections: Number(args.connections), durationS: Number(args.duration), warmupS: Number(args.warmup) },
   );
   const base = r.passthrough;
-  const rows = [['target', 'req/s', 'vs pass', 'p50 ms', 'workerd us/req']];
+  const rows = [['target', 'req/s', 'vs pass', 'p50 ms', 'p99 ms', 'workerd us/req']];
   for (const [label, x] of [['pass-through', base], [`A ${args.a}`, r.a], [`B ${args.b ?? '(this tree)'}`, r.b]]) {
-    rows.push([label, x.rps.toFixed(0), (x.rps / base.rps).toFixed(3), x.latency.p50.toFixed(2), x.cpu?.usPerRequest.workerd?.toFixed(1) ?? '-']);
+    rows.push([label, x.rps.toFixed(0), (x.rps / base.rps).toFixed(3), x.latency.p50.toFixed(2), x.latency.p99.toFixed(2), x.cpu?.usPerRequest.workerd?.toFixed(1) ?? '-']);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   for (const row of rows) console.log(row.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  '));

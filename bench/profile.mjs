@@ -7,7 +7,7 @@
 // function (and the source module it came from, read off esbuild's `// path` comments in the
 // bundle), inclusive time, and a per-module summary, in µs per request so runs compare.
 //
-//   node bench/profile.mjs [--target keygate|bad_key|passthrough] [--duration 10] [--warmup 2]
+//   node bench/profile.mjs [--target keygate|bad_key|passthrough|upstash|durable_object] [--duration 10] [--warmup 2]
 //                          [--connections 10] [--interval 50] [--top 30] [--isolate core:user:]
 //                          [--out dist/prof/keygate.cpuprofile] [--json] [--mode cpu|alloc]
 //                          [--bundle dist/other/index.js]
@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import WebSocket from 'ws';
 import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
+import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { cpuMeter } from './cpu.mjs';
 import { LoadGenerator } from './load.mjs';
 import { applyMigrations, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT } from './workers.mjs';
@@ -50,7 +51,7 @@ const { values: args } = parseArgs({
 const TARGET = args.target;
 const MODE = args.mode;
 if (!['cpu', 'alloc'].includes(MODE)) throw new Error(`--mode must be cpu or alloc, not ${MODE}`);
-if (!['keygate', 'bad_key', 'passthrough'].includes(TARGET)) throw new Error(`--target must be keygate, bad_key or passthrough, not ${TARGET}`);
+if (!['keygate', 'bad_key', 'passthrough', 'upstash', 'durable_object'].includes(TARGET)) throw new Error(`--target must be keygate, bad_key, passthrough, upstash or durable_object, not ${TARGET}`);
 const DURATION_S = Number(args.duration);
 const WARMUP_S = Number(args.warmup);
 const CONNECTIONS = Number(args.connections);
@@ -227,15 +228,27 @@ async function main() {
       scriptPath = await bundleKeygate(join(ROOT, 'dist', 'prof'));
     }
     const adminToken = randomBytes(24).toString('hex');
-    // The bench's /open route: pure auth + proxy, no limit-store call.
-    const routes = [{ path: '/open', upstream: upstream.url, instant_revocation: false }];
-    worker = await startProfiledWorker({ ...common, scriptPath, bindings: { ...wrangler.vars, ROUTES: routes, ADMIN_TOKEN: adminToken }, storage: true });
+    // The bench's routes: /open is pure auth + proxy, no limit-store call; /limited adds the
+    // revocation marker and two request windows (one store call).
+    const HUGE = 1_000_000_000;
+    const routes = [
+      { path: '/open', upstream: upstream.url, instant_revocation: false },
+      { path: '/limited', upstream: upstream.url, limits: { rpm: HUGE, rpd: HUGE } },
+    ];
+    /** @type {Record<string, unknown>} */
+    let storeBindings = {};
+    if (TARGET === 'upstash') {
+      const stack = await startUpstashStack();
+      cleanups.push(() => stack.close());
+      storeBindings = { UPSTASH_REDIS_REST_URL: stack.url, UPSTASH_REDIS_REST_TOKEN: stack.token };
+    }
+    worker = await startProfiledWorker({ ...common, scriptPath, bindings: { ...wrangler.vars, ...storeBindings, ROUTES: routes, ADMIN_TOKEN: adminToken }, storage: true });
     cleanups.push(() => worker.mf.dispose());
     await applyMigrations(worker.mf);
     const created = await createKey(worker.url, adminToken, { name: 'profile' });
     const key = TARGET === 'bad_key' ? breakChecksum(created.key) : created.key;
     headers = { authorization: `Bearer ${key}` };
-    path = '/open/bench';
+    path = TARGET === 'upstash' || TARGET === 'durable_object' ? '/limited/bench' : '/open/bench';
     if (TARGET === 'bad_key') expectStatus = 401;
   }
   const url = `${worker.url}${path}`;
