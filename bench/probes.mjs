@@ -87,6 +87,21 @@ export async function sendExactly(url, headers, n, concurrency, expectStatus = 2
 const RTT_SCRIPT = "local v = redis.call('GET', KEYS[1]) if v then return {-1, v} end return {1, 0}";
 
 /**
+ * Loads the round-trip script into Redis through the bridge and returns the `/pipeline` body
+ * of one EVALSHA of it, for bench/store-probe-worker.mjs.
+ * @param {{ url: string, token: string }} stack
+ */
+export async function storeProbeBody(stack) {
+  const res = await fetch(`${stack.url}/`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(['SCRIPT', 'LOAD', RTT_SCRIPT]),
+  });
+  const loaded = /** @type {{ result: string }} */ (await res.json());
+  return JSON.stringify([['EVALSHA', loaded.result, 1, 'kg:bench:probe-marker']]);
+}
+
+/**
  * p50/p99 of one `/pipeline` request carrying `commands` EVALSHAs, from Node over a kept-alive
  * connection: the floor for what one limit-store round trip can cost keygate.
  * @param {{ url: string, token: string }} stack

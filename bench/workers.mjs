@@ -37,9 +37,9 @@ export async function bundleKeygate(outdir = join(ROOT, 'dist', 'bench')) {
 }
 
 /** The pass-through baseline, bundled the same way wrangler does (esbuild, ESM). */
-export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-passthrough', 'index.js')) {
+export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-passthrough', 'index.js'), entry = 'passthrough-worker.mjs') {
   await build({
-    entryPoints: [join(ROOT, 'bench', 'passthrough-worker.mjs')],
+    entryPoints: [join(ROOT, 'bench', entry)],
     bundle: true,
     format: 'esm',
     platform: 'neutral',

@@ -1,0 +1,21 @@
+// One limit-store round trip as a Worker makes it: with ?store=1, each request sends one
+// `/pipeline` request (one EVALSHA of a small script, loaded beforehand) to the Upstash bridge
+// and waits for the reply; without it, the Worker answers at once. The difference of the two
+// unloaded p50s is what one store round trip costs a Worker in this runtime (subrequest and
+// all), the allowance the bench's limits-overhead target starts from.
+// Bindings: STORE_URL, STORE_TOKEN, STORE_BODY (the /pipeline body, JSON).
+export default {
+  /** @param {Request} request @param {{ STORE_URL: string, STORE_TOKEN: string, STORE_BODY: string }} env */
+  async fetch(request, env) {
+    if (request.url.endsWith('?store=1')) {
+      const res = await fetch(`${env.STORE_URL}/pipeline`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.STORE_TOKEN}`, 'content-type': 'application/json' },
+        body: env.STORE_BODY,
+      });
+      const reply = await res.json();
+      if (!res.ok || !Array.isArray(reply) || reply.some((r) => r.error)) return new Response(JSON.stringify(reply), { status: 502 });
+    }
+    return new Response('ok');
+  },
+};
