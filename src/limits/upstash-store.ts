@@ -156,6 +156,8 @@ export class UpstashLimitStore implements LimitStore {
     this.#admission = new AdmissionRedis({
       url: opts.url,
       token: opts.token,
+      // The script's reply is numbers and short ASCII reasons: plain JSON, no base64 pass.
+      responseEncoding: false,
       retry: { retries: 0 },
       enableAutoPipelining: false,
       enableTelemetry: false,
