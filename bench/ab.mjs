@@ -3,11 +3,12 @@
 // slices interleaved round-robin so drift and outside load hit all three alike.
 //
 //   node bench/ab.mjs --a dist/a/index.js [--b dist/b/index.js] [--a-flags x,y] [--b-flags x,y]
-//                     [--duration 20] [--warmup 2] [--connections 10] [--route open|limited] [--upstash]
+//                     [--duration 20] [--warmup 2] [--connections 10] [--route open|limited] [--upstash] [--bad-key]
 //
 // --route limited measures the route with the revocation marker and two request windows (one
 // limit-store call per request): on the Durable Object store, or with --upstash on the
-// Upstash store (redis-server + the bridge on loopback).
+// Upstash store (redis-server + the bridge on loopback). --bad-key sends keys with a broken
+// checksum (401s) to A and B.
 // Without --b, B is this tree, bundled as `wrangler deploy --dry-run` would. Flags default to
 // wrangler.toml's compatibility flags. Build A from another commit with
 //   git worktree add /tmp/a <commit> && (cd /tmp/a && npm ci && npx wrangler deploy --dry-run --outdir dist/a)
@@ -19,7 +20,7 @@ import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
-import { applyMigrations, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker } from './workers.mjs';
+import { applyMigrations, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker } from './workers.mjs';
 import { join } from 'node:path';
 
 const { values: args } = parseArgs({
@@ -33,6 +34,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '10' },
     route: { type: 'string', default: 'open' },
     upstash: { type: 'boolean', default: false },
+    'bad-key': { type: 'boolean', default: false },
   },
 });
 if (!args.a) {
@@ -82,13 +84,14 @@ try {
 
   const gen = new LoadGenerator();
   cleanups.push(() => gen.close());
-  const bearer = (/** @type {string} */ key) => ({ authorization: `Bearer ${key}` });
+  const bearer = (/** @type {string} */ key) => ({ authorization: `Bearer ${args['bad-key'] ? breakChecksum(key) : key}` });
+  const expectStatus = args['bad-key'] ? 401 : 200;
   const r = await measureAll(
     gen,
     [
       { key: 'passthrough', label: 'pass-through', url: `${pt.url}/bench`, headers: bearer(ka.key) },
-      { key: 'a', label: 'A', url: `${a.url}${route}/bench`, headers: bearer(ka.key) },
-      { key: 'b', label: 'B', url: `${b.url}${route}/bench`, headers: bearer(kb.key) },
+      { key: 'a', label: 'A', url: `${a.url}${route}/bench`, headers: bearer(ka.key), expectStatus },
+      { key: 'b', label: 'B', url: `${b.url}${route}/bench`, headers: bearer(kb.key), expectStatus },
     ],
     { connections: Number(args.connections), durationS: Number(args.duration), warmupS: Number(args.warmup) },
   );
