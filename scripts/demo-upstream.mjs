@@ -80,6 +80,7 @@ async function handle(req, res) {
   if (path === '/slow-stream') return slowStream(req, res, params);
   if (path === '/delay') return delay(req, res, params);
   if (path === '/usage-header') return usageHeader(req, res, params);
+  if (path === '/hop-headers') return hopHeaders(req, res, params);
   const status = /^\/status\/(\d{3})$/.exec(path);
   if (status?.[1] !== undefined) return statusCode(req, res, Number(status[1]));
   return describeRequest(req, res, path, query);
@@ -395,6 +396,28 @@ async function usageHeader(req, res, params) {
   if (units === null) return badParam(res);
   res.setHeader('x-usage-units', String(units));
   sendJson(res, 200, { units });
+}
+
+/**
+ * A response carrying hop-by-hop headers, one of them named in Connection, beside an
+ * ordinary one: what a gateway must remove before the client sees it. With
+ * ?connection=<value>, that Connection value instead (say, a malformed token list).
+ * @param {IncomingMessage} req
+ * @param {ServerResponse} res
+ * @param {URLSearchParams} params
+ */
+async function hopHeaders(req, res, params) {
+  await readBody(req, 0);
+  res.setHeader('connection', params.get('connection') ?? 'keep-alive, x-hop-secret');
+  res.setHeader('keep-alive', 'timeout=5');
+  res.setHeader('proxy-authenticate', 'Basic realm="upstream"');
+  res.setHeader('trailer', 'x-checksum');
+  res.setHeader('x-hop-secret', 'only for the next hop');
+  res.setHeader('x-kept', 'yes');
+  // Chunked (write, then end): a Trailer header is only valid with chunked encoding.
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write(JSON.stringify({ hop: true }));
+  res.end();
 }
 
 /**

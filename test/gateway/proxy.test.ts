@@ -66,6 +66,20 @@ describe('proxying to the upstream', () => {
     expect(echo.headers.authorization).toBe('Bearer upstream-secret');
   });
 
+  it("removes the upstream's hop-by-hop response headers, including those its Connection names", async () => {
+    const { key } = await createKey();
+    const res = await call('/demo/hop-headers', { headers: bearer(key) });
+    expect(res.status).toBe(200);
+    for (const name of ['connection', 'keep-alive', 'proxy-authenticate', 'trailer', 'x-hop-secret']) expect(res.headers.get(name), name).toBeNull();
+    expect(res.headers.get('x-kept')).toBe('yes');
+    expect(await res.json()).toEqual({ hop: true });
+    // A Connection value that is not a list of field names must not break the response.
+    const odd = await call(`/demo/hop-headers?connection=${encodeURIComponent('keep-alive, not a token, x-hop-secret')}`, { headers: bearer(key) });
+    expect(odd.status).toBe(200);
+    expect(odd.headers.get('x-hop-secret')).toBeNull();
+    expect(odd.headers.get('x-kept')).toBe('yes');
+  });
+
   it('echoes x-request-id on success and on errors', async () => {
     const ok = await call('/demo/x', { headers: { 'x-request-id': 'trace-123' } });
     expect(ok.headers.get('x-request-id')).toBe('trace-123');
