@@ -74,6 +74,8 @@ export class LimiterObject extends DurableObject<Env> {
     // Old windows are swept at most once a minute, not on every admission.
     if (now - this.lastSweep > 60_000) {
       this.sql.exec('DELETE FROM counters WHERE expires <= ?', now);
+      // Budget periods are kept a day past their end, then go ('total' has no end).
+      this.sql.exec('DELETE FROM budget WHERE expires IS NOT NULL AND expires <= ?', now);
       this.lastSweep = now;
     }
     const states = counters.map((c) => this.state(c, now));

@@ -1,5 +1,40 @@
+import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { budgetSpec } from '../../src/limits/policy';
 import { DurableObjectLimitStore } from '../../src/limits/durable-object-store';
 import { limitStoreContract } from './contract';
 
 limitStoreContract('Durable Object', () => new DurableObjectLimitStore(env.LIMITER));
+
+describe('Durable Object store housekeeping', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('deletes ended windows and budget periods (a day past their end), keeping live ones and the total', async () => {
+    const keyId = `key_SWEEP${crypto.randomUUID().slice(0, 8).toUpperCase()}`;
+    const store = new DurableObjectLimitStore(env.LIMITER);
+    const rpm = { name: 'rpm', kind: 'requests' as const, limit: 10, windowMs: 60_000, cost: 1 };
+    const start = Date.UTC(2026, 10, 23, 12, 0, 0);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(start);
+    const day = budgetSpec({ usd: 5, period: 'day' }, 1000, start);
+    const total = budgetSpec({ usd: 5, period: 'total' }, 1000, start);
+    expect((await store.admit({ keyId, counters: [rpm], budget: day, now: start })).status).toBe('admitted');
+    expect((await store.admit({ keyId, counters: [], budget: total, now: start })).status).toBe('admitted');
+
+    // Two days later: the day's period ended more than a day ago, the minute window long ago.
+    const later = start + 2 * 86_400_000 + 60_000;
+    vi.setSystemTime(later);
+    expect((await store.admit({ keyId, counters: [rpm], budget: budgetSpec({ usd: 5, period: 'day' }, 1000, later), now: later })).status).toBe('admitted');
+
+    const stub = env.LIMITER.get(env.LIMITER.idFromName(keyId));
+    const rows = await runInDurableObject(stub, (_obj, state) => ({
+      counters: state.storage.sql.exec<{ bucket: number }>('SELECT bucket FROM counters').toArray().map((r) => r.bucket),
+      budget: state.storage.sql.exec<{ period_key: string }>('SELECT period_key FROM budget ORDER BY period_key').toArray().map((r) => r.period_key),
+    }));
+    expect(rows.counters).toEqual([Math.floor(later / 60_000)]);
+    expect(rows.budget).toEqual(['2026-11-25', 'total']);
+  });
+});
