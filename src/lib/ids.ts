@@ -19,16 +19,10 @@ export function newKeyId(now?: number): string {
   return `key_${ulid(now)}`;
 }
 
-// Request ids: a random 64-bit prefix per isolate and a counter, as 32 hex characters. Unique
-// without a random draw per request (ids correlate logs; nothing trusts them).
-// The prefix is drawn on first use: Workers refuse random values in global scope.
-let requestIdPrefix = '';
-let requestCounter = 0;
-
 export function newRequestId(): string {
-  if (requestIdPrefix === '') requestIdPrefix = `req_${[...crypto.getRandomValues(new Uint8Array(8))].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
-  requestCounter = (requestCounter + 1) % Number.MAX_SAFE_INTEGER;
-  return requestIdPrefix + requestCounter.toString(16).padStart(16, '0');
+  // randomUUID is one native call; request ids need uniqueness, not ordering, and must not
+  // reveal how many requests an isolate has served (a counter would).
+  return `req_${crypto.randomUUID().replaceAll('-', '')}`;
 }
 
 /** A one-off token for optimistic-concurrency stamps (see keys/repository.ts replaceStatement). */
