@@ -3,12 +3,13 @@
 // slices interleaved round-robin so drift and outside load hit all three alike.
 //
 //   node bench/ab.mjs --a dist/a/index.js [--b dist/b/index.js] [--a-flags x,y] [--b-flags x,y]
-//                     [--duration 20] [--warmup 2] [--connections 10] [--route open|limited] [--upstash] [--bad-key]
+//                     [--duration 20] [--warmup 2] [--connections 10] [--route open|limited] [--upstash] [--bad-key] [--direct]
 //
 // --route limited measures the route with the revocation marker and two request windows (one
 // limit-store call per request): on the Durable Object store, or with --upstash on the
 // Upstash store (redis-server + the bridge on loopback). --bad-key sends keys with a broken
-// checksum (401s) to A and B.
+// checksum (401s) to A and B. --direct loads all three through direct sockets, without
+// Miniflare's entry Worker (a local layer that adds the same cost to every request).
 // Without --b, B is this tree, bundled as `wrangler deploy --dry-run` would. Flags default to
 // wrangler.toml's compatibility flags. Build A from another commit with
 //   git worktree add /tmp/a <commit> && (cd /tmp/a && npm ci && npx wrangler deploy --dry-run --outdir dist/a)
@@ -35,6 +36,7 @@ const { values: args } = parseArgs({
     route: { type: 'string', default: 'open' },
     upstash: { type: 'boolean', default: false },
     'bad-key': { type: 'boolean', default: false },
+    direct: { type: 'boolean', default: false },
   },
 });
 if (!args.a) {
@@ -74,10 +76,11 @@ try {
   const route = `/${args.route}`;
   const common = { compatibilityDate: wrangler.compatibilityDate };
   const [pt, a, b] = await Promise.all([
-    startWorker({ ...common, scriptPath: ptScript, bindings: { UPSTREAM: upstream.url } }),
-    startWorker({ ...common, compatibilityFlags: flags(args['a-flags']), scriptPath: args.a, bindings, storage: true }),
-    startWorker({ ...common, compatibilityFlags: flags(args['b-flags']), scriptPath: bScript, bindings, storage: true }),
+    startWorker({ ...common, scriptPath: ptScript, bindings: { UPSTREAM: upstream.url }, direct: args.direct }),
+    startWorker({ ...common, compatibilityFlags: flags(args['a-flags']), scriptPath: args.a, bindings, storage: true, direct: args.direct }),
+    startWorker({ ...common, compatibilityFlags: flags(args['b-flags']), scriptPath: bScript, bindings, storage: true, direct: args.direct }),
   ]);
+  const served = (/** @type {{ url: string, directUrl?: string }} */ w) => (args.direct ? (w.directUrl ?? w.url) : w.url);
   for (const w of [pt, a, b]) cleanups.push(() => w.mf.dispose());
   await Promise.all([applyMigrations(a.mf), applyMigrations(b.mf)]);
   const [ka, kb] = await Promise.all([createKey(a.url, adminToken, { name: 'ab-a' }), createKey(b.url, adminToken, { name: 'ab-b' })]);
@@ -89,9 +92,9 @@ try {
   const r = await measureAll(
     gen,
     [
-      { key: 'passthrough', label: 'pass-through', url: `${pt.url}/bench`, headers: bearer(ka.key) },
-      { key: 'a', label: 'A', url: `${a.url}${route}/bench`, headers: bearer(ka.key), expectStatus },
-      { key: 'b', label: 'B', url: `${b.url}${route}/bench`, headers: bearer(kb.key), expectStatus },
+      { key: 'passthrough', label: 'pass-through', url: `${served(pt)}/bench`, headers: bearer(ka.key) },
+      { key: 'a', label: 'A', url: `${served(a)}${route}/bench`, headers: bearer(ka.key), expectStatus },
+      { key: 'b', label: 'B', url: `${served(b)}${route}/bench`, headers: bearer(kb.key), expectStatus },
     ],
     { connections: Number(args.connections), durationS: Number(args.duration), warmupS: Number(args.warmup) },
   );

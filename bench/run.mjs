@@ -113,8 +113,8 @@ async function main() {
   progress('starting workerd (Miniflare): pass-through, keygate (Durable Object store), keygate (Upstash store), store probe');
   const storeBody = await storeProbeBody(stack);
   const [pt, kg, kgu, probe, floor] = await Promise.all([
-    startWorker({ ...common, scriptPath: passthroughScript, bindings: { UPSTREAM: upstream.url } }),
-    startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true }),
+    startWorker({ ...common, scriptPath: passthroughScript, bindings: { UPSTREAM: upstream.url }, direct: true }),
+    startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, direct: true }),
     startWorker({
       ...deployed,
       scriptPath: keygateScript,
@@ -174,6 +174,11 @@ async function main() {
     ...(base && baseKey ? [{ key: 'baseline', label: 'c0. keygate, baseline bundle', url: `${base.url}/open${PATH}`, headers: auth(baseKey.key) }] : []),
     { key: 'bad_key', label: 'd. keygate bad-checksum key (401)', url: `${kg.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'refusal_floor', label: 'h. floor: Worker with a fixed 401', url: `${floor.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
+    // The same three without Miniflare's entry Worker in front (direct sockets): what the
+    // Worker itself costs, without the ~130 µs per request that local layer adds to all.
+    { key: 'direct_passthrough', label: 'b2. pass-through, direct socket', url: `${pt.directUrl}${PATH}`, headers: auth(loadKey.key) },
+    { key: 'direct_keygate', label: 'c2. keygate, direct socket', url: `${kg.directUrl}/open${PATH}`, headers: auth(loadKey.key) },
+    { key: 'direct_bad_key', label: 'd2. keygate bad key, direct socket', url: `${kg.directUrl}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'keygate_default', label: 'g. keygate default route (DO marker)', url: `${kg.url}/default${PATH}`, headers: auth(loadKey.key) },
     { key: 'durable_object', label: 'e. keygate limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(loadKey.key) },
     {
@@ -270,6 +275,9 @@ function report(m) {
     ...(r.baseline ? [['c0. keygate, baseline bundle', 'baseline']] : []),
     ['d. keygate bad-checksum key (401)', 'bad_key'],
     ['h. floor: Worker with a fixed 401', 'refusal_floor'],
+    ['b2. pass-through, direct socket', 'direct_passthrough'],
+    ['c2. keygate, direct socket', 'direct_keygate'],
+    ['d2. keygate bad key, direct socket', 'direct_bad_key'],
     ['g. keygate default route (DO marker)', 'keygate_default'],
     ['e. keygate limits, Durable Object', 'durable_object'],
     ['f. keygate limits, Upstash', 'upstash'],
@@ -329,6 +337,10 @@ function report(m) {
     lines.push(`  Upstash limits overhead, unloaded: ${serialOverhead.toFixed(3)} ms (${serialOverhead <= overheadBudget ? 'within' : 'over'} one store round trip + 0.2 ms = ${overheadBudget.toFixed(3)} ms)`);
   }
   lines.push(`Bridge round trip from Node (/pipeline, 1 EVALSHA): p50 ${rtt.p50.toFixed(3)} ms, p99 ${rtt.p99.toFixed(3)} ms; with 3 EVALSHAs in it: p50 ${m.rtt3.p50.toFixed(3)} ms`);
+  const directCpu = (/** @type {string} */ k) => r[k].cpu?.usPerRequest.workerd ?? Number.NaN;
+  lines.push(
+    `Without Miniflare's entry Worker (direct sockets): keygate/pass-through ${round(rps('direct_keygate') / rps('direct_passthrough'), 3)}, keygate adds ${round(directCpu('direct_keygate') - directCpu('direct_passthrough'), 0)} µs of workerd CPU per request (${round(directCpu('direct_passthrough'), 0)} -> ${round(directCpu('direct_keygate'), 0)}); bad key ${round(rps('direct_bad_key') / rps('direct_keygate'), 2)} x keygate`,
+  );
   lines.push(`Refusals: bad key ${round(rps('bad_key'), 0)} req/s, ${round(rps('bad_key') / rps('refusal_floor'), 3)} x the floor (a Worker answering a fixed 401: ${round(rps('refusal_floor'), 0)} req/s)`);
   lines.push(`Key lookup: cold request served from "${m.coldSource}"; ${warm.n} warm requests: ${JSON.stringify(warm.keySources)} -> KV reads/req ${warm.kvReadsPerRequest}, D1 reads/req ${warm.d1ReadsPerRequest}`);
   const loadSources = r.keygate.timing.keySources;
@@ -353,6 +365,11 @@ function report(m) {
       ...(r.baseline ? { baseline_rps: round(rps('baseline'), 1), baseline_ratio: round(rps('baseline') / rps('passthrough'), 4) } : {}),
       bad_key_rps: round(rps('bad_key'), 1),
       refusal_floor_rps: round(rps('refusal_floor'), 1),
+      direct_passthrough_rps: round(rps('direct_passthrough'), 1),
+      direct_keygate_rps: round(rps('direct_keygate'), 1),
+      direct_ratio: round(rps('direct_keygate') / rps('direct_passthrough'), 4),
+      direct_bad_key_rps: round(rps('direct_bad_key'), 1),
+      direct_keygate_added_cpu_us: round((r.direct_keygate.cpu?.usPerRequest.workerd ?? Number.NaN) - (r.direct_passthrough.cpu?.usPerRequest.workerd ?? Number.NaN), 1),
       bad_key_vs_floor: round(rps('bad_key') / rps('refusal_floor'), 4),
       keygate_default_rps: round(rps('keygate_default'), 1),
       durable_object_rps: round(rps('durable_object'), 1),

@@ -53,9 +53,9 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
 /**
  * Starts one Worker in its own workerd. Every target gets the same runtime options; only
  * keygate gets storage bindings (KV, D1, the limiter Durable Object).
- * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean }} opts
+ * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean, direct?: boolean }} opts
  */
-export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false }) {
+export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false, direct = false }) {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -76,9 +76,14 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
     logRequests: false,
     cf: false,
     log: new Log(LogLevel.WARN),
+    ...(direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}),
   });
   const url = await mf.ready;
-  return { mf, url: url.href.replace(/\/$/, '') };
+  // direct: also a socket straight to the Worker, without Miniflare's entry Worker in front
+  // (a local-development layer that costs every request the same, and has no counterpart in
+  // production).
+  const directUrl = direct ? (await mf.unsafeGetDirectURL()).href.replace(/\/$/, '') : undefined;
+  return { mf, url: url.href.replace(/\/$/, ''), directUrl };
 }
 
 /**
