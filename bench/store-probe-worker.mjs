@@ -1,6 +1,7 @@
 // One limit-store round trip as a Worker makes it: with ?store=1, each request sends one
-// `/pipeline` request (one EVALSHA of a small script, loaded beforehand) to the Upstash bridge
-// and waits for the reply; without it, the Worker answers at once. The difference of the two
+// `/pipeline` request to the Upstash bridge (npm run bench replays keygate's own admission
+// command, the EVALSHA an admission sends) and waits for the reply; without it, the Worker
+// answers at once. The difference of the two
 // unloaded p50s is what one store round trip costs a Worker in this runtime (subrequest and
 // all), the allowance the bench's limits-overhead target starts from.
 // Bindings: STORE_URL, STORE_TOKEN, STORE_BODY (the /pipeline body, JSON).

@@ -405,7 +405,9 @@ export async function startBridge({ redisPort, redisHost = '127.0.0.1', token, p
 
     let body;
     try {
-      body = JSON.parse(await readBody(req));
+      const text = await readBody(req);
+      body = JSON.parse(text);
+      if (kind === '/pipeline') lastPipeline = text;
     } catch {
       return sendJson(res, 400, { error: 'ERR request body is not valid JSON' });
     }
@@ -429,6 +431,8 @@ export async function startBridge({ redisPort, redisHost = '127.0.0.1', token, p
     }
   };
 
+  /** @type {string | null} The body of the latest /pipeline request (for replaying it: npm run bench). */
+  let lastPipeline = null;
   const stats = () => ({ ...structuredClone(totals), byTag: Object.fromEntries(structuredClone(byTag)) });
   const resetStats = () => { totals = emptyCounters(); byTag = new Map(); };
 
@@ -450,6 +454,8 @@ export async function startBridge({ redisPort, redisHost = '127.0.0.1', token, p
     port: address.port,
     stats,
     resetStats,
+    /** The body of the latest /pipeline request, as sent; null before the first. */
+    lastPipeline: () => lastPipeline,
     async close() {
       await new Promise((resolve) => {
         server.close(() => resolve(undefined));
