@@ -33,7 +33,6 @@ describe('key digests', () => {
   });
 
   it('equal WebCrypto at every length around the one-block boundary (55/56 bytes), ASCII or not', async () => {
-    // Short ASCII input takes the one-block path in src/lib/sha256.ts; the rest goes to noble.
     for (let n = 0; n <= 130; n++) {
       const ascii = Array.from({ length: n }, (_, i) => String.fromCharCode(32 + ((i * 7 + n) % 95))).join('');
       expect(digestKeySync(ascii), `ascii length ${n}`).toBe(await webCryptoHex(ascii));
