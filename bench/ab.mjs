@@ -21,7 +21,7 @@ import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
-import { applyMigrations, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker } from './workers.mjs';
+import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
 import { join } from 'node:path';
 
 const { values: args } = parseArgs({
@@ -60,19 +60,14 @@ try {
   cleanups.push(() => upstream.close());
 
   const adminToken = randomBytes(24).toString('hex');
-  const HUGE = 1_000_000_000;
-  const routes = [
-    { path: '/open', upstream: upstream.url, instant_revocation: false },
-    { path: '/limited', upstream: upstream.url, limits: { rpm: HUGE, rpd: HUGE } },
-  ];
   /** @type {Record<string, unknown>} */
   let store = {};
   if (args.upstash) {
     const stack = await startUpstashStack();
     cleanups.push(() => stack.close());
-    store = { UPSTASH_REDIS_REST_URL: stack.url, UPSTASH_REDIS_REST_TOKEN: stack.token };
+    store = upstashBindings(stack);
   }
-  const bindings = { ...wrangler.vars, ...store, ROUTES: routes, ADMIN_TOKEN: adminToken };
+  const bindings = { ...wrangler.vars, ...store, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken };
   const route = `/${args.route}`;
   const common = { compatibilityDate: wrangler.compatibilityDate };
   const [pt, a, b] = await Promise.all([

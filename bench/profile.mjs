@@ -25,13 +25,12 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Log, LogLevel, Miniflare } from 'miniflare';
 import WebSocket from 'ws';
 import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { cpuMeter } from './cpu.mjs';
 import { LoadGenerator } from './load.mjs';
-import { applyMigrations, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT } from './workers.mjs';
+import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,30 +64,6 @@ const progress = (/** @type {string} */ msg) => process.stderr.write(`[profile] 
 const cleanups = [];
 async function cleanup() {
   for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
-}
-
-/** Like bench/workers.mjs startWorker, plus the inspector (runtime port, no proxy). */
-async function startProfiledWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage }) {
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath,
-    modulesRoot: dirname(scriptPath),
-    compatibilityDate,
-    compatibilityFlags,
-    bindings,
-    ...(storage
-      ? { kvNamespaces: ['KEYS'], d1Databases: ['DB'], durableObjects: { LIMITER: { className: 'LimiterObject', useSQLite: true } } }
-      : {}),
-    host: '127.0.0.1',
-    port: 0,
-    inspectorPort: 0,
-    logRequests: false,
-    cf: false,
-    log: new Log(LogLevel.WARN),
-  });
-  const url = await mf.ready;
-  const inspector = await mf.getInspectorURL();
-  return { mf, url: url.href.replace(/\/$/, ''), inspectorHost: inspector.host };
 }
 
 /** A minimal Chrome DevTools Protocol client over one WebSocket. */
@@ -219,7 +194,7 @@ async function main() {
   if (TARGET === 'passthrough') {
     progress('bundling the pass-through Worker');
     scriptPath = await bundlePassthrough(join(ROOT, 'dist', 'prof-passthrough', 'index.js'));
-    worker = await startProfiledWorker({ ...common, compatibilityFlags: ['nodejs_compat'], scriptPath, bindings: { UPSTREAM: upstream.url }, storage: false });
+    worker = await startWorker({ ...common, compatibilityFlags: ['nodejs_compat'], scriptPath, bindings: { UPSTREAM: upstream.url }, inspector: true });
     cleanups.push(() => worker.mf.dispose());
   } else {
     if (args.bundle) scriptPath = args.bundle;
@@ -228,21 +203,14 @@ async function main() {
       scriptPath = await bundleKeygate(join(ROOT, 'dist', 'prof'));
     }
     const adminToken = randomBytes(24).toString('hex');
-    // The bench's routes: /open is pure auth + proxy, no limit-store call; /limited adds the
-    // revocation marker and two request windows (one store call).
-    const HUGE = 1_000_000_000;
-    const routes = [
-      { path: '/open', upstream: upstream.url, instant_revocation: false },
-      { path: '/limited', upstream: upstream.url, limits: { rpm: HUGE, rpd: HUGE } },
-    ];
     /** @type {Record<string, unknown>} */
     let storeBindings = {};
     if (TARGET === 'upstash') {
       const stack = await startUpstashStack();
       cleanups.push(() => stack.close());
-      storeBindings = { UPSTASH_REDIS_REST_URL: stack.url, UPSTASH_REDIS_REST_TOKEN: stack.token };
+      storeBindings = upstashBindings(stack);
     }
-    worker = await startProfiledWorker({ ...common, scriptPath, bindings: { ...wrangler.vars, ...storeBindings, ROUTES: routes, ADMIN_TOKEN: adminToken }, storage: true });
+    worker = await startWorker({ ...common, scriptPath, bindings: { ...wrangler.vars, ...storeBindings, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken }, storage: true, inspector: true });
     cleanups.push(() => worker.mf.dispose());
     await applyMigrations(worker.mf);
     const created = await createKey(worker.url, adminToken, { name: 'profile' });

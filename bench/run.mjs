@@ -22,7 +22,7 @@ import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
 import { bridgeRoundTrip, probeOnce, sampleServerTiming, sendExactly, storeProbeBody } from './probes.mjs';
 import { round } from './stats.mjs';
-import { applyMigrations, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker } from './workers.mjs';
+import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -96,16 +96,7 @@ async function main() {
   progress(`redis-server + Upstash bridge on ${stack.url}`);
 
   const adminToken = randomBytes(24).toString('hex');
-  const HUGE = 1_000_000_000;
-  const routes = [
-    // Pure auth + proxy: no limits, no revocation marker check -> no limit-store call.
-    { path: '/open', upstream: upstream.url, instant_revocation: false },
-    // Route defaults: instant_revocation true -> one limit-store call (marker check).
-    { path: '/default', upstream: upstream.url },
-    // Defaults plus request windows so high nothing is refused: marker + two counters.
-    { path: '/limited', upstream: upstream.url, limits: { rpm: HUGE, rpd: HUGE } },
-  ];
-  const keygateBindings = { ...wrangler.vars, ROUTES: routes, ADMIN_TOKEN: adminToken };
+  const keygateBindings = { ...wrangler.vars, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken };
   // keygate runs with wrangler.toml's flags, as deployed; the pass-through with nodejs_compat.
   const common = { compatibilityDate: wrangler.compatibilityDate };
   const deployed = { ...common, compatibilityFlags: wrangler.compatibilityFlags };
@@ -117,7 +108,7 @@ async function main() {
     startWorker({
       ...deployed,
       scriptPath: keygateScript,
-      bindings: { ...keygateBindings, UPSTASH_REDIS_REST_URL: stack.url, UPSTASH_REDIS_REST_TOKEN: stack.token },
+      bindings: { ...keygateBindings, ...upstashBindings(stack) },
       storage: true,
     }),
     startWorker({ ...common, scriptPath: floorScript, bindings: {} }),

@@ -20,6 +20,30 @@ export async function readWranglerConfig() {
   return { compatibilityDate, compatibilityFlags: flags, vars };
 }
 
+/**
+ * The routes every bench Worker gets, all to `upstreamUrl`: /open is pure auth + proxy (no
+ * limits, no revocation marker: no limit-store call); /default keeps the route defaults
+ * (instant_revocation: one store call for the marker); /limited adds request windows so high
+ * nothing is refused (marker + two counters, still one store call).
+ * @param {string} upstreamUrl
+ */
+export function benchRoutes(upstreamUrl) {
+  const HUGE = 1_000_000_000;
+  return [
+    { path: '/open', upstream: upstreamUrl, instant_revocation: false },
+    { path: '/default', upstream: upstreamUrl },
+    { path: '/limited', upstream: upstreamUrl, limits: { rpm: HUGE, rpd: HUGE } },
+  ];
+}
+
+/**
+ * The bindings that put keygate on the Upstash store (the bridge + redis-server stack).
+ * @param {{ url: string, token: string }} stack
+ */
+export function upstashBindings(stack) {
+  return { UPSTASH_REDIS_REST_URL: stack.url, UPSTASH_REDIS_REST_TOKEN: stack.token };
+}
+
 /** `wrangler deploy --dry-run --outdir dist/bench`: the bundle a real deploy would upload. */
 export async function bundleKeygate(outdir = join(ROOT, 'dist', 'bench')) {
   const wrangler = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -53,9 +77,10 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
 /**
  * Starts one Worker in its own workerd. Every target gets the same runtime options; only
  * keygate gets storage bindings (KV, D1, the limiter Durable Object).
- * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean, direct?: boolean }} opts
+ * `inspector` opens the V8 inspector on the runtime's own port (bench/profile.mjs).
+ * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean, direct?: boolean, inspector?: boolean }} opts
  */
-export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false, direct = false }) {
+export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false, direct = false, inspector = false }) {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -72,6 +97,7 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
       : {}),
     host: '127.0.0.1',
     port: 0,
+    ...(inspector ? { inspectorPort: 0 } : {}),
     // No per-request log round trip to Node, no cf.json download (there is no internet).
     logRequests: false,
     cf: false,
@@ -83,7 +109,8 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
   // (a local-development layer that costs every request the same, and has no counterpart in
   // production).
   const directUrl = direct ? (await mf.unsafeGetDirectURL()).href.replace(/\/$/, '') : undefined;
-  return { mf, url: url.href.replace(/\/$/, ''), directUrl };
+  const inspectorHost = inspector ? (await mf.getInspectorURL()).host : undefined;
+  return { mf, url: url.href.replace(/\/$/, ''), directUrl, inspectorHost };
 }
 
 /**

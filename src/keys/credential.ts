@@ -15,17 +15,17 @@ function fromHeaderValue(value: string): string {
   return (m ? (m[1] ?? '') : v).trim();
 }
 
-const byExtra = new Map<string, readonly string[]>();
+// Keyed by the route's array itself (parsed configuration lives as long as the isolate's
+// config memo), so a lookup costs no string building; a WeakMap bounds itself.
+const byExtra = new WeakMap<readonly string[], readonly string[]>();
 
-/** Every header that may carry a key on a route (memoised: routes come from configuration). */
+/** Every header that may carry a key on a route (memoised per route). */
 export function credentialHeaders(extra: readonly string[]): readonly string[] {
   if (extra.length === 0) return DEFAULT_KEY_HEADERS;
-  const id = extra.join(',');
-  let names = byExtra.get(id);
+  let names = byExtra.get(extra);
   if (!names) {
     names = [...new Set([...DEFAULT_KEY_HEADERS, ...extra])];
-    if (byExtra.size > 64) byExtra.clear();
-    byExtra.set(id, names);
+    byExtra.set(extra, names);
   }
   return names;
 }

@@ -19,10 +19,7 @@ const KV_MIN_TTL_S = 60;
 // Module scope on purpose: shared by every request the isolate serves. Bounded.
 const cache = new LruCache<string, KeyRecord | null>(10_000, 10_000);
 
-/** For tests and admin writes in this isolate. */
-export function forgetCachedDigest(digest: string): void {
-  cache.delete(digest);
-}
+/** Drops the isolate tier (tests). */
 export function clearKeyCache(): void {
   cache.clear();
 }

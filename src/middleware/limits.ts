@@ -44,6 +44,11 @@ export interface Admission {
 /** Nothing read, nothing to add: the path of routes without limits or metering. */
 const PASS: Admission = Object.freeze({ body: undefined, onResponse: undefined });
 
+/** Forward the body read (if any) and leave the response alone. */
+function unlimited(metered: MeteredRequest): Admission {
+  return metered.body === undefined ? PASS : { body: metered.body, onResponse: undefined };
+}
+
 type LlmFormat = 'openai' | 'anthropic';
 
 const UNMETERED: MeteredRequest = Object.freeze({ model: null, reservation: 0 });
@@ -56,7 +61,7 @@ export function usageFormat(route: Route, path: string): LlmFormat | 'header' | 
   return /\/messages\/?$/.test(path) ? 'anthropic' : 'openai';
 }
 
-async function readMeteredBody(c: Context<AppEnv>, route: Route): Promise<MeteredRequest> {
+async function readMeteredBody(c: Context<AppEnv>, route: Route, format: LlmFormat | 'header' | null): Promise<MeteredRequest> {
   const metering = route.metering;
   if (!metering) return { model: null, reservation: 0 };
   const method = c.req.method;
@@ -64,7 +69,6 @@ async function readMeteredBody(c: Context<AppEnv>, route: Route): Promise<Metere
   const read = await readBodyLimited(c.req.raw, metering.max_body_bytes);
   if (!read.ok) throw new GatewayError('payload_too_large', `The request body exceeds ${metering.max_body_bytes} bytes.`);
   const text = read.text;
-  const format = usageFormat(route, c.req.path);
   if (format === 'header') return { model: null, reservation: metering.default_reservation, body: text };
   if (text.trim() === '') return { model: null, reservation: metering.default_reservation, body: text };
   let body: unknown;
@@ -96,12 +100,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRecord): Promise<Admission> {
   const config = c.get('config');
   const services = c.get('services');
+  const format = usageFormat(route, c.req.path);
   // Routes without metering read no body: no await, no extra microtask.
-  const metered = route.metering ? await readMeteredBody(c, route) : UNMETERED;
+  const metered = route.metering ? await readMeteredBody(c, route, format) : UNMETERED;
   const { model, reservation } = metered;
 
   const policy = policyFor(route, key);
-  if (!hasAnyLimit(policy) && !route.instant_revocation) return metered.body === undefined ? PASS : { body: metered.body, onResponse: undefined };
+  if (!hasAnyLimit(policy) && !route.instant_revocation) return unlimited(metered);
 
   const now = Date.now();
   const price = priceFor(config.PRICES, config.DEFAULT_PRICE, model);
@@ -120,7 +125,6 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
     if (closed) throw new GatewayError('store_unavailable', 'The limit store is unavailable; this route fails closed.', { headers: { 'retry-after': '1' } });
   }
 
-  const format = usageFormat(route, c.req.path);
   const llm = format === 'openai' || format === 'anthropic';
   if (outcome?.status === 'blocked') throw new GatewayError(outcome.reason);
   if (outcome?.status === 'rate_limited') {
@@ -140,7 +144,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   }
 
   const admitted = outcome?.status === 'admitted' ? outcome : undefined;
-  if (!admitted) return metered.body === undefined ? PASS : { body: metered.body, onResponse: undefined };
+  if (!admitted) return unlimited(metered);
 
   let meter: ((res: Response) => Response) | undefined;
   if (route.metering && format) {

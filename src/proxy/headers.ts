@@ -49,15 +49,15 @@ function connectionListed(value: string | null): string[] | null {
 
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
-const dropSets = new Map<string, Set<string>>();
+// Keyed by the credential-header list itself: credentialHeaders() returns one array per
+// route, so no string is built per request; a WeakMap bounds itself.
+const dropSets = new WeakMap<readonly string[], Set<string>>();
 
 function dropSetFor(credentialHeaders: readonly string[]): Set<string> {
-  const id = credentialHeaders.join(',');
-  let set = dropSets.get(id);
+  let set = dropSets.get(credentialHeaders);
   if (!set) {
     set = new Set([...HOP_BY_HOP, ...UNTRUSTED_FORWARDING, ...credentialHeaders]);
-    if (dropSets.size > 64) dropSets.clear();
-    dropSets.set(id, set);
+    dropSets.set(credentialHeaders, set);
   }
   return set;
 }
