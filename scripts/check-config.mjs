@@ -9,7 +9,7 @@
 // "Invalid configuration: "); exit 2 when the file cannot be read or the arguments are wrong.
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { parse as parseToml } from 'smol-toml';
@@ -38,9 +38,10 @@ function readArgs() {
 
 /**
  * The Worker's own config loader, bundled (with zod) into one ESM module and imported.
+ * scripts/deploy.mjs runs its checks through this too.
  * @returns {Promise<{ parseConfig: (vars: Record<string, unknown>) => { ok: true, config: { sortedRoutes: readonly { path: string }[], ROUTES: readonly { path: string, upstream: string }[] } } | { ok: false, message: string } }>}
  */
-async function loadConfigModule() {
+export async function loadConfigModule() {
   const result = await build({
     absWorkingDir: root,
     entryPoints: [resolve(root, 'src/config/load.ts')],
@@ -56,7 +57,7 @@ async function loadConfigModule() {
 }
 
 /** @param {unknown} v @returns {v is Record<string, unknown>} */
-const isTable = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isTable = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 async function main() {
   const args = readArgs();
@@ -105,4 +106,4 @@ async function main() {
   console.log(`config ok (${shown}${args.env ? `, env ${args.env}` : ''}): ${n} route${n === 1 ? '' : 's'}${n ? `: ${paths.join(', ')}` : ''}`);
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();
