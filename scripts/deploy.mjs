@@ -11,7 +11,8 @@
 //      (`wrangler deploy` creates and links the KV namespace and D1 database the first time);
 //      migrations run first when the database already exists, so new code never meets an old
 //      schema, and right after the first deploy otherwise;
-//   5. sets ADMIN_TOKEN when the Worker has none (generated, printed once);
+//   5. sets ADMIN_TOKEN when the Worker has none (generated, printed once). Under CI (CI or
+//      WORKERS_CI set) it only says so: a token printed there would stay in the build log;
 //   6. prints the Worker's URL and the next curl to run.
 //
 // Exit 0 on success, 1 when a check or a wrangler step fails, 2 on bad arguments.
@@ -147,9 +148,15 @@ function lastWords(r) {
 
 /**
  * Runs the whole deployment. Returns the exit code.
- * @param {{ argv: string[], wrangler?: WranglerRunner, output?: Output, token?: () => string }} opts
+ * @param {{ argv: string[], wrangler?: WranglerRunner, output?: Output, token?: () => string, ci?: boolean }} opts
  */
-export async function deploy({ argv, wrangler = spawnWrangler, output, token = () => randomBytes(32).toString('base64url') }) {
+export async function deploy({
+  argv,
+  wrangler = spawnWrangler,
+  output,
+  token = () => randomBytes(32).toString('base64url'),
+  ci = Boolean(process.env.CI || process.env.WORKERS_CI),
+}) {
   const out = output?.out ?? ((s) => process.stdout.write(`${s}\n`));
   const err = output?.err ?? ((s) => process.stderr.write(`${s}\n`));
   const fail = (/** @type {string} */ m) => (err(`deploy: ${m}`), 1);
@@ -298,7 +305,8 @@ export async function deploy({ argv, wrangler = spawnWrangler, output, token = (
   // 5. ADMIN_TOKEN.
   /** @type {string | undefined} */
   let newToken;
-  if (!present.has('ADMIN_TOKEN')) {
+  const tokenMissing = !present.has('ADMIN_TOKEN');
+  if (tokenMissing && !ci) {
     newToken = token();
     const r = await wrangler(['secret', 'put', 'ADMIN_TOKEN', ...configArgs], { input: newToken });
     if (r.code !== 0) return fail(`\`wrangler secret put ADMIN_TOKEN\` failed: ${lastWords(r)}; set it yourself with \`npx wrangler secret put ADMIN_TOKEN\``);
@@ -314,6 +322,10 @@ export async function deploy({ argv, wrangler = spawnWrangler, output, token = (
     out('It is shown only this once: keep it in your password manager.');
     out('');
     out(`  ADMIN_TOKEN=${newToken}`);
+  } else if (tokenMissing) {
+    err('deploy: warning: the Worker has no ADMIN_TOKEN, so only admin-scoped keys can use /admin (none exist yet).');
+    err('deploy: this looks like CI, where a generated token would stay in the build log: set one yourself with');
+    err(`deploy:   openssl rand -base64 32 | npx wrangler secret put ADMIN_TOKEN${values.env ? ` --env ${values.env}` : ''}`);
   } else {
     out('ADMIN_TOKEN is already set on the Worker (unchanged).');
   }

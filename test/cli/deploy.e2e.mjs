@@ -136,7 +136,7 @@ test('first deploy: checks secrets, deploys (creating KV and D1), migrates, sets
     'secret put ADMIN_TOKEN': {},
   });
   const o = captured();
-  const code = await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'generated-admin-token-1234' });
+  const code = await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'generated-admin-token-1234', ci: false });
   assert.equal(code, 0, o.lines.err.join('\n'));
   assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'deploy --config', 'd1 list', 'd1 migrations apply', 'secret put']);
 
@@ -167,6 +167,20 @@ test('redeploy: migrations run before the new code is deployed, and an existing 
   assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output }), 0, o.lines.err.join('\n'));
   assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'deploy --config']);
   assert.match(o.lines.out.join('\n'), /ADMIN_TOKEN is already set/);
+});
+
+test('under CI a missing ADMIN_TOKEN is not generated (it would stay in the build log): the deploy says how to set one', async () => {
+  const w = fakeWrangler({
+    'secret list': { stdout: JSON.stringify([{ name: 'OPENAI_API_KEY' }]) },
+    'd1 list': { stdout: JSON.stringify([{ uuid: DB_ID, name: 'keygate' }]) },
+    'd1 migrations apply DB --remote': {},
+    deploy: { stdout: deployOutput },
+  });
+  const o = captured();
+  assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'must-not-appear', ci: true }), 0, o.lines.err.join('\n'));
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'deploy --config']);
+  assert.ok(!`${o.lines.out.join('\n')}${o.lines.err.join('\n')}`.includes('must-not-appear'));
+  assert.match(o.lines.err.join('\n'), /npx wrangler secret put ADMIN_TOKEN/);
 });
 
 test('a pinned database_id is used as is: no lookup, no temporary config', async () => {
