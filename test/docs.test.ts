@@ -3,8 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import readme from '../README.md?raw';
+import storage from '../docs/storage.md?raw';
 import { ConfigSchema, RouteSchema } from '../src/config/schema';
 import { ERRORS } from '../src/errors';
+import { digestKey } from '../src/keys/digest';
+import { KV_PREFIX } from '../src/keys/key-store';
+import { createKey, testEnv } from './harness/gateway';
 
 type Field = { name: string; required: boolean; default?: unknown };
 
@@ -56,10 +60,10 @@ const norm = (s: string) => s.replace(/[`"]/g, '').replace(/\s+/g, ' ').trim();
  * The rows of the first table after `heading`: every backticked name in the first cell, with
  * the row's Default cell.
  */
-function table(heading: string): Map<string, string> {
-  const start = readme.indexOf(heading);
-  expect(start, `README has a "${heading}" section`).toBeGreaterThanOrEqual(0);
-  const lines = readme.slice(start).split('\n');
+function table(heading: string, doc = readme): Map<string, string> {
+  const start = doc.indexOf(heading);
+  expect(start, `the doc has a "${heading}" section`).toBeGreaterThanOrEqual(0);
+  const lines = doc.slice(start).split('\n');
   const first = lines.findIndex((l) => l.startsWith('|'));
   const rows = new Map<string, string>();
   for (const line of lines.slice(first + 2)) {
@@ -98,5 +102,17 @@ describe('documentation matches the code', () => {
     // The walk itself must reach the nested objects, or the check would pass vacuously.
     expect(routeFields.map((f) => f.name)).toEqual(expect.arrayContaining(['metering.max_body_bytes', 'on_store_error.requests', 'budget.period']));
     checkReference('### Route fields (`[[vars.ROUTES]]`)', routeFields);
+  });
+
+  it('docs/storage.md lists exactly the columns of the D1 keys table', async () => {
+    const { results } = await testEnv().DB.prepare('PRAGMA table_info(keys)').all<{ name: string }>();
+    expect([...table('### `keys`', storage).keys()].flatMap((n) => n.split(/`?,\s*`?/)).sort()).toEqual(results.map((c) => c.name).sort());
+  });
+
+  it('docs/storage.md lists exactly the fields of the KV key snapshot', async () => {
+    const { key } = await createKey({ name: 'storage doc', owner: 'docs', limits: { rpm: 5 } });
+    const snapshot = await testEnv().KEYS.get<Record<string, unknown>>(KV_PREFIX + (await digestKey(key)), 'json');
+    expect(snapshot).not.toBeNull();
+    expect([...table('| Field | D1 column | Notes |', storage).keys()].sort()).toEqual(Object.keys(snapshot ?? {}).sort());
   });
 });
