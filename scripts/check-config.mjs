@@ -4,7 +4,8 @@
 //
 //   node scripts/check-config.mjs [--config <path/to/wrangler.toml>] [--env <name>]
 //
-// Exit 0 with a one-line summary when the config is valid; exit 1 with
+// Exit 0 with a one-line summary when the config is valid (and a `warning: ...` line on stderr
+// for each setting that parses but cannot take effect); exit 1 with
 // `config_invalid: <message>` on stderr (the message the Worker puts after
 // "Invalid configuration: "); exit 2 when the file cannot be read or the arguments are wrong.
 import { readFile } from 'node:fs/promises';
@@ -57,6 +58,28 @@ export async function loadConfigModule() {
 }
 
 /** @param {unknown} v @returns {v is Record<string, unknown>} */
+/**
+ * Settings that parse but can never bind: token limits (tpm/tpd, per route or per model) on a
+ * route without `metering`, where keygate never learns a request's token count.
+ * @param {{ ROUTES: readonly { path: string, metering?: unknown, limits?: { tpm?: number, tpd?: number }, model_limits?: Record<string, { tpm?: number, tpd?: number }> }[] }} config
+ * @returns {string[]}
+ */
+export function configWarnings(config) {
+  /** @type {string[]} */
+  const out = [];
+  for (const r of config.ROUTES) {
+    if (r.metering !== undefined) continue;
+    /** @type {string[]} */
+    const unbound = [];
+    for (const f of /** @type {const} */ (['tpm', 'tpd'])) if (r.limits?.[f] !== undefined) unbound.push(`limits.${f}`);
+    for (const [model, l] of Object.entries(r.model_limits ?? {})) {
+      for (const f of /** @type {const} */ (['tpm', 'tpd'])) if (l[f] !== undefined) unbound.push(`model_limits."${model}".${f}`);
+    }
+    if (unbound.length) out.push(`route ${r.path}: ${unbound.join(', ')} never bind${unbound.length === 1 ? 's' : ''}: token limits need \`metering\` on the route`);
+  }
+  return out;
+}
+
 export const isTable = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 async function main() {
@@ -101,6 +124,7 @@ async function main() {
     console.error(`config_invalid: ${result.message}`);
     process.exit(1);
   }
+  for (const w of configWarnings(result.config)) console.error(`warning: ${w}`);
   const paths = result.config.ROUTES.map((r) => r.path);
   const n = paths.length;
   console.log(`config ok (${shown}${args.env ? `, env ${args.env}` : ''}): ${n} route${n === 1 ? '' : 's'}${n ? `: ${paths.join(', ')}` : ''}`);

@@ -26,7 +26,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseToml } from 'smol-toml';
-import { isTable, loadConfigModule } from './check-config.mjs';
+import { configWarnings, isTable, loadConfigModule } from './check-config.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const WRANGLER_BIN = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -64,16 +64,18 @@ export function isLocalUpstream(/** @type {string} */ url) {
 /**
  * The offline checks. Returns the problems (empty when deployable) and the parsed routes.
  * @param {{ vars: Record<string, unknown>, allowTestPrefix: boolean }} input
- * @returns {Promise<{ problems: string[], secrets: string[] }>}
+ * @returns {Promise<{ problems: string[], secrets: string[], warnings: string[] }>}
  */
 export async function checkDeployConfig({ vars, allowTestPrefix }) {
   const { parseConfig } = await loadConfigModule();
   const result = parseConfig(vars);
-  if (!result.ok) return { problems: [`config_invalid: ${result.message}`], secrets: [] };
+  if (!result.ok) return { problems: [`config_invalid: ${result.message}`], secrets: [], warnings: [] };
   /** @type {string[]} */
   const problems = [];
   /** @type {string[]} */
   const secrets = [];
+  /** @type {string[]} */
+  const warnings = configWarnings(/** @type {any} */ (result.config));
   const config = /** @type {{ ROUTES: readonly { path: string, upstream: string, upstream_auth?: { secret: string } }[], prefixes: ReadonlySet<string> }} */ (
     /** @type {unknown} */ (result.config)
   );
@@ -92,7 +94,7 @@ export async function checkDeployConfig({ vars, allowTestPrefix }) {
         'Remove it from [vars], or pass --allow-test-prefix to deploy it on purpose.',
     );
   }
-  return { problems, secrets };
+  return { problems, secrets, warnings };
 }
 
 /**
@@ -198,7 +200,8 @@ export async function deploy({
     scope = selected;
   }
   const vars = isTable(scope.vars) ? scope.vars : {};
-  const { problems, secrets: routeSecrets } = await checkDeployConfig({ vars, allowTestPrefix: Boolean(values['allow-test-prefix']) });
+  const { problems, secrets: routeSecrets, warnings } = await checkDeployConfig({ vars, allowTestPrefix: Boolean(values['allow-test-prefix']) });
+  for (const w of warnings) err(`deploy: warning: ${w}`);
   if (problems.length) {
     for (const p of problems) err(`deploy: ${p}`);
     err(`deploy: nothing was deployed; fix ${shown} and run again.`);
