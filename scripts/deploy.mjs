@@ -333,7 +333,7 @@ export async function deploy({
     out('ADMIN_TOKEN is already set on the Worker (unchanged).');
   }
   out('');
-  out('Create your first key:');
+  out('Create your first key (with ADMIN_TOKEN set in your shell):');
   out('');
   out(
     `  curl -s -X POST ${url ?? 'https://<your worker>'}/admin/keys -H "authorization: Bearer $ADMIN_TOKEN" ` +
