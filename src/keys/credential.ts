@@ -30,14 +30,23 @@ export function credentialHeaders(extra: readonly string[]): readonly string[] {
   return names;
 }
 
+const BEARER = /^\s*bearer\s/i;
+
+/**
+ * The key a header value would present, or '' when it presents none. Authorization carries
+ * a key only in the Bearer scheme: `Basic` and other schemes belong to the upstream.
+ */
+export function keyInHeader(name: string, value: string): string {
+  if (name === 'authorization' && !BEARER.test(value)) return '';
+  return fromHeaderValue(value);
+}
+
 /** `url` is parsed only when the route accepts a key in the query string. */
 export function readCredential(headers: Headers, url: string, extraHeaders: readonly string[], queryParam: string | undefined): Credential | null {
   for (const name of credentialHeaders(extraHeaders)) {
     const value = headers.get(name);
     if (value === null) continue;
-    // Authorization carries a key only in the Bearer scheme.
-    if (name === 'authorization' && !/^bearer\s/i.test(value.trim())) continue;
-    const key = fromHeaderValue(value);
+    const key = keyInHeader(name, value);
     if (key) return { key, source: name };
   }
   if (queryParam) {
