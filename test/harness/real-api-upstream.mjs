@@ -123,7 +123,8 @@ async function handle(req, res, origin) {
     res.writeHead(302, { location: n <= 1 ? `${origin}/get` : `${origin}/absolute-redirect/${n - 1}`, 'content-length': 0 });
     return res.end();
   }
-  if (path === '/redirect-to') {
+  // Any path ending in /redirect-to, so routes with a base path can use it too.
+  if (path.endsWith('/redirect-to')) {
     req.resume();
     const target = new URLSearchParams(rawQuery).get('url') ?? '/get';
     res.writeHead(302, { location: target, 'content-length': 0 });
