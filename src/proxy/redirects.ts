@@ -47,8 +47,9 @@ export function gatewayUrlFor(reference: string, route: Route, at: RedirectBase)
 }
 
 /** Rewrites the response's redirect-style headers in place. */
-export function rewriteRedirects(headers: Headers, route: Route, at: RedirectBase): void {
-  const location = headers.get('location');
+export function rewriteRedirects(status: number, headers: Headers, route: Route, at: RedirectBase): void {
+  // Location means something only on redirects and 201 Created.
+  const location = (status >= 300 && status < 400) || status === 201 ? headers.get('location') : null;
   if (location !== null) {
     const rewritten = gatewayUrlFor(location, route, at);
     if (rewritten !== null) headers.set('location', rewritten);
