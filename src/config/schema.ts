@@ -45,6 +45,27 @@ const MeteringSchema = z
 
 const OnStoreError = z.enum(['open', 'closed']);
 
+// An origin as browsers send it: scheme, host, optional port; no path, no trailing slash.
+const CorsOrigin = z
+  .string()
+  .regex(/^(?:\*|https?:\/\/(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?)$/, 'must be an origin like "https://app.example.com" (no path) or "*"')
+  .transform((s) => s.toLowerCase());
+
+const CorsSchema = z
+  .object({
+    origins: z.array(CorsOrigin).nonempty(),
+    // Default: the route's methods, or every method keygate routes.
+    methods: z.array(HttpMethod).nonempty().optional(),
+    // Default: authorization, content-type, x-api-key and the route's key_headers.
+    headers: z.array(headerName).optional(),
+    expose_headers: z.array(headerName).default([]),
+    credentials: z.boolean().default(false),
+    max_age: z.number().int().min(0).max(86_400).default(600),
+  })
+  .strict()
+  .refine((c) => !(c.credentials && c.origins.includes('*')), { message: 'credentials cannot be combined with the "*" origin', path: ['credentials'] });
+export type Cors = z.infer<typeof CorsSchema>;
+
 function tryUrl(u: string): URL | null {
   try {
     return new URL(u);
@@ -83,6 +104,11 @@ export const RouteSchema = z
     budget: BudgetSchema.optional(),
     metering: MeteringSchema.optional(),
     instant_revocation: z.boolean().default(true),
+    cors: CorsSchema.optional(),
+    // Without cors, a preflight needs a key like any request ("key") or goes to the upstream
+    // unauthenticated ("upstream").
+    preflight: z.enum(['key', 'upstream']).default('key'),
+    allow_service_worker: z.boolean().default(false),
     on_store_error: z
       .object({ requests: OnStoreError.default('open'), budget: OnStoreError.default('closed') })
       .strict()
@@ -109,6 +135,9 @@ export const ConfigSchema = z
       seen.add(r.path);
       if (r.path === '/admin' || r.path.startsWith('/admin/') || r.path === '/_keygate' || r.path.startsWith('/_keygate/')) {
         ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'path'], message: 'is reserved for keygate itself' });
+      }
+      if (r.cors && r.preflight === 'upstream') {
+        ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'preflight'], message: 'cannot be "upstream" on a route with cors (keygate answers its preflights)' });
       }
     });
   });
