@@ -184,7 +184,10 @@ export class KeyRepository {
     if (filter.owner !== undefined) (where.push('owner = ?'), args.push(filter.owner));
     if (filter.type !== undefined) (where.push('type = ?'), args.push(filter.type));
     if (filter.tag !== undefined) (where.push('EXISTS (SELECT 1 FROM json_each(keys.tags) WHERE value = ?)'), args.push(filter.tag));
-    if (filter.q !== undefined) (where.push("name LIKE ? ESCAPE '\\'"), args.push(`%${filter.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`));
+    // instr() rather than LIKE: the search is a plain substring (no wildcards to escape) and
+    // D1 refuses LIKE patterns past 50 bytes ("pattern too complex"). lower() folds ASCII
+    // case, as LIKE did.
+    if (filter.q !== undefined) (where.push('instr(lower(name), lower(?)) > 0'), args.push(filter.q));
     if (filter.cursor !== undefined) (where.push('id < ?'), args.push(filter.cursor));
     switch (filter.status) {
       case 'revoked':
