@@ -137,7 +137,12 @@ export const KeySchema = z
   })
   .openapi('Key');
 
-export const CreatedKeySchema = KeySchema.extend({ key: z.string().describe('The plaintext key. Shown once; store it now.') }).openapi('CreatedKey');
+const Marker = z
+  .enum(['done', 'pending'])
+  .describe('Whether the KV snapshot and the revocation marker are written. pending: the change is committed and keygate retries them (next admin call, cron); the audit log has a marker_pending entry.');
+export const ChangedKeySchema = KeySchema.extend({ marker: Marker }).openapi('ChangedKey');
+export const CreatedKeySchema = ChangedKeySchema.extend({ key: z.string().describe('The plaintext key. Shown once; store it now.') }).openapi('CreatedKey');
+export const DeletedKeySchema = z.object({ id: z.string(), deleted: z.literal(true), marker: Marker }).openapi('DeletedKey');
 export const KeyListSchema = z.object({ keys: z.array(KeySchema), next_cursor: z.string().nullable() }).openapi('KeyList');
 
 export const ErrorSchema = z

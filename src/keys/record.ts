@@ -42,6 +42,20 @@ export interface KeyRecord {
   rotated_to: string | null;
 }
 
+/** Why a key cannot be used (also the revocation marker's value; `invalid_key` = deleted). */
+export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
+
+export function blockReasonOf(r: KeyRecord, now: number): BlockReason | null {
+  if (r.revoked_at !== null) return 'key_revoked';
+  if (!r.is_active) return 'key_inactive';
+  if (r.expires_at !== null && r.expires_at <= now) return 'key_expired';
+  return null;
+}
+
+export function isUsable(r: KeyRecord, now: number): boolean {
+  return blockReasonOf(r, now) === null;
+}
+
 export function statusOf(record: KeyRecord, now = Date.now()): KeyStatus {
   if (record.revoked_at !== null) return 'revoked';
   if (record.expires_at !== null && record.expires_at <= now) return 'expired';

@@ -28,6 +28,12 @@ interface KeyRow {
   updated_at: number;
 }
 
+/** An SQL predicate with its arguments, for statements that run only if an earlier one in the same batch applied. */
+export interface SqlGuard {
+  sql: string;
+  args: unknown[];
+}
+
 /** SQL for "k2 is usable at time ?" (one bound parameter: now). */
 const USABLE_K2 = 'k2.revoked_at IS NULL AND k2.is_active = 1 AND (k2.expires_at IS NULL OR k2.expires_at > ?)';
 
@@ -148,8 +154,14 @@ export class KeyRepository {
       .bind(now, token, owner);
   }
 
-  async insert(record: KeyRecord): Promise<void> {
-    await this.insertStatement(record).run();
+  /** True in a batch once key `id` exists (e.g. its INSERT earlier in the batch applied). */
+  existsGuard(id: string): SqlGuard {
+    return { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [id] };
+  }
+
+  /** True in a batch once the guarded update that stamped `token` on key `id` applied. */
+  stampedGuard(id: string, token: string): SqlGuard {
+    return { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ? AND write_token = ?)', args: [id, token] };
   }
 
   /**
@@ -169,9 +181,8 @@ export class KeyRepository {
     return this.db.prepare(sql).bind(...args);
   }
 
-  async delete(id: string): Promise<boolean> {
-    const res = await this.db.prepare('DELETE FROM keys WHERE id = ?').bind(id).run();
-    return res.meta.changes === 1;
+  deleteStatement(id: string): D1PreparedStatement {
+    return this.db.prepare('DELETE FROM keys WHERE id = ?').bind(id);
   }
 
   async touch(id: string, at: number): Promise<void> {
@@ -234,13 +245,5 @@ export class KeyRepository {
 
   markExpiryHandled(id: string, expiresAt: number): D1PreparedStatement {
     return this.db.prepare('UPDATE keys SET expiry_handled = 1 WHERE id = ? AND expires_at = ?').bind(id, expiresAt);
-  }
-
-  async countActiveByOwner(owner: string, now = Date.now()): Promise<number> {
-    const row = await this.db
-      .prepare('SELECT COUNT(*) AS n FROM keys WHERE owner = ? AND revoked_at IS NULL AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?)')
-      .bind(owner, now)
-      .first<{ n: number }>();
-    return row?.n ?? 0;
   }
 }
