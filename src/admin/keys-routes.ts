@@ -8,7 +8,7 @@ import { digestKey } from '../keys/digest';
 import { parseKey } from '../keys/key-format';
 import { presentKey } from '../keys/record';
 import { readUsageGuarded } from '../limits/usage';
-import type { Changed } from '../keys/service';
+import type { Changed, SyncState } from '../keys/service';
 import { createInput, keyService, unwrap, updateInput } from './key-service';
 import {
   ChangedKeySchema,
@@ -31,7 +31,9 @@ import { validationError } from './validation';
 const AUTH_ERRORS = ['unauthorized', 'forbidden', 'key_revoked', 'key_expired', 'key_inactive'] as const;
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const changed = (c: Changed) => ({ ...presentKey(c.record), marker: c.marker });
+/** `marker: "pending"` only when the snapshot or marker is still to be written (keys/sync.ts). */
+const pending = (marker: SyncState) => (marker === 'pending' ? { marker } : {});
+const changed = (c: Changed) => ({ ...presentKey(c.record), ...pending(c.marker) });
 // Responses that carry a plaintext key: never stored by a browser or a proxy.
 const NO_STORE = { 'cache-control': 'no-store' } as const;
 
@@ -59,7 +61,7 @@ keysApp.openapi(
   async (c) => {
     const input = createInput(c.req.valid('json'), c);
     const { record, plaintext, marker } = unwrap(await keyService(c).create(input, c.get('actor')));
-    return c.json({ ...presentKey(record), marker, key: plaintext }, 201, NO_STORE);
+    return c.json({ ...presentKey(record), ...pending(marker), key: plaintext }, 201, NO_STORE);
   },
 );
 
@@ -148,7 +150,7 @@ keysApp.openapi(
   }),
   async (c) => {
     const { record, marker } = unwrap(await keyService(c).delete(c.req.valid('param').id, c.get('actor')));
-    return c.json({ id: record.id, deleted: true as const, marker }, 200);
+    return c.json({ id: record.id, deleted: true as const, ...pending(marker) }, 200);
   },
 );
 
@@ -228,6 +230,6 @@ keysApp.openapi(
     const { grace_seconds } = c.req.valid('json');
     const idem = c.req.valid('header')['idempotency-key'];
     const out = unwrap(await keyService(c).rotate(id, grace_seconds, c.get('actor'), idem));
-    return c.json({ ...presentKey(out.record), marker: out.marker, key: out.plaintext, previous: presentKey(out.previous), replayed: out.replayed }, 200, NO_STORE);
+    return c.json({ ...presentKey(out.record), ...pending(out.marker), key: out.plaintext, previous: presentKey(out.previous), replayed: out.replayed }, 200, NO_STORE);
   },
 );

@@ -24,7 +24,8 @@ const Timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 d
 // epoch, Date, toISOString) cannot hold. KV's 32-bit `expiration` is handled by the key store.
 export const MAX_TTL_SECONDS = 100 * 365 * 86_400;
 export const MAX_EXPIRES_AT = '9999-12-31T23:59:59.999Z';
-const ExpiresAt = Timestamp.refine((s) => Date.parse(s) <= Date.parse(MAX_EXPIRES_AT), `must be no later than ${MAX_EXPIRES_AT}`).openapi({
+// (A string that is no date at all fails the datetime check alone: NaN passes this one.)
+const ExpiresAt = Timestamp.refine((s) => !(Date.parse(s) > Date.parse(MAX_EXPIRES_AT)), `must be no later than ${MAX_EXPIRES_AT}`).openapi({
   description: `ISO 8601 date-time, at most ${MAX_EXPIRES_AT}`,
 });
 const TtlSeconds = z.number().int().positive().max(MAX_TTL_SECONDS, `must be <= ${MAX_TTL_SECONDS} (100 years)`);
@@ -138,8 +139,9 @@ export const KeySchema = z
   .openapi('Key');
 
 const Marker = z
-  .enum(['done', 'pending'])
-  .describe('Whether the KV snapshot and the revocation marker are written. pending: the change is committed and keygate retries them (next admin call, cron); the audit log has a marker_pending entry.');
+  .literal('pending')
+  .optional()
+  .describe('Present only when the change is committed but its KV snapshot or revocation marker is not written yet: keygate retries them (after every admin call and from the cron) and the audit log has a marker_pending entry.');
 export const ChangedKeySchema = KeySchema.extend({ marker: Marker }).openapi('ChangedKey');
 export const CreatedKeySchema = ChangedKeySchema.extend({ key: z.string().describe('The plaintext key. Shown once; store it now.') }).openapi('CreatedKey');
 export const DeletedKeySchema = z.object({ id: z.string(), deleted: z.literal(true), marker: Marker }).openapi('DeletedKey');
