@@ -7,8 +7,8 @@ import { loadConfig } from './config/load';
 import type { Env } from './env';
 import { auditStatement } from './keys/audit';
 import { IdempotencyRepository } from './keys/idempotency-repository';
-import { OutboxRepository } from './keys/outbox-repository';
-import { complete, drainOutbox, type SyncDeps } from './keys/sync';
+import { OutboxRepository, outboxRowOf } from './keys/outbox-repository';
+import { complete, drainOutbox, targetOf, type SyncDeps } from './keys/sync';
 import { writeRevocationMarker } from './limits/revocation';
 import { writeToken } from './lib/ids';
 import { servicesFor } from './services';
@@ -34,7 +34,7 @@ export async function runCleanup(env: Env, now = Date.now()): Promise<CleanupRep
   const sync: SyncDeps = {
     db: env.DB,
     store: services.keys,
-    writeMarker: (keyId, reason) => writeRevocationMarker(services, keyId, reason),
+    writeMarker: (key, reason) => writeRevocationMarker(services, key, reason),
     now: () => now,
   };
   // Older pending changes first, so an outage's backlog drains before new work queues up.
@@ -48,11 +48,11 @@ export async function runCleanup(env: Env, now = Date.now()): Promise<CleanupRep
     await env.DB.batch([
       repo.markExpiryHandled(key.id, key.expires_at as number),
       auditStatement(env.DB, { at: now, actor: 'scheduler', action: 'expire', key_id: key.id, changes: key.rotated_to ? ['rotation_grace_ended'] : [] }),
-      outbox.enqueueStatement({ key_id: key.id, digest: key.digest, token, at: now }),
+      outbox.enqueueStatement(outboxRowOf(key, token, now)),
     ]);
     // The store marker makes every isolate refuse the key at once, whatever its caches hold;
     // the KV snapshot is rewritten as expired (KV drops it an hour after the expiry).
-    if ((await complete(sync, { keyId: key.id, digest: key.digest, record: key }, token, true, 'scheduler')) === 'pending') pending++;
+    if ((await complete(sync, targetOf(key), token, true, 'scheduler')) === 'pending') pending++;
   }
   const idempotencyRemoved = await new IdempotencyRepository(env.DB).removeOlderThan(now - IDEMPOTENCY_TTL_MS);
   const report = { expired: due.length, pending, outboxWritten: drained.written, idempotencyRemoved };

@@ -17,7 +17,7 @@ export function verifyPresentedKey(c: Context<AppEnv>, presented: string, access
       prefixes: c.get('config').prefixes,
       store: services.keys,
       backfill: (p) => c.executionCtx.waitUntil(p),
-      marker: opts.marker ? (keyId) => checkRevocationMarker(services, keyId) : undefined,
+      marker: opts.marker ? (key) => checkRevocationMarker(services, key) : undefined,
     },
     access,
   );

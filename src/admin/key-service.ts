@@ -16,7 +16,7 @@ export function keyService(c: Context<AppEnv>): KeyService {
     db: c.env.DB,
     store: services.keys,
     maxKeysPerOwner: config.MAX_KEYS_PER_OWNER,
-    writeMarker: (keyId, reason) => writeRevocationMarker(services, keyId, reason),
+    writeMarker: (key, reason) => writeRevocationMarker(services, key, reason),
   });
 }
 
@@ -26,7 +26,7 @@ export function drainPending(c: Context<AppEnv>): Promise<unknown> {
   const deps: SyncDeps = {
     db: c.env.DB,
     store: services.keys,
-    writeMarker: (keyId, reason) => writeRevocationMarker(services, keyId, reason),
+    writeMarker: (key, reason) => writeRevocationMarker(services, key, reason),
     now: () => Date.now(),
   };
   return drainOutbox(deps).catch((error: unknown) => {

@@ -1,27 +1,44 @@
 // D1 access for the outbox table (migrations/0005_outbox.sql): the admin changes whose KV
 // snapshot or revocation marker is not yet written. SQL for it lives here and nowhere else.
 
+import { counterIdOf, type KeyRecord } from './record';
 import type { SqlGuard } from './repository';
 
 export interface OutboxRow {
   key_id: string;
   digest: string;
+  counter_id: string | null;
   token: string;
   created_at: number;
   attempts: number;
   last_error: string | null;
 }
 
+export interface NewOutboxRow {
+  key_id: string;
+  digest: string;
+  counter_id: string;
+  token: string;
+  at: number;
+}
+
+export function outboxRowOf(record: KeyRecord, token: string, at: number): NewOutboxRow {
+  return { key_id: record.id, digest: record.digest, counter_id: counterIdOf(record), token, at };
+}
+
+// A later change to the same key takes the row over (its token, a fresh retry count).
+const UPSERT =
+  'ON CONFLICT (key_id) DO UPDATE SET digest = excluded.digest, counter_id = excluded.counter_id, token = excluded.token, attempts = 0, last_error = NULL';
+
 export class OutboxRepository {
   constructor(private readonly db: D1Database) {}
 
   /** Records that key `keyId` needs syncing; conditional on `when` (the change applied). */
-  enqueueStatement(row: { key_id: string; digest: string; token: string; at: number }, when?: SqlGuard): D1PreparedStatement {
-    const values = [row.key_id, row.digest, row.token, row.at];
-    const upsert = 'ON CONFLICT (key_id) DO UPDATE SET digest = excluded.digest, token = excluded.token, attempts = 0, last_error = NULL';
-    if (!when) return this.db.prepare(`INSERT INTO outbox (key_id, digest, token, created_at) VALUES (?, ?, ?, ?) ${upsert}`).bind(...values);
+  enqueueStatement(row: NewOutboxRow, when?: SqlGuard): D1PreparedStatement {
+    const values = [row.key_id, row.digest, row.counter_id, row.token, row.at];
+    if (!when) return this.db.prepare(`INSERT INTO outbox (key_id, digest, counter_id, token, created_at) VALUES (?, ?, ?, ?, ?) ${UPSERT}`).bind(...values);
     return this.db
-      .prepare(`INSERT INTO outbox (key_id, digest, token, created_at) SELECT ?, ?, ?, ? WHERE ${when.sql} ${upsert}`)
+      .prepare(`INSERT INTO outbox (key_id, digest, counter_id, token, created_at) SELECT ?, ?, ?, ?, ? WHERE ${when.sql} ${UPSERT}`)
       .bind(...values, ...when.args);
   }
 
@@ -29,13 +46,12 @@ export class OutboxRepository {
   enqueueStampedStatement(writeToken: string, token: string, at: number): D1PreparedStatement {
     return this.db
       .prepare(
-        'INSERT INTO outbox (key_id, digest, token, created_at) SELECT id, digest, ?, ? FROM keys WHERE write_token = ? ' +
-          'ON CONFLICT (key_id) DO UPDATE SET digest = excluded.digest, token = excluded.token, attempts = 0, last_error = NULL',
+        `INSERT INTO outbox (key_id, digest, counter_id, token, created_at) SELECT id, digest, COALESCE(counter_id, id), ?, ? FROM keys WHERE write_token = ? ${UPSERT}`,
       )
       .bind(token, at, writeToken);
   }
 
-  async enqueue(row: { key_id: string; digest: string; token: string; at: number }): Promise<void> {
+  async enqueue(row: NewOutboxRow): Promise<void> {
     await this.enqueueStatement(row).run();
   }
 

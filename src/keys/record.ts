@@ -40,6 +40,17 @@ export interface KeyRecord {
   updated_at: number;
   /** Set on a key replaced by rotation: the id of its successor. */
   rotated_to: string | null;
+  /**
+   * The id its limit windows and budget are counted under; null = its own id. A rotation
+   * successor inherits its predecessor's, so rotation never resets what was spent. (Absent
+   * in KV snapshots written before the field existed: read it with counterIdOf.)
+   */
+  counter_id?: string | null;
+}
+
+/** Where the limit store counts a key's windows and budget (its marker stays under its id). */
+export function counterIdOf(r: Pick<KeyRecord, 'id' | 'counter_id'>): string {
+  return r.counter_id ?? r.id;
 }
 
 /** Why a key cannot be used (also the revocation marker's value; `invalid_key` = deleted). */

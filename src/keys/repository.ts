@@ -24,6 +24,7 @@ interface KeyRow {
   revoked_reason: string | null;
   last_used_at: number | null;
   rotated_to: string | null;
+  counter_id: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -60,6 +61,7 @@ export function fromRow(row: KeyRow): KeyRecord {
     revoked_reason: row.revoked_reason,
     last_used_at: row.last_used_at,
     rotated_to: row.rotated_to,
+    counter_id: row.counter_id,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -88,6 +90,7 @@ function toRow(r: KeyRecord): KeyRow {
     revoked_reason: r.revoked_reason,
     last_used_at: r.last_used_at,
     rotated_to: r.rotated_to,
+    counter_id: r.counter_id ?? null,
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
@@ -96,7 +99,7 @@ function toRow(r: KeyRecord): KeyRow {
 const COLUMNS: readonly (keyof KeyRow)[] = [
   'id', 'digest', 'prefix', 'display_start', 'display_end', 'name', 'description', 'owner', 'type',
   'scopes', 'tags', 'metadata', 'allowed_ips', 'allowed_referers', 'limits', 'expires_at', 'is_active',
-  'revoked_at', 'revoked_reason', 'last_used_at', 'rotated_to', 'created_at', 'updated_at',
+  'revoked_at', 'revoked_reason', 'last_used_at', 'rotated_to', 'counter_id', 'created_at', 'updated_at',
 ];
 
 export interface ListFilter {

@@ -6,10 +6,10 @@ import { auditStatement } from './audit';
 import { digestKey } from './digest';
 import { IdempotencyRepository } from './idempotency-repository';
 import { displayParts, generateKey } from './key-format';
-import { OutboxRepository } from './outbox-repository';
-import { blockReasonOf, type KeyRecord } from './record';
+import { OutboxRepository, outboxRowOf } from './outbox-repository';
+import { blockReasonOf, counterIdOf, type KeyRecord } from './record';
 import type { ServiceResult, SyncState } from './result';
-import { complete, type SyncDeps } from './sync';
+import { complete, targetOf, type SyncDeps } from './sync';
 import { newKeyId, writeToken } from '../lib/ids';
 import { open, seal, sha256Hex } from '../lib/sealed';
 
@@ -68,6 +68,7 @@ export async function rotateKey(
     end,
     last_used_at: null,
     rotated_to: null,
+    counter_id: counterIdOf(current),
     created_at: now,
     updated_at: now,
   };
@@ -88,8 +89,8 @@ export async function rotateKey(
     repo.insertIfStamped(record, { id: current.id, token: stamp }),
     auditStatement(db, { at: now, actor, action: 'rotate', key_id: current.id, changes: ['rotated_to', 'expires_at'] }, inserted),
     auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, inserted),
-    outbox.enqueueStatement({ key_id: previous.id, digest: previous.digest, token, at: now }, inserted),
-    outbox.enqueueStatement({ key_id: record.id, digest: record.digest, token, at: now }, inserted),
+    outbox.enqueueStatement(outboxRowOf(previous, token, now), inserted),
+    outbox.enqueueStatement(outboxRowOf(record, token, now), inserted),
   ];
   if (idemId && idempotencyKey) {
     const sealed = await seal(idempotencyKey, `rotate:${id}`, { record, plaintext, previous } satisfies Stored);
@@ -111,8 +112,8 @@ export async function rotateKey(
   }
   // A grace of 0 ends the old key now: its marker must be written (and the successor of an
   // unusable key gets its own).
-  const previousMarker = await complete(deps, { keyId: previous.id, digest: previous.digest, record: previous }, token, blockReasonOf(previous, now) !== null, actor);
-  const recordMarker = await complete(deps, { keyId: record.id, digest: record.digest, record }, token, blockReasonOf(record, now) !== null, actor);
+  const previousMarker = await complete(deps, targetOf(previous), token, blockReasonOf(previous, now) !== null, actor);
+  const recordMarker = await complete(deps, targetOf(record), token, blockReasonOf(record, now) !== null, actor);
   const marker: SyncState = previousMarker === 'pending' || recordMarker === 'pending' ? 'pending' : 'done';
   return { ok: true, value: { record, plaintext, previous, replayed: false, marker } };
 }

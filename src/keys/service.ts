@@ -8,12 +8,12 @@ import { auditStampedStatement, auditStatement, type AuditAction } from './audit
 import { digestKey } from './digest';
 import { displayParts, generateKey } from './key-format';
 import type { KeyStore } from './key-store';
-import { OutboxRepository } from './outbox-repository';
+import { OutboxRepository, outboxRowOf } from './outbox-repository';
 import { blockReasonOf, isUsable, type KeyRecord } from './record';
 import { fromRow } from './repository';
 import type { ServiceResult, SyncState } from './result';
 import { rotateKey } from './rotation';
-import { complete, refresh, type MarkerWriter, type SyncDeps } from './sync';
+import { complete, refresh, targetOf, type MarkerWriter, type SyncDeps } from './sync';
 
 export type { ServiceFailure, ServiceResult, SyncState } from './result';
 export type { BlockReason } from './record';
@@ -109,6 +109,7 @@ export class KeyService {
       revoked_reason: null,
       last_used_at: null,
       rotated_to: null,
+      counter_id: null,
       created_at: now,
       updated_at: now,
     };
@@ -132,7 +133,7 @@ export class KeyService {
     statements.push(capped ? this.repo.insertIfUnderCap(record, cap as number, now) : this.repo.insertStatement(record));
     const exists = this.repo.existsGuard(record.id);
     statements.push(auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, exists));
-    statements.push(this.outbox.enqueueStatement({ key_id: record.id, digest: record.digest, token, at: now }, exists));
+    statements.push(this.outbox.enqueueStatement(outboxRowOf(record, token, now), exists));
     const results = await db.batch<Record<string, unknown>>(statements);
     if (results[insertAt]?.meta.changes !== 1) {
       return { ok: false, code: 'conflict', message: `owner ${input.owner} already has ${cap} active key(s); pass "replace_existing": true to deactivate them` };
@@ -143,13 +144,13 @@ export class KeyService {
     if (replacing) {
       for (const row of results[0]?.results ?? []) {
         const off = fromRow(row as unknown as Parameters<typeof fromRow>[0]);
-        if ((await complete(this.sync, { keyId: off.id, digest: off.digest, record: off }, token, true, actor)) === 'pending') marker = 'pending';
+        if ((await complete(this.sync, targetOf(off), token, true, actor)) === 'pending') marker = 'pending';
       }
     }
     // Under an owner cap a concurrent create may already have deactivated this key: write what D1 holds.
     let fresh = record;
     if (capped) fresh = (await this.repo.byId(record.id).catch(() => null)) ?? record;
-    const own = await complete(this.sync, { keyId: fresh.id, digest: fresh.digest, record: fresh }, token, !isUsable(fresh, this.now()), actor);
+    const own = await complete(this.sync, targetOf(fresh), token, !isUsable(fresh, this.now()), actor);
     return { ok: true, value: { record: fresh, plaintext, marker: own === 'pending' ? own : marker } };
   }
 
@@ -186,12 +187,12 @@ export class KeyService {
       const [res] = await this.opts.db.batch([
         this.repo.replaceStatement(record, current.updated_at, stamp, needsCap ? { cap: cap as number, now } : undefined),
         auditStatement(this.opts.db, { at: now, actor, action, key_id: id, changes: changed }, applied),
-        this.outbox.enqueueStatement({ key_id: id, digest: record.digest, token, at: now }, applied),
+        this.outbox.enqueueStatement(outboxRowOf(record, token, now), applied),
       ]);
       if (res?.meta.changes === 1) {
         const before = blockReasonOf(current, now);
         const after = blockReasonOf(record, now);
-        const marker = await complete(this.sync, { keyId: id, digest: record.digest, record }, token, before !== after || after !== null, actor);
+        const marker = await complete(this.sync, targetOf(record), token, before !== after || after !== null, actor);
         return { ok: true, value: { record, marker } };
       }
       if (needsCap) {
@@ -248,9 +249,9 @@ export class KeyService {
     await this.opts.db.batch([
       this.repo.deleteStatement(id),
       auditStatement(this.opts.db, { at: now, actor, action: 'delete', key_id: id, changes: [] }),
-      this.outbox.enqueueStatement({ key_id: id, digest: current.digest, token, at: now }),
+      this.outbox.enqueueStatement(outboxRowOf(current, token, now)),
     ]);
-    const marker = await complete(this.sync, { keyId: id, digest: current.digest, record: null }, token, true, actor);
+    const marker = await complete(this.sync, { ...targetOf(current), record: null }, token, true, actor);
     return { ok: true, value: { record: current, marker } };
   }
 }

@@ -7,11 +7,11 @@
 import { audit } from './audit';
 import type { KeyStore } from './key-store';
 import { OutboxRepository } from './outbox-repository';
-import { blockReasonOf, type BlockReason, type KeyRecord } from './record';
+import { blockReasonOf, counterIdOf, type BlockReason, type KeyRecord } from './record';
 import type { SyncState } from './result';
 
 /** Writes (or clears, with null) a key's revocation marker; false when the store failed. */
-export type MarkerWriter = (keyId: string, reason: BlockReason | null) => Promise<boolean>;
+export type MarkerWriter = (key: { keyId: string; counterId: string }, reason: BlockReason | null) => Promise<boolean>;
 
 export interface SyncDeps {
   db: D1Database;
@@ -24,8 +24,12 @@ export interface SyncDeps {
 export interface SyncTarget {
   keyId: string;
   digest: string;
+  /** Where the store keeps the key's counters and marker (see record.ts counterIdOf). */
+  counterId: string;
   record: KeyRecord | null;
 }
+
+export const targetOf = (record: KeyRecord): SyncTarget => ({ keyId: record.id, digest: record.digest, counterId: counterIdOf(record), record });
 
 const ACTOR = 'outbox';
 
@@ -40,7 +44,7 @@ async function propagate(deps: SyncDeps, target: SyncTarget, marker: boolean): P
   } catch {
     failed.push('kv');
   }
-  if (marker && !(await deps.writeMarker(target.keyId, reason))) failed.push('marker');
+  if (marker && !(await deps.writeMarker(target, reason))) failed.push('marker');
   return failed;
 }
 
@@ -68,12 +72,12 @@ export async function complete(deps: SyncDeps, target: SyncTarget, token: string
 
 /** Like complete(), for a change that wrote nothing to D1 (so enqueues only on failure). */
 export async function refresh(deps: SyncDeps, record: KeyRecord, marker: boolean, actor: string): Promise<SyncState> {
-  const target = { keyId: record.id, digest: record.digest, record };
+  const target = targetOf(record);
   const failed = await propagate(deps, target, marker);
   if (failed.length === 0) return 'done';
   const outbox = new OutboxRepository(deps.db);
   const token = crypto.randomUUID();
-  await outbox.enqueue({ key_id: record.id, digest: record.digest, token, at: deps.now() });
+  await outbox.enqueue({ key_id: record.id, digest: record.digest, counter_id: target.counterId, token, at: deps.now() });
   await outbox.failed(record.id, token, failed.join(','));
   await audit(deps.db, { at: deps.now(), actor, action: 'marker_pending', key_id: record.id, changes: failed });
   console.warn(JSON.stringify({ level: 'warn', event: 'admin_sync_pending', key_id: record.id, failed }));
@@ -92,7 +96,8 @@ export async function drainOutbox(deps: SyncDeps, limit = 25): Promise<DrainRepo
   const report = { written: 0, pending: 0 };
   for (const row of rows) {
     const record = await deps.store.repo.byId(row.key_id);
-    const failed = await propagate(deps, { keyId: row.key_id, digest: record?.digest ?? row.digest, record }, true);
+    const target = record ? targetOf(record) : { keyId: row.key_id, digest: row.digest, counterId: row.counter_id ?? row.key_id, record: null };
+    const failed = await propagate(deps, target, true);
     if (failed.length > 0) {
       await outbox.failed(row.key_id, row.token, failed.join(','));
       report.pending++;

@@ -22,7 +22,7 @@ export interface VerifyDeps {
   store: KeyStore;
   backfill: (p: Promise<unknown>) => void;
   /** Reads the key's revocation marker (the store beats any stale KV or isolate snapshot). */
-  marker?: (keyId: string) => Promise<{ ok: true } | { ok: false; reason: MarkerFailure }>;
+  marker?: (key: KeyRecord) => Promise<{ ok: true } | { ok: false; reason: MarkerFailure }>;
 }
 
 export async function verifyKey(presented: string, deps: VerifyDeps, access: AccessRequest): Promise<VerifyResult> {
@@ -34,7 +34,7 @@ export async function verifyKey(presented: string, deps: VerifyDeps, access: Acc
   const result = checkAccess(record, access);
   if (!result.ok) return { ok: false, code: result.code, key: record, source, detail: result.detail };
   if (deps.marker) {
-    const marker = await deps.marker(record.id);
+    const marker = await deps.marker(record);
     // A deleted key's marker reads as invalid_key, answered like any unknown key.
     if (!marker.ok) return marker.reason === 'invalid_key' ? { ok: false, code: 'invalid_key', source } : { ok: false, code: marker.reason, key: record, source };
   }

@@ -6,6 +6,7 @@ import type { BlockReason } from './store';
 import type { LimitStore } from './store';
 import type { StoreGuard } from './guard';
 import { storeTimeouts } from './timeouts';
+import { counterIdOf, type KeyRecord } from '../keys/record';
 
 export type MarkerCheck = { ok: true } | { ok: false; reason: BlockReason | 'store_unavailable' };
 
@@ -15,15 +16,16 @@ interface MarkerDeps {
   storeTimeoutMs: number;
 }
 
-export async function checkRevocationMarker(deps: MarkerDeps, keyId: string): Promise<MarkerCheck> {
-  const guarded = await deps.guard.run('marker', storeTimeouts(deps.storeTimeoutMs).marker, () => deps.limits.admit({ keyId, counters: [], now: Date.now() }));
+export async function checkRevocationMarker(deps: MarkerDeps, key: Pick<KeyRecord, 'id' | 'counter_id'>): Promise<MarkerCheck> {
+  const input = { keyId: key.id, counterId: counterIdOf(key), counters: [], now: Date.now() };
+  const guarded = await deps.guard.run('marker', storeTimeouts(deps.storeTimeoutMs).marker, () => deps.limits.admit(input));
   if (!guarded.ok) return { ok: false, reason: 'store_unavailable' };
   if (guarded.value.status === 'blocked') return { ok: false, reason: guarded.value.reason };
   return { ok: true };
 }
 
 /** Sets (or with null clears) a key's marker; false when the store failed or timed out. */
-export async function writeRevocationMarker(deps: MarkerDeps, keyId: string, reason: BlockReason | null): Promise<boolean> {
-  const guarded = await deps.guard.run('set_blocked', storeTimeouts(deps.storeTimeoutMs).markerWrite, () => deps.limits.setBlocked(keyId, reason));
+export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string }, reason: BlockReason | null): Promise<boolean> {
+  const guarded = await deps.guard.run('set_blocked', storeTimeouts(deps.storeTimeoutMs).markerWrite, () => deps.limits.setBlocked(key.keyId, reason, key.counterId));
   return guarded.ok;
 }
