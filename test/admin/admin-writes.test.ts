@@ -66,6 +66,32 @@ describe('expiries after 2038', () => {
   });
 });
 
+describe('any expiry or amount a client sends', () => {
+  it('is either accepted (201) or refused with 400, and the key list keeps answering (property)', async () => {
+    const number = fc.oneof(fc.double(), fc.integer({ min: -(2 ** 53), max: 2 ** 53 }), fc.constantFrom(9e12, 1.8e302, 2 ** 31, 2 ** 53, 1e9, 1e12));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({ ttl_seconds: number }, { requiredKeys: [] }),
+        fc.option(number, { nil: undefined }),
+        fc.option(number, { nil: undefined }),
+        async (expiry, usd, tpm) => {
+          const body: Record<string, unknown> = { ...expiry };
+          if (usd !== undefined) body.budget = { usd, period: 'total' };
+          if (tpm !== undefined) body.limits = { tpm };
+          const res = await admin('/keys', { method: 'POST', json: body });
+          expect([201, 400], JSON.stringify(body)).toContain(res.status);
+        },
+      ),
+      { numRuns: 40, seed: 8 },
+    );
+    const list = await admin('/keys?limit=100');
+    expect(list.status).toBe(200);
+    for (const k of ((await list.json()) as { keys: { id: string }[] }).keys.slice(0, 10)) {
+      expect((await admin(`/keys/${k.id}/usage`)).status).toBe(200);
+    }
+  });
+});
+
 describe('a create whose KV write fails after the D1 commit', () => {
   it('still returns the plaintext (marker pending), the key works from D1, and the next admin call writes the snapshot', async () => {
     const good = testEnv();
