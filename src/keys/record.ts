@@ -73,7 +73,10 @@ export function statusOf(record: KeyRecord, now = Date.now()): KeyStatus {
   return record.is_active ? 'active' : 'inactive';
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+// Clamped to what Date can hold, so a row written before the API bounded expiries (or by hand)
+// still lists instead of throwing a RangeError.
+const MAX_DATE_MS = 8.64e15;
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(Math.min(Math.max(ms, -MAX_DATE_MS), MAX_DATE_MS)).toISOString());
 
 /** The admin/API view of a key: never the digest, never the plaintext. */
 export function presentKey(record: KeyRecord, now = Date.now()) {

@@ -218,3 +218,14 @@ describe('response headers', () => {
     expect(self.headers.get('x-request-id')).toMatch(/^req_/);
   });
 });
+
+describe('a row with an out-of-range expiry (written before the bounds existed)', () => {
+  it('still lists and reads', async () => {
+    const k = await createKey({ name: 'legacy far expiry' });
+    await env.DB.prepare('UPDATE keys SET expires_at = ? WHERE id = ?').bind(9e15, k.id).run();
+    expect((await admin('/keys?limit=100')).status).toBe(200);
+    const res = await admin(`/keys/${k.id}`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { expires_at: string }).expires_at).toBe('+275760-09-13T00:00:00.000Z');
+  });
+});
