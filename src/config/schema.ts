@@ -13,7 +13,15 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z.string().regex(HEADER_NAME, 'must be an HTTP header name').transform((s) => s.toLowerCase());
 export const ScopeName = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'must be 1-64 chars of a-z 0-9 : . _ -');
 
-const count = z.number().int('must be an integer').nonnegative('must be >= 0');
+// Upper bounds that the limit arithmetic can hold exactly: counters and micro-USD are
+// integers in JavaScript numbers (exact below 2^53 ~ 9.007e15) and in Redis/SQLite
+// integers. A window of 1e12 tokens, or a budget of 1e9 USD (1e15 micro-USD), still
+// leaves room for a period's worth of charges on top.
+export const MAX_COUNT = 1_000_000_000_000;
+export const MAX_BUDGET_USD = 1_000_000_000;
+export const MAX_PRICE_USD_PER_MTOK = 1_000_000;
+
+const count = z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_COUNT, `must be <= ${MAX_COUNT}`);
 
 export const LimitsSchema = z
   .object({ rpm: count, rpd: count, tpm: count, tpd: count })
@@ -22,13 +30,17 @@ export const LimitsSchema = z
 export type Limits = z.infer<typeof LimitsSchema>;
 
 export const BudgetSchema = z
-  .object({ usd: z.number().nonnegative('must be >= 0').finite(), period: z.enum(['day', 'month', 'total']) })
+  .object({
+    usd: z.number().nonnegative('must be >= 0').max(MAX_BUDGET_USD, `must be <= ${MAX_BUDGET_USD}`),
+    period: z.enum(['day', 'month', 'total']),
+  })
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
 
 export const ModelLimitsSchema = z.record(z.string().min(1).max(200), LimitsSchema);
 
-const PriceSchema = z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict();
+const price = z.number().nonnegative('must be >= 0').max(MAX_PRICE_USD_PER_MTOK, `must be <= ${MAX_PRICE_USD_PER_MTOK}`);
+const PriceSchema = z.object({ input: price, output: price }).strict();
 export type Price = z.infer<typeof PriceSchema>;
 
 const MeteringSchema = z

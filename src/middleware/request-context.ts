@@ -27,12 +27,12 @@ export function requestContext() {
     beginRequest(c);
     await next();
     const timing = serverTiming(c);
-    if (timing !== null) {
-      try {
-        c.res.headers.set('server-timing', timing);
-      } catch {
-        // Immutable headers (a Response passed through untouched): timing is best effort.
-      }
+    try {
+      // Every admin and key-holder response carries its request id, successes included.
+      c.res.headers.set('x-request-id', c.get('requestId'));
+      if (timing !== null) c.res.headers.set('server-timing', timing);
+    } catch {
+      // Immutable headers (a Response passed through untouched): best effort.
     }
   });
 }
