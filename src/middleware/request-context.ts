@@ -30,6 +30,7 @@ export function requestContext() {
     try {
       // Every admin and key-holder response carries its request id, successes included.
       c.res.headers.set('x-request-id', c.get('requestId'));
+      c.res.headers.set('x-gateway-request-id', c.get('requestId'));
       if (timing !== null) c.res.headers.set('server-timing', timing);
     } catch {
       // Immutable headers (a Response passed through untouched): best effort.

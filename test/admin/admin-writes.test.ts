@@ -209,10 +209,11 @@ describe('response headers', () => {
     expect(rotated.headers.get('x-request-id')).toMatch(/^req_/);
   });
 
-  it('keeps a client x-request-id on admin and key-holder successes', async () => {
+  it("answers admin and key-holder successes with keygate's own request id, whatever the client sent", async () => {
     const k = await createKey({});
     const listed = await admin('/keys?limit=1', { headers: { 'x-request-id': 'corr-123' } });
-    expect(listed.headers.get('x-request-id')).toBe('corr-123');
+    expect(listed.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(listed.headers.get('x-gateway-request-id')).toBe(listed.headers.get('x-request-id'));
     const self = await call('/_keygate/key', { headers: bearer(k.key) });
     expect(self.status).toBe(200);
     expect(self.headers.get('x-request-id')).toMatch(/^req_/);
