@@ -29,7 +29,7 @@ export function adminAuth() {
         throw new GatewayError(result.code);
       }
       // Admin keys fail closed: a key revoked in another isolate is refused here at once too.
-      const marker = await checkRevocationMarker(c.get('services'), result.key.id);
+      const marker = await checkRevocationMarker(c.get('services'), result.key);
       if (!marker.ok) throw new GatewayError(marker.reason);
       c.set('actor', result.key.id);
       return next();

@@ -22,7 +22,7 @@ const selfAuth = () =>
       { now: Date.now(), ip: c.req.header('cf-connecting-ip') ?? null, referer: c.req.header('referer') ?? null, requiredScopes: [] },
     );
     if (!result.ok) throw new GatewayError(result.code);
-    const marker = await checkRevocationMarker(c.get('services'), result.key.id);
+    const marker = await checkRevocationMarker(c.get('services'), result.key);
     if (!marker.ok) throw new GatewayError(marker.reason);
     c.set('key', result.key);
     c.set('credential', credential);

@@ -1,6 +1,7 @@
 // LimitStore over the LimiterObject Durable Object namespace: one object per key id, one
 // RPC call per admission.
 
+import { boundedSettlement } from './admit-input';
 import type { LimiterObject } from './durable-object';
 import type { AdmitInput, BlockReason, AdmitOutcome, BudgetSpec, CounterSpec, LimitStore, Settlement, Ticket, UsageSnapshot } from './store';
 
@@ -18,7 +19,7 @@ export class DurableObjectLimitStore implements LimitStore {
   }
 
   async settle(ticket: Ticket, settlement: Settlement): Promise<void> {
-    await this.stub(ticket.keyId).settle(ticket, settlement);
+    await this.stub(ticket.keyId).settle(ticket, boundedSettlement(settlement));
   }
 
   async setBlocked(keyId: string, reason: BlockReason | null): Promise<void> {

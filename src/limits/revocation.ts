@@ -1,16 +1,47 @@
-// The instant-revocation check on its own (no windows, no budget): for callers that
-// authenticate with a key outside the proxied path, such as admin-scoped keys and the
-// key-holder endpoints. One store call; the marker beats any stale KV or isolate cache.
+// Revocation that does not fail open. The store's marker is the instant check: every admission
+// reads it, so a revoked key is refused everywhere at once while the store answers. When the
+// store cannot answer (error, timeout, open breaker), the key is checked against a fresh read
+// of its KV snapshot instead (never the isolate cache), so a revoked, deactivated, expired or
+// deleted key is refused within KV's propagation time even during an outage.
+//
+// checkRevocationMarker is the marker check on its own (no windows, no budget), for callers
+// that authenticate with a key outside the proxied path: admin-scoped keys and the key-holder
+// endpoints. The proxy's own store-failure branch calls checkFreshSnapshot directly.
 
-import type { BlockReason } from './store';
-import type { LimitStore } from './store';
+import type { KeyStore } from '../keys/key-store';
+import { statusOf, type KeyRecord } from '../keys/record';
 import type { StoreGuard } from './guard';
+import type { BlockReason, LimitStore } from './store';
 
 export type MarkerCheck = { ok: true } | { ok: false; reason: BlockReason | 'store_unavailable' };
 
-export async function checkRevocationMarker(deps: { limits: LimitStore; guard: StoreGuard; storeTimeoutMs: number }, keyId: string): Promise<MarkerCheck> {
-  const guarded = await deps.guard.run('marker', deps.storeTimeoutMs, () => deps.limits.admit({ keyId, counters: [], now: Date.now() }));
-  if (!guarded.ok) return { ok: false, reason: 'store_unavailable' };
-  if (guarded.value.status === 'blocked') return { ok: false, reason: guarded.value.reason };
-  return { ok: true };
+const OK: MarkerCheck = Object.freeze({ ok: true });
+
+export interface RevocationDeps {
+  limits: LimitStore;
+  guard: StoreGuard;
+  storeTimeoutMs: number;
+  keys: KeyStore;
 }
+
+export async function checkRevocationMarker(deps: RevocationDeps, key: KeyRecord): Promise<MarkerCheck> {
+  const guarded = await deps.guard.run('marker', deps.storeTimeoutMs, () => deps.limits.admit({ keyId: key.id, counters: [], now: Date.now() }));
+  if (!guarded.ok) return checkFreshSnapshot(deps.keys, key);
+  if (guarded.value.status === 'blocked') return { ok: false, reason: guarded.value.reason };
+  return OK;
+}
+
+/** Why a key read fresh from KV (else D1) may not be used, or ok; store_unavailable when neither answers. */
+export async function checkFreshSnapshot(keys: KeyStore, key: KeyRecord, now = Date.now()): Promise<MarkerCheck> {
+  let fresh: KeyRecord | null;
+  try {
+    fresh = await keys.lookupFresh(key.digest);
+  } catch {
+    return { ok: false, reason: 'store_unavailable' };
+  }
+  if (fresh === null || fresh.id !== key.id) return { ok: false, reason: 'invalid_key' };
+  const reason = BLOCKED_BY_STATUS[statusOf(fresh, now)];
+  return reason === null ? OK : { ok: false, reason };
+}
+
+const BLOCKED_BY_STATUS = { active: null, revoked: 'key_revoked', expired: 'key_expired', inactive: 'key_inactive' } as const satisfies Record<ReturnType<typeof statusOf>, BlockReason | null>;
