@@ -9,17 +9,7 @@ import type { Limits, Price } from '../../src/config/schema';
 import type { KeyRecord } from '../../src/keys/record';
 import { ModelTable, modelKeyProblem, normaliseModel } from '../../src/limits/model-match';
 import { countersForRequest, effectivePolicy, priceFor, reservationCostMicros } from '../../src/limits/policy';
-
-const PROTOTYPE_NAMES = ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty', 'isPrototypeOf', '__defineGetter__', 'prototype'];
-
-/** Client model names: prototype members (in any case and padding), real-looking names, anything. */
-export const clientModel = fc.oneof(
-  fc.constantFrom(...PROTOTYPE_NAMES),
-  fc.constantFrom(...PROTOTYPE_NAMES).map((n) => ` ${n.toUpperCase()} `),
-  fc.constantFrom('gpt-4o', 'GPT-4o', ' gpt-4o ', 'gpt-4o-2024-08-06', 'gpt-4o-mini', 'claude-3-5-haiku', 'o1', '*', ''),
-  fc.string(),
-  fc.string({ unit: 'grapheme' }),
-);
+import { clientModel } from './model-names';
 
 const DEFAULT: Price = { input: 10, output: 30 };
 const PRICES = new ModelTable<Price>([
