@@ -143,7 +143,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (outcome?.status === 'rate_limited') {
     const r = outcome.refusedBy;
     throw new GatewayError('rate_limited', `Rate limit ${r.name} exceeded (${r.limit} ${r.kind} per ${r.windowMs / 1000}s).`, {
-      headers: { ...rateLimitHeaders(limitView(outcome.counters, r), now, llm), 'retry-after': retryAfterSeconds(r.resetAt, now) ?? '1' },
+      headers: { ...rateLimitHeaders(limitView(outcome.counters, r), now, llm, outcome.budget), 'retry-after': retryAfterSeconds(r.resetAt, now) ?? '1' },
       details: { limit: r.name, kind: r.kind, limit_value: r.limit, remaining: r.remaining, reset: new Date(r.resetAt).toISOString() },
     });
   }
