@@ -28,7 +28,8 @@ export function adminAuth() {
         if (result.code === 'insufficient_scope') throw new GatewayError('forbidden', 'This key lacks the admin scope.');
         throw new GatewayError(result.code);
       }
-      // Admin keys fail closed: a key revoked in another isolate is refused here at once too.
+      // The revocation marker (a fresh KV read when the store is down): a key revoked in another
+      // isolate is refused here too, and an active admin key still works during a store outage.
       const marker = await checkRevocationMarker(c.get('services'), result.key);
       if (!marker.ok) throw new GatewayError(marker.reason);
       c.set('actor', result.key.id);

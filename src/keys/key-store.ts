@@ -34,6 +34,8 @@ const unknown = new LruCache<string, true>(10_000, NEGATIVE_TTL_MS);
 // KV (and D1) read. Entries leave when their lookup settles; the size is capped above.
 const inFlight = new Map<string, Promise<Lookup>>();
 let d1Fallbacks = 0;
+// Fresh reads in flight (lookupFresh), one per digest, same bound.
+const freshInFlight = new Map<string, Promise<KeyRecord | null>>();
 
 /** Drops the isolate tier (tests). */
 export function clearKeyCache(): void {
@@ -106,7 +108,22 @@ export class KeyStore {
    * limit store is unreachable. KV is where admin changes propagate, so a revoked key reads as
    * revoked here within KV's propagation time. Refreshes the isolate tier with what it read.
    */
-  async lookupFresh(digest: string): Promise<KeyRecord | null> {
+  lookupFresh(digest: string): Promise<KeyRecord | null> {
+    // During an outage every request of a busy key asks: concurrent ones share one read.
+    const pending = freshInFlight.get(digest);
+    if (pending) return pending;
+    const read = this.readFresh(digest);
+    if (freshInFlight.size < MAX_COLD_LOOKUPS) {
+      freshInFlight.set(digest, read);
+      void read.then(
+        () => freshInFlight.delete(digest),
+        () => freshInFlight.delete(digest),
+      );
+    }
+    return read;
+  }
+
+  private async readFresh(digest: string): Promise<KeyRecord | null> {
     const record = (await this.kv.get<KeyRecord>(KV_PREFIX + digest, 'json')) ?? (await this.repo.byDigest(digest));
     if (record) this.remember(record);
     else cache.delete(digest);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { digestKey } from '../../src/keys/digest';
 import { KV_PREFIX } from '../../src/keys/key-store';
 import type { KeyRecord } from '../../src/keys/record';
-import { admin, bearer, upstreamOrigin } from '../harness/gateway';
+import { admin, bearer, call, countingEnv, upstreamOrigin } from '../harness/gateway';
 import { downGateway, errorOf, gateway, STORE_KINDS, type Gateway, type StoreKind } from '../limits/stores';
 
 const ROUTES = () => [
@@ -76,6 +76,23 @@ describe.each(STORE_KINDS)('revocation while the limit store is down (%s store)'
     const res = await gw.call('/plain/x', { headers: bearer(key) });
     expect(res.status).toBe(200);
     expect(res.headers.get('server-timing')).toContain('revocation;desc="kv"');
+  });
+
+  it('shares one fresh KV read among concurrent requests of one key', async () => {
+    const gw = outage(kind);
+    const { key } = await gw.createKey();
+    await warm(gw, key);
+    // With the breaker open no request waits on the store, so all ten reach the check together.
+    let open = false;
+    for (let i = 0; i < 6 && !open; i++) open = (await gw.call('/open/x', { headers: bearer(key) })).headers.get('server-timing')?.includes('circuit_open') ?? false;
+    expect(open).toBe(true);
+    const { env, counts } = countingEnv(gw.env);
+    const responses = await Promise.all(Array.from({ length: 10 }, () => call('/plain/x', { headers: bearer(key) }, { env, settle: false })));
+    for (const res of responses) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('server-timing')).toContain('circuit_open');
+    }
+    expect(counts.kv).toBe(1);
   });
 
   it('answers 503 store_unavailable on a requests = "closed" route even when it has no limits', async () => {

@@ -79,7 +79,9 @@ export function downGateway(kind: StoreKind, vars: Vars): Gateway {
     return gateway('upstash', { UPSTASH_REDIS_REST_URL: `http://127.0.0.1:9/dead/${crypto.randomUUID()}`, UPSTASH_REDIS_REST_TOKEN: 'unused', ...vars });
   }
   const real = testEnv().LIMITER;
-  const unreachable = () => Promise.reject(new Error('Network connection lost.'));
+  const unreachable = async () => {
+    throw new Error('Network connection lost.');
+  };
   const failing = {
     idFromName: (name: string) => real.idFromName(name),
     get: () => ({ admit: unreachable, settle: unreachable, setBlocked: unreachable, usage: unreachable }),
