@@ -3,16 +3,25 @@
 // would fail the call (and, counted as a store fault, open the circuit breaker for everyone)
 // or, in a Lua script that already incremented some windows, consume part of a request.
 //
-// Limits must be non-negative safe integers (they come from the configuration and key
-// records). Amounts (a request's cost, a settlement's delta) are client-influenced: a finite
-// amount is rounded up and capped at limit + 1, which refuses exactly as the uncapped amount
-// would while keeping every number the store sees small; a non-finite amount is invalid.
+// Limits come from the configuration and key records: a finite non-negative limit is rounded
+// down and capped at MAX_AMOUNT (more than any window or budget can use; a budget of 1e12 USD
+// would otherwise be 1e18 micro-USD, past what a double holds exactly). Amounts (a request's
+// cost, a settlement's delta) are client-influenced: a finite amount is rounded up and capped
+// at limit + 1, which refuses exactly as the uncapped amount would while keeping every number
+// the store sees small. Anything else (NaN, infinities, negatives) is invalid.
 
 import type { AdmitInput, CounterSpec, Settlement } from './store';
 
 export type AdmitInputCheck = { ok: true; input: AdmitInput } | { ok: false; problem: string };
 
-const isLimit = (n: number) => Number.isSafeInteger(n) && n >= 0;
+/** 2^50: every limit and amount a store sees is at most this (+1), far inside a safe integer. */
+export const MAX_AMOUNT = 2 ** 50;
+
+/** A limit in [0, MAX_AMOUNT], or null when it is not a finite non-negative number. */
+function boundedLimit(limit: number): number | null {
+  if (!Number.isFinite(limit) || limit < 0) return null;
+  return Math.min(Math.floor(limit), MAX_AMOUNT);
+}
 
 /** A cost in [0, limit + 1], or null when it is not a finite non-negative number. */
 function boundedCost(cost: number, limit: number): number | null {
@@ -25,17 +34,19 @@ export function checkAdmitInput(input: AdmitInput): AdmitInputCheck {
   let counters: CounterSpec[] | undefined;
   for (let i = 0; i < input.counters.length; i++) {
     const c = input.counters[i] as CounterSpec;
-    if (!isLimit(c.limit) || !isLimit(c.windowMs) || c.windowMs === 0) return { ok: false, problem: `counter ${c.name}: limit or window is not a non-negative integer` };
-    const cost = boundedCost(c.cost, c.limit);
+    const limit = boundedLimit(c.limit);
+    if (limit === null || !Number.isSafeInteger(c.windowMs) || c.windowMs <= 0) return { ok: false, problem: `counter ${c.name}: limit or window is not a non-negative number` };
+    const cost = boundedCost(c.cost, limit);
     if (cost === null) return { ok: false, problem: `counter ${c.name}: cost is not a finite non-negative number` };
-    if (cost !== c.cost) (counters ??= input.counters.slice())[i] = { ...c, cost };
+    if (cost !== c.cost || limit !== c.limit) (counters ??= input.counters.slice())[i] = { ...c, limit, cost };
   }
   let budget = input.budget;
   if (budget) {
-    if (!isLimit(budget.limitMicros)) return { ok: false, problem: 'budget: limit is not a non-negative integer' };
-    const cost = boundedCost(budget.costMicros, budget.limitMicros);
+    const limit = boundedLimit(budget.limitMicros);
+    if (limit === null) return { ok: false, problem: 'budget: limit is not a non-negative number' };
+    const cost = boundedCost(budget.costMicros, limit);
     if (cost === null) return { ok: false, problem: 'budget: cost is not a finite non-negative number' };
-    if (cost !== budget.costMicros) budget = { ...budget, costMicros: cost };
+    if (cost !== budget.costMicros || limit !== budget.limitMicros) budget = { ...budget, limitMicros: limit, costMicros: cost };
   }
   if (!Number.isSafeInteger(input.now)) return { ok: false, problem: 'now is not an integer' };
   if (counters === undefined && budget === input.budget) return { ok: true, input };

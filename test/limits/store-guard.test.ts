@@ -3,7 +3,7 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boundedSettlement, checkAdmitInput, MAX_SETTLEMENT_DELTA } from '../../src/limits/admit-input';
+import { boundedSettlement, checkAdmitInput, MAX_AMOUNT, MAX_SETTLEMENT_DELTA } from '../../src/limits/admit-input';
 import { isRequestFault, StoreGuard, StoreInputError } from '../../src/limits/guard';
 import type { AdmitInput } from '../../src/limits/store';
 
@@ -76,7 +76,7 @@ describe('admission amounts are checked before the store', () => {
       expect(checkAdmitInput(admit(1, 10, bad)).ok).toBe(false);
     }
     expect(checkAdmitInput(admit(1, Number.NaN)).ok).toBe(false);
-    expect(checkAdmitInput(admit(1, 1.5)).ok).toBe(false);
+    expect(checkAdmitInput(admit(1, -1)).ok).toBe(false);
   });
 
   it('passes sound input through untouched (same object)', () => {
@@ -85,24 +85,27 @@ describe('admission amounts are checked before the store', () => {
     expect(checked.ok && checked.input).toBe(input);
   });
 
-  it('bounds any finite amount to a safe integer that refuses exactly when the original would', () => {
+  it('bounds any finite amount and limit to safe integers that refuse exactly when the originals would', () => {
     fc.assert(
       fc.property(
         fc.oneof(fc.double({ min: 0, max: 1e300, noNaN: true }), fc.integer({ min: 0, max: 1000 })),
-        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
-        fc.integer({ min: 0, max: 2 ** 52 }),
+        fc.oneof(fc.double({ min: 0, max: 1e300, noNaN: true }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 1000 })),
+        fc.integer({ min: 0, max: MAX_AMOUNT }),
         (cost, limit, used) => {
           const checked = checkAdmitInput(admit(cost, limit, cost, limit));
           expect(checked.ok).toBe(true);
           if (!checked.ok) return;
           const c = checked.input.counters[0]!;
           const b = checked.input.budget!;
-          for (const n of [c.cost, b.costMicros]) expect(Number.isSafeInteger(n) && n >= 0).toBe(true);
-          const fits = (x: number) => used + x <= limit;
+          for (const n of [c.cost, c.limit, b.costMicros, b.limitMicros]) expect(Number.isSafeInteger(n) && n >= 0 && n <= MAX_AMOUNT + 1).toBe(true);
+          // Limits past MAX_AMOUNT are read as MAX_AMOUNT; below it nothing changes.
+          const effective = Math.min(Math.floor(limit), MAX_AMOUNT);
+          expect(c.limit).toBe(effective);
+          const fits = (x: number) => used + x <= effective;
           expect(fits(c.cost)).toBe(fits(Math.ceil(cost)));
         },
       ),
-      { numRuns: 2_000 },
+      { numRuns: 3_000 },
     );
   });
 
