@@ -14,7 +14,15 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z.string().regex(HEADER_NAME, 'must be an HTTP header name').transform((s) => s.toLowerCase());
 export const ScopeName = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'must be 1-64 chars of a-z 0-9 : . _ -');
 
-const count = z.number().int('must be an integer').nonnegative('must be >= 0');
+// Upper bounds that the limit arithmetic can hold exactly: counters and micro-USD are
+// integers in JavaScript numbers (exact below 2^53 ~ 9.007e15) and in Redis/SQLite
+// integers. A window of 1e12 tokens, or a budget of 1e9 USD (1e15 micro-USD), still
+// leaves room for a period's worth of charges on top.
+export const MAX_COUNT = 1_000_000_000_000;
+export const MAX_BUDGET_USD = 1_000_000_000;
+export const MAX_PRICE_USD_PER_MTOK = 1_000_000;
+
+const count = z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_COUNT, `must be <= ${MAX_COUNT}`);
 
 export const LimitsSchema = z
   .object({ rpm: count, rpd: count, tpm: count, tpd: count })
@@ -23,7 +31,10 @@ export const LimitsSchema = z
 export type Limits = z.infer<typeof LimitsSchema>;
 
 export const BudgetSchema = z
-  .object({ usd: z.number().nonnegative('must be >= 0').finite(), period: z.enum(['day', 'month', 'total']) })
+  .object({
+    usd: z.number().nonnegative('must be >= 0').max(MAX_BUDGET_USD, `must be <= ${MAX_BUDGET_USD}`),
+    period: z.enum(['day', 'month', 'total']),
+  })
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
 
@@ -35,7 +46,8 @@ const ModelKey = z.string().superRefine((key, ctx) => {
 
 export const ModelLimitsSchema = z.record(ModelKey, LimitsSchema);
 
-const PriceSchema = z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict();
+const price = z.number().nonnegative('must be >= 0').max(MAX_PRICE_USD_PER_MTOK, `must be <= ${MAX_PRICE_USD_PER_MTOK}`);
+const PriceSchema = z.object({ input: price, output: price }).strict();
 export type Price = z.infer<typeof PriceSchema>;
 
 const MeteringSchema = z
@@ -51,6 +63,27 @@ const MeteringSchema = z
   .refine((m) => m.format !== 'header' || m.header !== undefined, { message: 'header is required when format is "header"', path: ['header'] });
 
 const OnStoreError = z.enum(['open', 'closed']);
+
+// An origin as browsers send it: scheme, host, optional port; no path, no trailing slash.
+const CorsOrigin = z
+  .string()
+  .regex(/^(?:\*|https?:\/\/(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?)$/, 'must be an origin like "https://app.example.com" (no path) or "*"')
+  .transform((s) => s.toLowerCase());
+
+const CorsSchema = z
+  .object({
+    origins: z.array(CorsOrigin).nonempty(),
+    // Default: the route's methods, or every method keygate routes.
+    methods: z.array(HttpMethod).nonempty().optional(),
+    // Default: authorization, content-type, x-api-key and the route's key_headers.
+    headers: z.array(headerName).optional(),
+    expose_headers: z.array(headerName).default([]),
+    credentials: z.boolean().default(false),
+    max_age: z.number().int().min(0).max(86_400).default(600),
+  })
+  .strict()
+  .refine((c) => !(c.credentials && c.origins.includes('*')), { message: 'credentials cannot be combined with the "*" origin', path: ['credentials'] });
+export type Cors = z.infer<typeof CorsSchema>;
 
 function tryUrl(u: string): URL | null {
   try {
@@ -90,6 +123,11 @@ export const RouteSchema = z
     budget: BudgetSchema.optional(),
     metering: MeteringSchema.optional(),
     instant_revocation: z.boolean().default(true),
+    cors: CorsSchema.optional(),
+    // Without cors, a preflight needs a key like any request ("key") or goes to the upstream
+    // unauthenticated ("upstream").
+    preflight: z.enum(['key', 'upstream']).default('key'),
+    allow_service_worker: z.boolean().default(false),
     on_store_error: z
       .object({ requests: OnStoreError.default('open'), budget: OnStoreError.default('closed') })
       .strict()
@@ -116,6 +154,9 @@ export const ConfigSchema = z
       seen.add(r.path);
       if (r.path === '/admin' || r.path.startsWith('/admin/') || r.path === '/_keygate' || r.path.startsWith('/_keygate/')) {
         ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'path'], message: 'is reserved for keygate itself' });
+      }
+      if (r.cors && r.preflight === 'upstream') {
+        ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'preflight'], message: 'cannot be "upstream" on a route with cors (keygate answers its preflights)' });
       }
     });
   });

@@ -24,6 +24,7 @@ const KV_MIN_TTL_S = 60;
 export const MAX_COLD_LOOKUPS = 1_024;
 /** Of those, lookups that missed KV and ask D1, the system of record: forged keys always do. */
 export const MAX_D1_FALLBACKS = 32;
+const KV_MAX_EXPIRATION_S = 2 ** 31 - 1;
 
 // Module scope on purpose: shared by every request the isolate serves. Bounded.
 const cache = new LruCache<string, KeyRecord>(10_000, 10_000);
@@ -141,8 +142,11 @@ export class KeyStore {
     unknown.delete(record.digest);
     const opts: KVNamespacePutOptions = {};
     // An expired key's snapshot can leave KV shortly after expiry (D1 still answers "expired").
+    // KV's `expiration` must fit a signed 32-bit integer (2038-01-19); later expiries get none,
+    // and the record's own expires_at check refuses the key when it passes.
     if (record.expires_at !== null && record.revoked_at === null) {
-      opts.expiration = Math.max(Math.ceil(record.expires_at / 1000) + 3600, Math.ceil(Date.now() / 1000) + KV_MIN_TTL_S);
+      const expiration = Math.max(Math.ceil(record.expires_at / 1000) + 3600, Math.ceil(Date.now() / 1000) + KV_MIN_TTL_S);
+      if (expiration <= KV_MAX_EXPIRATION_S) opts.expiration = expiration;
     }
     await this.kv.put(KV_PREFIX + record.digest, JSON.stringify(record), opts);
   }

@@ -5,27 +5,33 @@
 // deleted key is refused within KV's propagation time even during an outage.
 //
 // checkRevocationMarker is the marker check on its own (no windows, no budget), for callers
-// that authenticate with a key outside the proxied path: admin-scoped keys and the key-holder
-// endpoints. The proxy's own store-failure branch calls checkFreshSnapshot directly.
+// that authenticate a key outside the proxied path: admin-scoped keys, key holders and
+// /admin/verify. The proxy's own store-failure branch calls checkFreshSnapshot directly.
+// writeRevocationMarker sets it after admin changes.
 
 import type { KeyStore } from '../keys/key-store';
-import { statusOf, type KeyRecord } from '../keys/record';
+import { counterIdOf, statusOf, type KeyRecord } from '../keys/record';
 import type { StoreGuard } from './guard';
 import type { BlockReason, LimitStore } from './store';
+import { storeTimeouts } from './timeouts';
 
 export type MarkerCheck = { ok: true } | { ok: false; reason: BlockReason | 'store_unavailable' };
 
 const OK: MarkerCheck = Object.freeze({ ok: true });
 
-export interface RevocationDeps {
+interface MarkerDeps {
   limits: LimitStore;
   guard: StoreGuard;
   storeTimeoutMs: number;
+}
+
+export interface RevocationDeps extends MarkerDeps {
   keys: KeyStore;
 }
 
 export async function checkRevocationMarker(deps: RevocationDeps, key: KeyRecord): Promise<MarkerCheck> {
-  const guarded = await deps.guard.run('marker', deps.storeTimeoutMs, () => deps.limits.admit({ keyId: key.id, counters: [], now: Date.now() }));
+  const input = { keyId: key.id, counterId: counterIdOf(key), counters: [], now: Date.now() };
+  const guarded = await deps.guard.run('marker', storeTimeouts(deps.storeTimeoutMs).marker, () => deps.limits.admit(input));
   if (!guarded.ok) return checkFreshSnapshot(deps.keys, key);
   if (guarded.value.status === 'blocked') return { ok: false, reason: guarded.value.reason };
   return OK;
@@ -45,3 +51,9 @@ export async function checkFreshSnapshot(keys: KeyStore, key: KeyRecord, now = D
 }
 
 const BLOCKED_BY_STATUS = { active: null, revoked: 'key_revoked', expired: 'key_expired', inactive: 'key_inactive' } as const satisfies Record<ReturnType<typeof statusOf>, BlockReason | null>;
+
+/** Sets (or with null clears) a key's marker; false when the store failed or timed out. */
+export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string }, reason: BlockReason | null): Promise<boolean> {
+  const guarded = await deps.guard.run('set_blocked', storeTimeouts(deps.storeTimeoutMs).markerWrite, () => deps.limits.setBlocked(key.keyId, reason, key.counterId));
+  return guarded.ok;
+}

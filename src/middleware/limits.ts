@@ -21,7 +21,7 @@ import { checkAdmitInput } from '../limits/admit-input';
 import { checkFreshSnapshot } from '../limits/revocation';
 import type { AdmitOutcome, CounterState, Ticket } from '../limits/store';
 import type { EffectivePolicy } from '../limits/policy';
-import type { KeyRecord } from '../keys/record';
+import { counterIdOf, type KeyRecord } from '../keys/record';
 import { readBodyLimited } from '../proxy/body';
 import { modelOf, reservationFor } from '../usage/estimate';
 import { meterResponse } from '../usage/meter';
@@ -118,7 +118,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
 
   // Amounts are bounded and checked before the store: a bad number is this request's problem,
   // never a store failure that would count towards the breaker.
-  const checked = checkAdmitInput({ keyId: key.id, counters, budget, now });
+  const checked = checkAdmitInput({ keyId: key.id, counterId: counterIdOf(key), counters, budget, now });
   if (!checked.ok) throw new GatewayError('internal_error', `The admission could not be computed (${checked.problem}).`);
   const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit(checked.input));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);

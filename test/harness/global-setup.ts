@@ -3,16 +3,20 @@
 import type { TestProject } from 'vitest/node';
 import { startDemoUpstream } from '../../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../../scripts/upstash-stack.mjs';
+import { startRealApiUpstream } from './real-api-upstream.mjs';
 
 export default async function setup(project: TestProject) {
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
   const upstash = await startUpstashStack();
+  const realApi = await startRealApiUpstream();
+  project.provide('realApiPort', realApi.port);
   project.provide('upstreamPort', upstream.port);
   project.provide('upstashUrl', upstash.url);
   project.provide('upstashToken', upstash.token);
   return async () => {
     await upstream.close();
     await upstash.close();
+    await realApi.close();
   };
 }
 
@@ -21,5 +25,6 @@ declare module 'vitest' {
     upstreamPort: number;
     upstashUrl: string;
     upstashToken: string;
+    realApiPort: number;
   }
 }
