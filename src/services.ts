@@ -28,20 +28,32 @@ export function limitStoreFor(env: Env): LimitStore {
   return new DurableObjectLimitStore(env.LIMITER);
 }
 
-// Guards are per store kind and isolate-wide, so the breaker sees every request's failures.
+// Guards are per store and isolate-wide, so the breaker sees every request's failures:
+// Upstash by URL (bounded), the Durable Object store by its namespace binding.
 const guards = new Map<string, StoreGuard>();
+const objectGuards = new WeakMap<object, StoreGuard>();
+
+function guardFor(env: Env, limits: LimitStore): StoreGuard {
+  if (limits.kind === 'durable_object') {
+    let guard = objectGuards.get(env.LIMITER);
+    if (!guard) objectGuards.set(env.LIMITER, (guard = new StoreGuard(limits.kind)));
+    return guard;
+  }
+  const guardKey = `${limits.kind}:${env.UPSTASH_REDIS_REST_URL ?? ''}`;
+  let guard = guards.get(guardKey);
+  if (!guard) {
+    if (guards.size > 16) guards.clear();
+    guard = new StoreGuard(limits.kind);
+    guards.set(guardKey, guard);
+  }
+  return guard;
+}
 
 export function servicesFor(env: Env, config: LoadedConfig): Services {
   let services = built.get(env);
   if (!services) {
     const limits = limitStoreFor(env);
-    const guardKey = `${limits.kind}:${env.UPSTASH_REDIS_REST_URL ?? ''}`;
-    let guard = guards.get(guardKey);
-    if (!guard) {
-      if (guards.size > 16) guards.clear();
-      guard = new StoreGuard(limits.kind);
-      guards.set(guardKey, guard);
-    }
+    const guard = guardFor(env, limits);
     services = {
       keys: new KeyStore(env.KEYS, env.DB, config.KEY_CACHE_TTL_MS),
       limits,

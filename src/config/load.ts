@@ -1,13 +1,16 @@
 // Loads the configuration from env once per isolate and reports the first bad field.
 
 import { z } from 'zod';
-import { ConfigSchema, type Config, type Route } from './schema';
+import { ModelTable } from '../limits/model-match';
+import { ConfigSchema, type Config, type Price, type Route } from './schema';
 
 export interface LoadedConfig extends Config {
   /** Routes sorted by path length, longest first, so the first match is the longest prefix. */
   readonly sortedRoutes: readonly Route[];
   /** Every prefix this deployment accepts (KEY_PREFIX plus KEY_PREFIXES). */
   readonly prefixes: ReadonlySet<string>;
+  /** PRICES as a model table (src/limits/model-match.ts), built once: never indexed by a client's string. */
+  readonly prices: ModelTable<Price>;
 }
 
 export type ConfigResult = { ok: true; config: LoadedConfig } | { ok: false; message: string };
@@ -36,7 +39,8 @@ function formatPath(path: readonly PropertyKey[]): string {
 export function formatIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 3)
-    .map((i) => `${formatPath(i.path)}: ${i.message}`)
+    // A bad record key (a model name in PRICES or model_limits) carries its reason inside.
+    .map((i) => `${formatPath(i.path)}: ${i.code === 'invalid_key' && i.issues[0] ? i.issues[0].message : i.message}`)
     .join('; ');
 }
 
@@ -52,7 +56,8 @@ export function parseConfig(source: Record<string, unknown>): ConfigResult {
   const config = parsed.data;
   const sortedRoutes = [...config.ROUTES].sort((a, b) => b.path.length - a.path.length);
   const prefixes = new Set([config.KEY_PREFIX, ...(config.KEY_PREFIXES ?? [])]);
-  return { ok: true, config: { ...config, sortedRoutes, prefixes } };
+  const prices = new ModelTable(Object.entries(config.PRICES));
+  return { ok: true, config: { ...config, sortedRoutes, prefixes, prices } };
 }
 
 // One-entry memo keyed on the identity of the raw values: env objects are stable within

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { PREFIX_RE } from '../keys/key-format';
+import { modelKeyProblem } from '../limits/model-match';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const HttpMethod = z.enum(METHODS);
@@ -37,7 +38,13 @@ export const BudgetSchema = z
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
 
-export const ModelLimitsSchema = z.record(z.string().min(1).max(200), LimitsSchema);
+/** A model name in PRICES or model_limits: normalised, optionally one trailing `*` (src/limits/model-match.ts). */
+const ModelKey = z.string().superRefine((key, ctx) => {
+  const problem = modelKeyProblem(key);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: `model name ${JSON.stringify(key.slice(0, 60))} ${problem}` });
+});
+
+export const ModelLimitsSchema = z.record(ModelKey, LimitsSchema);
 
 const price = z.number().nonnegative('must be >= 0').max(MAX_PRICE_USD_PER_MTOK, `must be <= ${MAX_PRICE_USD_PER_MTOK}`);
 const PriceSchema = z.object({ input: price, output: price }).strict();
@@ -134,7 +141,7 @@ export const ConfigSchema = z
     KEY_PREFIX: z.string().regex(PREFIX_RE, 'must be lower-case words joined by "_", e.g. kg_live').default('kg_live'),
     KEY_PREFIXES: z.array(z.string().regex(PREFIX_RE, 'must be lower-case words joined by "_"')).optional(),
     ROUTES: z.array(RouteSchema).default([]),
-    PRICES: z.record(z.string(), PriceSchema).default({}),
+    PRICES: z.record(ModelKey, PriceSchema).default({}),
     DEFAULT_PRICE: PriceSchema.default({ input: 10, output: 30 }),
     KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
     STORE_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(250),

@@ -29,7 +29,10 @@ export async function verifyKey(presented: string, deps: VerifyDeps, access: Acc
   // Malformed, bad-checksum and unknown keys answer identically: no enumeration.
   if (checkKey(presented, deps.prefixes) !== null) return { ok: false, code: 'invalid_key' };
   const digest = digestKeySync(presented);
-  const { record, source } = deps.store.cached(digest) ?? (await deps.store.lookup(digest, deps.backfill));
+  const found = deps.store.cached(digest) ?? (await deps.store.lookup(digest, deps.backfill));
+  // Too many unknown-key lookups at once in this isolate: not looked up, so not called invalid.
+  if (found.source === 'busy') return { ok: false, code: 'store_unavailable', detail: 'Too many key lookups are in progress; retry shortly.' };
+  const { record, source } = found;
   if (!record) return { ok: false, code: 'invalid_key', source };
   const result = checkAccess(record, access);
   if (!result.ok) return { ok: false, code: result.code, key: record, source, detail: result.detail };

@@ -2,6 +2,7 @@
 // key's own id, or its rotation lineage's), one RPC call per admission. A key's marker lives
 // in its counter object, so the admission reads it in the same call.
 
+import { boundedSettlement } from './admit-input';
 import type { LimiterObject } from './durable-object';
 import { markerFlag, type AdmitInput, type BlockReason, type AdmitOutcome, type BudgetSpec, type CounterSpec, type LimitStore, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
@@ -19,7 +20,7 @@ export class DurableObjectLimitStore implements LimitStore {
   }
 
   async settle(ticket: Ticket, settlement: Settlement): Promise<void> {
-    await this.stub(ticket.keyId).settle(ticket, settlement);
+    await this.stub(ticket.keyId).settle(ticket, boundedSettlement(settlement));
   }
 
   async setBlocked(keyId: string, reason: BlockReason | null, counterId?: string): Promise<void> {

@@ -1,8 +1,31 @@
 // Protects the hot path from a slow or failing limit store: a per-call timeout and a
 // circuit breaker that, after repeated failures, stops waiting on the store for a while so
 // an outage does not add the timeout to every request. Failures are counted and logged.
+//
+// Only faults of the store itself count towards the breaker: the network, a timeout, an HTTP
+// error, the store refusing work. An error the store raises about the data of one request or
+// key (a value that is not an integer, a wrong type, a constraint) is that request's fault:
+// counting it would let one key holder open the breaker, and with it switch off limits and
+// the revocation check for every key in the isolate. Such a call answers `rejected`, and
+// callers refuse that request rather than apply the route's failure policy.
 
-export type Guarded<T> = { ok: true; value: T; ms: number } | { ok: false; reason: 'timeout' | 'error' | 'circuit_open'; ms: number };
+export type GuardFailure = 'timeout' | 'error' | 'circuit_open' | 'rejected';
+export type Guarded<T> = { ok: true; value: T; ms: number } | { ok: false; reason: GuardFailure; ms: number };
+
+/** Thrown by keygate code about a call's own input before it reaches the store. */
+export class StoreInputError extends Error {
+  override readonly name = 'StoreInputError';
+}
+
+// Redis and SQLite texts that describe the data of the call, not the health of the store.
+const DATA_ERROR = /WRONGTYPE|value is not an integer|would overflow|value is not a valid float|NOT NULL constraint failed|datatype mismatch|SQLITE_MISMATCH|SQLITE_CONSTRAINT/;
+
+/** True when the error was caused by the call's data rather than by the store being unwell. */
+export function isRequestFault(error: unknown): boolean {
+  if (error instanceof StoreInputError) return true;
+  const message = error instanceof Error ? error.message : typeof error === 'string' ? error : '';
+  return DATA_ERROR.test(message);
+}
 
 export interface BreakerOptions {
   failureThreshold: number;
@@ -12,7 +35,7 @@ export interface BreakerOptions {
 export class StoreGuard {
   #consecutiveFailures = 0;
   #openUntil = 0;
-  readonly stats = { calls: 0, failures: 0, timeouts: 0, shortCircuited: 0 };
+  readonly stats = { calls: 0, failures: 0, timeouts: 0, shortCircuited: 0, rejected: 0 };
 
   constructor(
     readonly storeKind: string,
@@ -40,10 +63,26 @@ export class StoreGuard {
       this.#consecutiveFailures = 0;
       return { ok: true, value: result as T, ms: performance.now() - started };
     } catch (error) {
+      if (isRequestFault(error)) return this.rejected(op, started, error);
       return this.failed(op, 'error', started, error);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
+  }
+
+  /** A request's own fault: logged, never counted towards the breaker, streak unchanged. */
+  private rejected(op: string, started: number, error: unknown): Guarded<never> {
+    this.stats.rejected++;
+    console.warn(
+      JSON.stringify({
+        level: 'warn',
+        event: 'limit_store_rejected',
+        store: this.storeKind,
+        op,
+        error: error instanceof Error ? error.message.slice(0, 200) : undefined,
+      }),
+    );
+    return { ok: false, reason: 'rejected', ms: performance.now() - started };
   }
 
   private failed(op: string, reason: 'timeout' | 'error', started: number, error?: unknown): Guarded<never> {

@@ -32,13 +32,29 @@ export function openAiDuration(ms: number): string {
   return `${s}s`;
 }
 
-export function rateLimitHeaders(counters: readonly CounterState[], now: number, llm: boolean): Record<string, string> {
+/**
+ * RateLimit-Policy / RateLimit list the tightest window and, when the key has one, the spend
+ * budget as the policy `budget` (quota and remaining in micro-USD, the period as the window),
+ * so a budget-only route's responses carry them too.
+ */
+export function rateLimitHeaders(counters: readonly CounterState[], now: number, llm: boolean, budget?: BudgetState): Record<string, string> {
   const out: Record<string, string> = {};
+  const policies: string[] = [];
+  const states: string[] = [];
   const t = tightest(counters);
   if (t) {
     const name = t.name.replace(/[^A-Za-z0-9:._-]/g, '_');
-    out['ratelimit-policy'] = `"${name}";q=${t.limit};w=${Math.round(t.windowMs / 1000)}`;
-    out.ratelimit = `"${name}";r=${t.remaining};t=${secondsUntil(t.resetAt, now)}`;
+    policies.push(`"${name}";q=${t.limit};w=${Math.round(t.windowMs / 1000)}`);
+    states.push(`"${name}";r=${t.remaining};t=${secondsUntil(t.resetAt, now)}`);
+  }
+  if (budget) {
+    const w = budgetWindowSeconds(budget);
+    policies.push(`"budget";q=${budget.limitMicros}${w === null ? '' : `;w=${w}`}`);
+    states.push(`"budget";r=${budget.remainingMicros}${budget.resetAt === null ? '' : `;t=${secondsUntil(budget.resetAt, now)}`}`);
+  }
+  if (policies.length > 0) {
+    out['ratelimit-policy'] = policies.join(', ');
+    out.ratelimit = states.join(', ');
   }
   if (llm) {
     for (const kind of ['requests', 'tokens'] as const) {
@@ -50,6 +66,15 @@ export function rateLimitHeaders(counters: readonly CounterState[], now: number,
     }
   }
   return out;
+}
+
+/** A budget period's length in seconds: a UTC day, the calendar month ending at resetAt; none for `total`. */
+function budgetWindowSeconds(budget: BudgetState): number | null {
+  if (budget.resetAt === null || budget.period === 'total') return null;
+  if (budget.period === 'day') return 86_400;
+  const end = new Date(budget.resetAt);
+  const start = Date.UTC(end.getUTCFullYear(), end.getUTCMonth() - 1, 1);
+  return Math.round((budget.resetAt - start) / 1000);
 }
 
 export function retryAfterSeconds(resetAt: number | null, now: number): string | undefined {

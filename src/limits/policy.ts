@@ -3,6 +3,7 @@
 
 import type { Budget, Limits, Price, Route } from '../config/schema';
 import type { KeyRecord } from '../keys/record';
+import { ModelTable } from './model-match';
 import type { BudgetSpec, CounterSpec } from './store';
 
 export const WINDOWS = { rpm: 60_000, rpd: 86_400_000, tpm: 60_000, tpd: 86_400_000 } as const;
@@ -11,23 +12,25 @@ const NAMES: readonly LimitName[] = ['rpm', 'rpd', 'tpm', 'tpd'];
 
 export interface EffectivePolicy {
   limits: Limits;
-  modelLimits: Record<string, Limits>;
+  /** Route and key model_limits merged by configured name (the key's values win per field). */
+  modelLimits: ModelTable<Limits>;
   budget: Budget | undefined;
 }
 
 export function effectivePolicy(route: Pick<Route, 'limits' | 'model_limits' | 'budget'>, key: KeyRecord): EffectivePolicy {
-  const modelLimits: Record<string, Limits> = {};
-  for (const [model, l] of Object.entries(route.model_limits ?? {})) modelLimits[model] = { ...l };
-  for (const [model, l] of Object.entries(key.policy.model_limits ?? {})) modelLimits[model] = { ...modelLimits[model], ...l };
+  // Merged in a Map: configured names are data, and `__proto__` is a name like any other.
+  const merged = new Map<string, Limits>();
+  for (const [model, l] of new ModelTable(Object.entries(route.model_limits ?? {})).entries()) merged.set(model, { ...l });
+  for (const [model, l] of new ModelTable(Object.entries(key.policy.model_limits ?? {})).entries()) merged.set(model, { ...merged.get(model), ...l });
   return {
     limits: { ...route.limits, ...key.policy.limits },
-    modelLimits,
+    modelLimits: new ModelTable(merged),
     budget: key.policy.budget ?? route.budget,
   };
 }
 
 export function hasAnyLimit(p: EffectivePolicy): boolean {
-  return NAMES.some((n) => p.limits[n] !== undefined) || Object.keys(p.modelLimits).length > 0 || p.budget !== undefined;
+  return NAMES.some((n) => p.limits[n] !== undefined) || p.modelLimits.size > 0 || p.budget !== undefined;
 }
 
 function countersFor(prefix: string, limits: Limits, reservation: number): CounterSpec[] {
@@ -41,18 +44,22 @@ function countersFor(prefix: string, limits: Limits, reservation: number): Count
   return out;
 }
 
-/** Every counter a request must pass: the key-wide ones, then the requested model's. */
+/**
+ * Every counter a request must pass: the key-wide ones, then those of the configured model
+ * name the request's model matches. Counters are named after the configured name, never the
+ * client's string, so a family (`gpt-4o*`) shares one counter across its members.
+ */
 export function countersForRequest(p: EffectivePolicy, model: string | null, reservation: number): CounterSpec[] {
   const out = countersFor('', p.limits, reservation);
-  const ml = model !== null ? p.modelLimits[model] : undefined;
-  if (model !== null && ml) out.push(...countersFor(`model:${model}:`, ml, reservation));
+  const ml = model !== null ? p.modelLimits.match(model) : undefined;
+  if (ml) out.push(...countersFor(`model:${ml.key}:`, ml.value, reservation));
   return out;
 }
 
 /** Counters to show in usage views: key-wide plus every model with limits (no cost). */
 export function countersForUsage(p: EffectivePolicy): CounterSpec[] {
   const out = countersFor('', p.limits, 0);
-  for (const [model, l] of Object.entries(p.modelLimits)) out.push(...countersFor(`model:${model}:`, l, 0));
+  for (const [model, l] of p.modelLimits.entries()) out.push(...countersFor(`model:${model}:`, l, 0));
   return out;
 }
 
@@ -75,8 +82,8 @@ export function budgetSpec(budget: Budget | undefined, costMicros: number, now: 
 }
 
 /** Price per million tokens in USD = micro-USD per token, so micros = tokens x price. */
-export function priceFor(prices: Record<string, Price>, fallback: Price, model: string | null): Price {
-  return (model !== null ? prices[model] : undefined) ?? fallback;
+export function priceFor(prices: ModelTable<Price>, fallback: Price, model: string | null): Price {
+  return (model !== null ? prices.match(model)?.value : undefined) ?? fallback;
 }
 
 export function costMicros(price: Price, input: number, output: number): number {

@@ -1,14 +1,23 @@
-// The instant-revocation marker outside the proxied path: reading it for callers that
-// authenticate a key elsewhere (admin-scoped keys, key holders, /admin/verify), and writing
-// it after admin changes. One store call each; the marker beats any stale KV or isolate cache.
+// Revocation that does not fail open. The store's marker is the instant check: every admission
+// reads it, so a revoked key is refused everywhere at once while the store answers. When the
+// store cannot answer (error, timeout, open breaker), the key is checked against a fresh read
+// of its KV snapshot instead (never the isolate cache), so a revoked, deactivated, expired or
+// deleted key is refused within KV's propagation time even during an outage.
+//
+// checkRevocationMarker is the marker check on its own (no windows, no budget), for callers
+// that authenticate a key outside the proxied path: admin-scoped keys, key holders and
+// /admin/verify. The proxy's own store-failure branch calls checkFreshSnapshot directly.
+// writeRevocationMarker sets it after admin changes.
 
-import type { BlockReason } from './store';
-import type { LimitStore } from './store';
+import type { KeyStore } from '../keys/key-store';
+import { counterIdOf, statusOf, type KeyRecord } from '../keys/record';
 import type { StoreGuard } from './guard';
+import type { BlockReason, LimitStore } from './store';
 import { storeTimeouts } from './timeouts';
-import { counterIdOf, type KeyRecord } from '../keys/record';
 
 export type MarkerCheck = { ok: true } | { ok: false; reason: BlockReason | 'store_unavailable' };
+
+const OK: MarkerCheck = Object.freeze({ ok: true });
 
 interface MarkerDeps {
   limits: LimitStore;
@@ -16,13 +25,32 @@ interface MarkerDeps {
   storeTimeoutMs: number;
 }
 
-export async function checkRevocationMarker(deps: MarkerDeps, key: Pick<KeyRecord, 'id' | 'counter_id'>): Promise<MarkerCheck> {
+export interface RevocationDeps extends MarkerDeps {
+  keys: KeyStore;
+}
+
+export async function checkRevocationMarker(deps: RevocationDeps, key: KeyRecord): Promise<MarkerCheck> {
   const input = { keyId: key.id, counterId: counterIdOf(key), counters: [], now: Date.now() };
   const guarded = await deps.guard.run('marker', storeTimeouts(deps.storeTimeoutMs).marker, () => deps.limits.admit(input));
-  if (!guarded.ok) return { ok: false, reason: 'store_unavailable' };
+  if (!guarded.ok) return checkFreshSnapshot(deps.keys, key);
   if (guarded.value.status === 'blocked') return { ok: false, reason: guarded.value.reason };
-  return { ok: true };
+  return OK;
 }
+
+/** Why a key read fresh from KV (else D1) may not be used, or ok; store_unavailable when neither answers. */
+export async function checkFreshSnapshot(keys: KeyStore, key: KeyRecord, now = Date.now()): Promise<MarkerCheck> {
+  let fresh: KeyRecord | null;
+  try {
+    fresh = await keys.lookupFresh(key.digest);
+  } catch {
+    return { ok: false, reason: 'store_unavailable' };
+  }
+  if (fresh === null || fresh.id !== key.id) return { ok: false, reason: 'invalid_key' };
+  const reason = BLOCKED_BY_STATUS[statusOf(fresh, now)];
+  return reason === null ? OK : { ok: false, reason };
+}
+
+const BLOCKED_BY_STATUS = { active: null, revoked: 'key_revoked', expired: 'key_expired', inactive: 'key_inactive' } as const satisfies Record<ReturnType<typeof statusOf>, BlockReason | null>;
 
 /** Sets (or with null clears) a key's marker; false when the store failed or timed out. */
 export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string }, reason: BlockReason | null): Promise<boolean> {

@@ -19,6 +19,7 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis/cloudflare';
 import { LruCache } from '../lib/lru';
+import { boundedSettlement } from './admit-input';
 import {
   bucketOf,
   windowEnd,
@@ -208,7 +209,8 @@ export class UpstashLimitStore implements LimitStore {
     return { status: 'rate_limited', refusedBy: states[Number(reply[1]) - 1]!, counters: states, budget: budgetState };
   }
 
-  async settle(ticket: Ticket, s: Settlement): Promise<void> {
+  async settle(ticket: Ticket, settlement: Settlement): Promise<void> {
+    const s = boundedSettlement(settlement);
     const calls: Promise<unknown>[] = [];
     if (s.tokenDelta !== 0) {
       for (const w of ticket.tokenWindows) {

@@ -45,7 +45,11 @@ export async function authenticate(c: Context<AppEnv>, route: Route): Promise<Ke
     { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
     new RequestFacts(request.headers, Date.now(), requiredScopes(request.method, route.scopes)),
   );
-  if (!result.ok) throw new GatewayError(result.code, result.detail);
+  if (!result.ok) {
+    // Lookup capacity of this isolate is spent (a flood of unknown keys): ask the client to retry.
+    if (result.code === 'store_unavailable') throw new GatewayError(result.code, result.detail, { headers: { 'retry-after': '1' } });
+    throw new GatewayError(result.code, result.detail);
+  }
   // Only for accepted keys: on refusals the lookup tier would tell unknown from malformed keys.
   addTiming(c.get('timings'), 'key', performance.now() - started, result.source);
 

@@ -17,6 +17,8 @@ import {
   priceFor,
   reservationCostMicros,
 } from '../limits/policy';
+import { checkAdmitInput } from '../limits/admit-input';
+import { checkFreshSnapshot } from '../limits/revocation';
 import type { AdmitOutcome, CounterState, Ticket } from '../limits/store';
 import type { EffectivePolicy } from '../limits/policy';
 import { counterIdOf, type KeyRecord } from '../keys/record';
@@ -109,20 +111,31 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (!hasAnyLimit(policy) && !route.instant_revocation) return unlimited(metered);
 
   const now = Date.now();
-  const price = priceFor(config.PRICES, config.DEFAULT_PRICE, model);
+  const price = priceFor(config.prices, config.DEFAULT_PRICE, model);
   const counters = countersForRequest(policy, model, reservation);
   const reservedMicros = reservationCostMicros(price, reservation);
   const budget = budgetSpec(policy.budget, reservedMicros, now);
 
-  const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counterId: counterIdOf(key), counters, budget, now }));
+  // Amounts are bounded and checked before the store: a bad number is this request's problem,
+  // never a store failure that would count towards the breaker.
+  const checked = checkAdmitInput({ keyId: key.id, counterId: counterIdOf(key), counters, budget, now });
+  if (!checked.ok) throw new GatewayError('internal_error', `The admission could not be computed (${checked.problem}).`);
+  const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit(checked.input));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
 
   let outcome: AdmitOutcome | undefined;
   if (guarded.ok) outcome = guarded.value;
+  else if (guarded.reason === 'rejected') throw new GatewayError('internal_error');
   else {
-    // Store down: apply the route's failure policy. Budgets fail closed by default.
-    const closed = (budget && route.on_store_error.budget === 'closed') || (counters.length > 0 && route.on_store_error.requests === 'closed');
+    // Store down: apply the route's failure policy. Budgets fail closed by default; `requests`
+    // covers the request windows and the revocation marker, so it applies on every route.
+    const closed = (budget && route.on_store_error.budget === 'closed') || route.on_store_error.requests === 'closed';
     if (closed) throw new GatewayError('store_unavailable', 'The limit store is unavailable; this route fails closed.', { headers: { 'retry-after': '1' } });
+    // Failing open admits without counting, but never a key revoked since the isolate cached it.
+    const started = performance.now();
+    const fresh = await checkFreshSnapshot(services.keys, key, now);
+    addTiming(c.get('timings'), 'revocation', performance.now() - started, 'kv');
+    if (!fresh.ok) throw new GatewayError(fresh.reason, fresh.reason === 'store_unavailable' ? 'The limit store and the key store are unavailable.' : undefined);
   }
 
   const llm = format === 'openai' || format === 'anthropic';
@@ -130,7 +143,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (outcome?.status === 'rate_limited') {
     const r = outcome.refusedBy;
     throw new GatewayError('rate_limited', `Rate limit ${r.name} exceeded (${r.limit} ${r.kind} per ${r.windowMs / 1000}s).`, {
-      headers: { ...rateLimitHeaders(limitView(outcome.counters, r), now, llm), 'retry-after': retryAfterSeconds(r.resetAt, now) ?? '1' },
+      headers: { ...rateLimitHeaders(limitView(outcome.counters, r), now, llm, outcome.budget), 'retry-after': retryAfterSeconds(r.resetAt, now) ?? '1' },
       details: { limit: r.name, kind: r.kind, limit_value: r.limit, remaining: r.remaining, reset: new Date(r.resetAt).toISOString() },
     });
   }
@@ -138,7 +151,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
     const b = outcome.budget;
     const retry = retryAfterSeconds(b.resetAt, now);
     throw new GatewayError('budget_exhausted', `The ${PERIOD_WORD[b.period]} budget of $${formatUsd(b.limitMicros)} is spent.`, {
-      headers: { ...budgetHeaders(b), ...(retry ? { 'retry-after': retry } : {}) },
+      headers: { ...rateLimitHeaders(outcome.counters, now, llm, b), ...budgetHeaders(b), ...(retry ? { 'retry-after': retry } : {}) },
       details: { budget_usd: b.limitMicros / 1e6, spent_usd: b.spentMicros / 1e6, period: b.period },
     });
   }
@@ -174,7 +187,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
     body: metered.body,
     onResponse: (upstream) => {
       const res = meter ? meter(upstream) : upstream;
-      const headers = { ...rateLimitHeaders(admitted.counters, now, llm), ...budgetHeaders(admitted.budget) };
+      const headers = { ...rateLimitHeaders(admitted.counters, now, llm, admitted.budget), ...budgetHeaders(admitted.budget) };
       for (const name in headers) res.headers.set(name, headers[name] as string);
       return res;
     },

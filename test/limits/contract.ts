@@ -135,6 +135,21 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
       expect(usage.budget?.spentMicros).toBe(2_500);
     });
 
+    it('settles what a hostile upstream reports (NaN, fractions, 1e300, -1e300) without failing, keeping counters integers', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const budget = budgetSpec({ usd: 1, period: 'total' }, 100, now)!;
+      const out = await store.admit({ keyId, counters: [tpm(1000, 10)], budget, now });
+      if (!admitted(out)) throw new Error(`expected admission, got ${out.status}`);
+      for (const delta of [Number.NaN, 0.5, Infinity, 1e300, 1e300, -1e300, 2.5]) {
+        await store.settle(out.ticket, { tokenDelta: delta, costDeltaMicros: delta, now });
+        const usage = await store.usage(keyId, [tpm(1000, 0)], budget, now);
+        expect(Number.isSafeInteger(usage.counters[0]?.used)).toBe(true);
+        expect(Number.isSafeInteger(usage.budget?.spentMicros)).toBe(true);
+      }
+    });
+
     it('does not refund into a window that has already ended', async () => {
       vi.useFakeTimers({ toFake: ['Date'] });
       vi.setSystemTime(new Date('2026-11-23T11:00:30Z'));

@@ -90,4 +90,47 @@ describe.each(STORE_KINDS)('spend budgets through the gateway (%s store)', (kind
     expect(view.windows.find((w) => w.name === 'rpm')?.used).toBe(0);
     expect(view.budget?.spent_usd).toBe(0);
   });
+  it('carries RateLimit-Policy and RateLimit for the budget on a budget-only route, on every admitted response and on the 402', async () => {
+    const gw = gateway(kind, {
+      ROUTES: [{ path: '/llm', upstream: upstreamOrigin(), budget: { usd: 0.0001, period: 'day' }, metering: { format: 'auto' } }],
+      PRICES,
+      DEFAULT_PRICE,
+    });
+    const { key } = await gw.createKey();
+    const send = () => gw.call(CHAT, postJson(key, chatBody({ model: 'priced-model', max_tokens: 5 })));
+    // The budget's quota and remaining are in micro-USD; its window is the UTC day.
+    const admitted = await send();
+    expect(admitted.status).toBe(200);
+    expect(admitted.headers.get('ratelimit-policy')).toBe('"budget";q=100;w=86400');
+    expect(admitted.headers.get('ratelimit')).toMatch(/^"budget";r=85;t=\d+$/);
+    let refused = admitted;
+    for (let i = 0; i < 10 && refused.status === 200; i++) refused = await send();
+    expect(refused.status).toBe(402);
+    expect(refused.headers.get('ratelimit-policy')).toBe('"budget";q=100;w=86400');
+    expect(refused.headers.get('ratelimit')).toMatch(/^"budget";r=10;t=\d+$/);
+    expect(refused.headers.get('x-budget-remaining-usd')).toBe('0.000010');
+  });
+
+  it('lists the tightest window and the budget when a route has both', async () => {
+    const gw = gateway(kind, {
+      ROUTES: [{ path: '/llm', upstream: upstreamOrigin(), limits: { rpm: 10 }, budget: { usd: 1, period: 'total' }, metering: { format: 'auto' } }],
+      PRICES,
+      DEFAULT_PRICE,
+    });
+    const { key } = await gw.createKey();
+    const res = await gw.call(CHAT, postJson(key, chatBody({ model: 'priced-model', max_tokens: 5 })));
+    expect(res.status).toBe(200);
+    // A total budget has no window and never resets.
+    expect(res.headers.get('ratelimit-policy')).toBe('"rpm";q=10;w=60, "budget";q=1000000');
+    expect(res.headers.get('ratelimit')).toMatch(/^"rpm";r=9;t=\d+, "budget";r=999985$/);
+  });
+  it('admits under a budget too large to count exactly in micro-USD, without a store error', async () => {
+    const gw = gateway(kind, { ROUTES: [{ path: '/llm', upstream: upstreamOrigin(), metering: { format: 'auto' } }], PRICES, DEFAULT_PRICE });
+    const { key } = await gw.createKey({ budget: { usd: 1e12, period: 'day' }, limits: { tpm: 1e15 } });
+    for (let i = 0; i < 2; i++) {
+      const res = await gw.call(CHAT, postJson(key, chatBody({ model: 'priced-model', max_tokens: 5 })));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('server-timing')).toContain(`store;desc="${kind}"`);
+    }
+  });
 });

@@ -68,6 +68,27 @@ export function gateway(kind: StoreKind, vars: Vars, opts: { tag?: string } = {}
   };
 }
 
+/**
+ * A gateway whose limit store is down, with a breaker of its own (guards are per store URL or
+ * per Durable Object namespace binding). Upstash: a URL on a closed port. Durable Object: a
+ * namespace whose stubs fail every call as the runtime does when an object is unreachable.
+ * KV and D1 stay up, so keys created through any gateway of the test file are visible.
+ */
+export function downGateway(kind: StoreKind, vars: Vars): Gateway {
+  if (kind === 'upstash') {
+    return gateway('upstash', { UPSTASH_REDIS_REST_URL: `http://127.0.0.1:9/dead/${crypto.randomUUID()}`, UPSTASH_REDIS_REST_TOKEN: 'unused', ...vars });
+  }
+  const real = testEnv().LIMITER;
+  const unreachable = async () => {
+    throw new Error('Network connection lost.');
+  };
+  const failing = {
+    idFromName: (name: string) => real.idFromName(name),
+    get: () => ({ admit: unreachable, settle: unreachable, setBlocked: unreachable, usage: unreachable }),
+  } as unknown as Env['LIMITER'];
+  return gateway('durable_object', { ...vars, LIMITER: failing });
+}
+
 export type Window = UsageView['windows'][number];
 
 export function windowOf(view: UsageView, name: string): Window {
