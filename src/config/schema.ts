@@ -4,6 +4,9 @@
 
 import { z } from 'zod';
 import { PREFIX_RE } from '../keys/key-format';
+import { MAX_TOKENS } from '../usage/fields';
+import { FORMAT_NAMES } from '../usage/formats';
+import { isValidPattern } from '../usage/path-pattern';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const HttpMethod = z.enum(METHODS);
@@ -31,17 +34,27 @@ export const ModelLimitsSchema = z.record(z.string().min(1).max(200), LimitsSche
 const PriceSchema = z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict();
 export type Price = z.infer<typeof PriceSchema>;
 
-const MeteringSchema = z
+const METERING_FORMATS = ['auto', 'openai', 'anthropic', ...FORMAT_NAMES] as [string, ...string[]];
+
+export const MeteringSchema = z
   .object({
-    // auto: Anthropic for paths ending in /messages, OpenAI-compatible otherwise.
-    format: z.enum(['auto', 'openai', 'anthropic', 'header']).default('auto'),
+    // auto: the format is chosen per endpoint (src/usage/formats/); openai / anthropic: that
+    // family's endpoints; or one format's name, e.g. "openai-responses".
+    format: z.enum(METERING_FORMATS).default('auto'),
     header: headerName.optional(),
+    // Sub-path patterns that may be metered (src/usage/path-pattern.ts); default: the endpoints
+    // of the selected formats. Other paths are handled by `unknown`.
+    paths: z.array(z.string().max(200).refine(isValidPattern, 'must be a path pattern like "/v1/chat/completions" or "/**/embeddings"')).max(100).optional(),
+    unknown: z.enum(['refuse', 'reserve']).default('refuse'),
     include_usage: z.boolean().default(true),
     default_reservation: count.default(1024),
+    // Output tokens charged when usage cannot be read and the request set no maximum.
+    max_reservation: count.max(MAX_TOKENS).default(32_768),
     max_body_bytes: z.number().int().positive().max(100 * 1024 * 1024).default(1024 * 1024),
   })
   .strict()
   .refine((m) => m.format !== 'header' || m.header !== undefined, { message: 'header is required when format is "header"', path: ['header'] });
+export type Metering = z.infer<typeof MeteringSchema>;
 
 const OnStoreError = z.enum(['open', 'closed']);
 
@@ -105,6 +118,15 @@ export const ConfigSchema = z
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
     cfg.ROUTES.forEach((r, i) => {
+      // Token windows are charged from metered usage: on a route without metering a tpm/tpd
+      // model limit would never bind. Request counts (rpm/rpd) bind on every route.
+      if (!r.metering) {
+        for (const [model, l] of Object.entries(r.model_limits ?? {})) {
+          if (l.tpm !== undefined || l.tpd !== undefined) {
+            ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'model_limits', model], message: 'tpm/tpd need metering on this route (set metering, or keep only rpm/rpd)' });
+          }
+        }
+      }
       if (seen.has(r.path)) ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'path'], message: `duplicate route path ${r.path}` });
       seen.add(r.path);
       if (r.path === '/admin' || r.path.startsWith('/admin/') || r.path === '/_keygate' || r.path.startsWith('/_keygate/')) {
