@@ -3,16 +3,20 @@
 import type { TestProject } from 'vitest/node';
 import { startDemoUpstream } from '../../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../../scripts/upstash-stack.mjs';
+import { startHostileUpstream } from '../hostile/hostile-upstream.mjs';
 
 export default async function setup(project: TestProject) {
   const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
   const upstash = await startUpstashStack();
+  const hostile = await startHostileUpstream({ host: '127.0.0.1', port: 0 });
   project.provide('upstreamPort', upstream.port);
   project.provide('upstashUrl', upstash.url);
   project.provide('upstashToken', upstash.token);
+  project.provide('hostileUpstreamPort', hostile.port);
   return async () => {
     await upstream.close();
     await upstash.close();
+    await hostile.close();
   };
 }
 
@@ -21,5 +25,6 @@ declare module 'vitest' {
     upstreamPort: number;
     upstashUrl: string;
     upstashToken: string;
+    hostileUpstreamPort: number;
   }
 }
