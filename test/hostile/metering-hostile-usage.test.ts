@@ -11,7 +11,7 @@ const MAX_RESERVATION = 2000;
 
 function llm(): Gateway {
   return gateway('durable_object', {
-    ROUTES: [{ path: '/ai', upstream: hostile(), limits: { tpm: 100 * MAX_TOKENS }, budget: { usd: 1e9, period: 'day' }, metering: { default_reservation: 100, max_reservation: MAX_RESERVATION } }],
+    ROUTES: [{ path: '/ai', upstream: hostile(), limits: { tpm: 1e12 }, budget: { usd: 1e9, period: 'day' }, metering: { default_reservation: 100, max_reservation: MAX_RESERVATION } }],
     PRICES: { 'gpt-x': { input: 1, output: 2 } },
   });
 }
