@@ -168,3 +168,19 @@ describe('which endpoints a metered route meters', () => {
     expect(m.success).toBe(true);
   });
 });
+
+describe('path patterns', () => {
+  it('a wildcard never matches an empty, dot, or percent-encoded segment', async () => {
+    const { compilePattern } = await import('../../src/usage/path-pattern');
+    const star = compilePattern('/v1/*/x');
+    const any = compilePattern('/**/x');
+    fc.assert(
+      fc.property(fc.string({ maxLength: 12 }).filter((s) => !s.includes('/')), (segment) => {
+        const ok = /^[A-Za-z0-9._:~-]+$/.test(segment) && segment !== '.' && segment !== '..';
+        expect(star.test(`/v1/${segment}/x`)).toBe(ok);
+        expect(any.test(`/${segment}/x`)).toBe(ok);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
