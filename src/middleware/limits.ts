@@ -77,6 +77,11 @@ async function readMeteredBody(c: Context<AppEnv>, route: Route, metering: Meter
 async function readModel(c: Context<AppEnv>): Promise<string | null> {
   const method = c.req.method;
   if (method === 'GET' || method === 'HEAD' || !c.req.raw.body) return null;
+  // An encoded body would name its model to the upstream but not to us.
+  const encoding = c.req.raw.headers.get('content-encoding');
+  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+    throw new GatewayError('unsupported_media_type', 'Request bodies on this route must not be content-encoded: model limits read the model from the body.');
+  }
   const read = await readBodyLimited(c.req.raw.clone(), MODEL_BODY_BYTES);
   if (!read.ok) throw new GatewayError('payload_too_large', `The request body exceeds ${MODEL_BODY_BYTES} bytes, the most read for model limits.`);
   return modelOf(parseJson(read.text));

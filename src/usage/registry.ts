@@ -63,6 +63,8 @@ function compile(m: MeteringConfig): Compiled {
 export function resolveFormat(m: MeteringConfig, method: string, subPath: string | null): Resolution {
   const c = compile(m);
   if (subPath === null || !c.listed(subPath)) return { listed: false };
+  // A CORS preflight generates nothing, whatever the endpoint.
+  if (method === 'OPTIONS') return { listed: true, format: FREE[0] ?? null };
   for (const candidate of c.candidates) {
     if (candidate.methods.includes(method) && candidate.re.test(subPath)) return { listed: true, format: candidate.format };
   }

@@ -110,6 +110,14 @@ describe.each(STORE_KINDS)('metered endpoints (%s store)', (kind) => {
     }
   });
 
+  it('a CORS preflight of a metered endpoint is free', async () => {
+    const gw = llm(kind);
+    const { key, id } = await gw.createKey();
+    const res = await gw.call('/ai/v1/chat/completions', { method: 'OPTIONS', headers: bearer(key) });
+    expect(res.status).toBe(200);
+    expect(await tpmUsed(gw, id)).toBe(0);
+  });
+
   it('a model list through a metered route is free, not refused', async () => {
     const gw = llm(kind);
     const { key, id } = await gw.createKey();

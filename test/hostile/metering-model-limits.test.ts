@@ -51,6 +51,14 @@ describe.each(STORE_KINDS)('model limits on routes without metering (%s store)',
     expect((await errorOf(res)).code).toBe('payload_too_large');
   });
 
+  it('a content-encoded body, which would hide its model, is refused', async () => {
+    const g = gw();
+    const { key } = await g.createKey();
+    const res = await g.call('/plain/v1/generate', { method: 'POST', headers: bearer(key, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), body: new Uint8Array([0x1f, 0x8b, 0, 0]) });
+    expect(res.status).toBe(415);
+    expect((await errorOf(res)).code).toBe('unsupported_media_type');
+  });
+
   it('a body that is not JSON names no model and passes through unchanged', async () => {
     const g = gw();
     const { key } = await g.createKey();
