@@ -1,7 +1,8 @@
-// Step 4: limits. Reads the body on metered routes (model, token reservation), then asks
-// the limit store, in one round trip, to check the revocation marker and consume every
-// request window, the token reservation and the spend budget. After the response, settles
-// the reservation to the tokens the upstream reported (ctx.waitUntil).
+// Step 4: limits. Reads the body on metered routes (endpoint, model, token reservation) and
+// on routes with model limits (model), then asks the limit store, in one round trip, to check
+// the revocation marker and consume every request window, the token reservation and the
+// spend budget. After the response, settles the reservation to the tokens charged
+// (src/usage/charge.ts) in ctx.waitUntil.
 
 import type { Context } from 'hono';
 import type { Metering, Route } from '../config/schema';
