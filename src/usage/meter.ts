@@ -73,9 +73,10 @@ function isEventStream(contentType: string | null): boolean {
 }
 
 function sseObserver(reader: SseUsageReader): UsageObserver {
-  const parser = new SseParser();
-  // After a parse failure (an oversized event, a non-byte chunk) the observer stops reading
-  // and keeps what it had already seen; the charge rule then applies (src/usage/charge.ts).
+  // An event past the parser's bound (1 MiB) is skipped and the events after it are still
+  // read. After any other failure (a non-byte chunk) the observer stops reading and keeps
+  // what it had already seen; the charge rule then applies (src/usage/charge.ts).
+  const parser = new SseParser({ oversized: 'skip' });
   let broken = false;
   const feed = (events: () => { event: string; data: string }[]): void => {
     if (broken) return;

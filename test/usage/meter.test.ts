@@ -156,15 +156,15 @@ describe('meterResponse with SSE', () => {
     expect(usage).toBeNull();
   });
 
-  it('an event too large to parse stops metering without stopping the stream', async () => {
+  it('an event too large to parse is skipped, and the usage after it is still read', async () => {
     const before = eventChunks(anthropicStream({ inputTokens: 21, outputTokens: 4, deltas: 4 }));
     // One event of 1.2 MB arriving in pieces: the parser will not buffer it past 1 MiB.
     const huge = bytes(`event: content_block_delta\ndata: ${'x'.repeat(1200 * 1000)}\n\n`);
     const chunks = [...before.slice(0, 3), ...splitAt(huge, [500_000, 1_100_000]), ...before.slice(3)];
     const { received, reading } = await meterChunks(chunks, { format: 'anthropic', contentType: SSE });
     expect(received).toEqual(concat(chunks));
-    // What was seen before the oversized event: message_start's input and initial output.
-    expect(reading).toEqual({ usage: { input: 21, output: 1 }, complete: false, streamed: 0 });
+    // The events around the oversized one, message_delta included, are read.
+    expect(reading).toEqual({ usage: { input: 21, output: 4 }, complete: true, streamed: 4 });
   });
 
   it('arbitrary bytes never break the stream or the usage promise', async () => {
