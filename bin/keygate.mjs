@@ -95,7 +95,8 @@ function mainHelp() {
     '  KEYGATE_ADMIN_TOKEN  the ADMIN_TOKEN secret, or a key with the admin scope',
     '',
     'Exit codes: 0 ok; 1 the gateway answered with an error or could not be reached; 2 bad usage.',
-    'Errors are one line on stderr: `error: <code>: <message>`.',
+    'Errors are one line on stderr: `error: <code>: <message>`, where <code> is the gateway\'s',
+    'error code, or usage_error, network_error or internal_error.',
     '',
     'Run `keygate <command> --help` for a command\'s options.',
   ].join('\n');

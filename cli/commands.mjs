@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { ApiError, NetworkError, UsageError } from './errors.mjs';
 import { auditTable, bold, dim, keyBlock, keysTable, kv, plaintextBlock, usageView, when } from './format.mjs';
-import { FIELD_OPTIONS, fieldsBody, listOf, parseDuration, parseExpiry, positiveInt } from './options.mjs';
+import { CREATE_FIELD_OPTIONS, FIELD_OPTIONS, fieldsBody, listOf, parseDuration, parseExpiry, positiveInt } from './options.mjs';
 
 /**
  * @typedef {import('./options.mjs').OptionSpec} OptionSpec
@@ -102,7 +102,7 @@ export const COMMANDS = [
     path: ['keys', 'create'],
     summary: 'Create a key (the plaintext is shown once)',
     options: {
-      ...FIELD_OPTIONS,
+      ...CREATE_FIELD_OPTIONS,
       prefix: { type: 'string', arg: '<prefix>', help: 'key prefix, one of the gateway KEY_PREFIXES (default KEY_PREFIX)' },
       'replace-existing': { type: 'boolean', help: "deactivate the owner's active keys when the owner is at its key cap" },
     },

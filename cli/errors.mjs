@@ -1,7 +1,10 @@
-// The CLI's three failure kinds, each with its exit code and its one stderr line.
-//   UsageError    exit 2  bad flags, missing URL/token: `error: <message>`
+// The CLI's three failure kinds, each with its exit code and its one stderr line. Every line
+// has the same shape, `error: <code>: <message>`, so scripts can split it one way:
+//   UsageError    exit 2  bad flags, missing URL/token: `error: usage_error: <message>`
 //   ApiError      exit 1  the gateway answered with an error: `error: <code>: <message>`
-//   NetworkError  exit 1  no answer at all: `error: cannot reach <url>: <reason>`
+//                         (<code> is the gateway's error code, or http_<status>)
+//   NetworkError  exit 1  no answer at all: `error: network_error: cannot reach <url>: <reason>`
+//   anything else exit 1  a bug in the CLI: `error: internal_error: <message>`
 
 export const EXIT_OK = 0;
 export const EXIT_API = 1;
@@ -72,7 +75,7 @@ export function describeDetails(details) {
  * @returns {{ line: string, exitCode: number }}
  */
 export function describeFailure(err) {
-  if (err instanceof UsageError) return { line: `error: ${err.message}`, exitCode: EXIT_USAGE };
+  if (err instanceof UsageError) return { line: `error: usage_error: ${err.message}`, exitCode: EXIT_USAGE };
   if (err instanceof ApiError) {
     let line = `error: ${err.code}: ${err.message}`;
     const fields = err.code === 'validation_failed' ? describeDetails(err.details) : '';
@@ -81,8 +84,8 @@ export function describeFailure(err) {
     return { line, exitCode: EXIT_API };
   }
   if (err instanceof NetworkError) {
-    return { line: `error: cannot reach ${err.url}: ${err.reason}${err.hint ? ` ${err.hint}` : ''}`, exitCode: EXIT_API };
+    return { line: `error: network_error: cannot reach ${err.url}: ${err.reason}${err.hint ? ` ${err.hint}` : ''}`, exitCode: EXIT_API };
   }
   const message = err instanceof Error ? err.message : String(err);
-  return { line: `error: internal: ${message}`, exitCode: EXIT_API };
+  return { line: `error: internal_error: ${message}`, exitCode: EXIT_API };
 }

@@ -91,8 +91,8 @@ export const FIELD_OPTIONS = {
   name: { type: 'string', arg: '<text>', help: 'display name' },
   description: { type: 'string', arg: '<text>', help: 'free text' },
   owner: { type: 'string', arg: '<owner>', help: 'who the key belongs to (user/team/org id); "" for none' },
-  type: { type: 'string', arg: '<type>', help: 'user | service | system (default user)' },
-  scope: { type: 'string', multiple: true, arg: '<scope>', help: 'scopes; repeat or comma-separate (default read,write)' },
+  type: { type: 'string', arg: '<type>', help: 'user | service | system' },
+  scope: { type: 'string', multiple: true, arg: '<scope>', help: 'scopes; repeat or comma-separate' },
   tag: { type: 'string', multiple: true, arg: '<tag>', help: 'tags; repeat or comma-separate' },
   metadata: { type: 'string', arg: '<json>', help: "a JSON object, e.g. '{\"team\":\"search\"}' (max 4 KB)" },
   'allowed-ip': { type: 'string', multiple: true, arg: '<cidr>', help: 'only from these IPs/CIDRs; repeat or comma-separate' },
@@ -106,6 +106,17 @@ export const FIELD_OPTIONS = {
   'model-limits': { type: 'string', arg: '<json>', help: 'per-model limits, e.g. \'{"gpt-4o":{"tpm":1000}}\'' },
   'budget-usd': { type: 'string', arg: '<usd>', help: 'spend budget in USD (with --budget-period)' },
   'budget-period': { type: 'string', arg: '<period>', help: 'day | month | total' },
+};
+
+/**
+ * The field options of `keys create`: the same flags, with the defaults the gateway applies
+ * to a new key. `keys update` shows FIELD_OPTIONS, because an update changes only what is given.
+ * @type {Record<string, OptionSpec>}
+ */
+export const CREATE_FIELD_OPTIONS = {
+  ...FIELD_OPTIONS,
+  type: { ...FIELD_OPTIONS.type, help: `${FIELD_OPTIONS.type?.help} (default user)` },
+  scope: { ...FIELD_OPTIONS.scope, help: `${FIELD_OPTIONS.scope?.help} (default read,write)` },
 };
 
 const LIMIT_FLAGS = /** @type {const} */ (['rpm', 'rpd', 'tpm', 'tpd']);

@@ -4,12 +4,13 @@
 //
 //   node scripts/check-config.mjs [--config <path/to/wrangler.toml>] [--env <name>]
 //
-// Exit 0 with a one-line summary when the config is valid; exit 1 with
+// Exit 0 with a one-line summary when the config is valid (and a `warning: ...` line on stderr
+// for each setting that parses but cannot take effect); exit 1 with
 // `config_invalid: <message>` on stderr (the message the Worker puts after
 // "Invalid configuration: "); exit 2 when the file cannot be read or the arguments are wrong.
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { parse as parseToml } from 'smol-toml';
@@ -38,9 +39,10 @@ function readArgs() {
 
 /**
  * The Worker's own config loader, bundled (with zod) into one ESM module and imported.
+ * scripts/deploy.mjs runs its checks through this too.
  * @returns {Promise<{ parseConfig: (vars: Record<string, unknown>) => { ok: true, config: { sortedRoutes: readonly { path: string }[], ROUTES: readonly { path: string, upstream: string }[] } } | { ok: false, message: string } }>}
  */
-async function loadConfigModule() {
+export async function loadConfigModule() {
   const result = await build({
     absWorkingDir: root,
     entryPoints: [resolve(root, 'src/config/load.ts')],
@@ -56,7 +58,29 @@ async function loadConfigModule() {
 }
 
 /** @param {unknown} v @returns {v is Record<string, unknown>} */
-const isTable = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
+/**
+ * Settings that parse but can never bind: token limits (tpm/tpd, per route or per model) on a
+ * route without `metering`, where keygate never learns a request's token count.
+ * @param {{ ROUTES: readonly { path: string, metering?: unknown, limits?: { tpm?: number, tpd?: number }, model_limits?: Record<string, { tpm?: number, tpd?: number }> }[] }} config
+ * @returns {string[]}
+ */
+export function configWarnings(config) {
+  /** @type {string[]} */
+  const out = [];
+  for (const r of config.ROUTES) {
+    if (r.metering !== undefined) continue;
+    /** @type {string[]} */
+    const unbound = [];
+    for (const f of /** @type {const} */ (['tpm', 'tpd'])) if (r.limits?.[f] !== undefined) unbound.push(`limits.${f}`);
+    for (const [model, l] of Object.entries(r.model_limits ?? {})) {
+      for (const f of /** @type {const} */ (['tpm', 'tpd'])) if (l[f] !== undefined) unbound.push(`model_limits."${model}".${f}`);
+    }
+    if (unbound.length) out.push(`route ${r.path}: ${unbound.join(', ')} never bind${unbound.length === 1 ? 's' : ''}: token limits need \`metering\` on the route`);
+  }
+  return out;
+}
+
+export const isTable = (v) => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 async function main() {
   const args = readArgs();
@@ -100,9 +124,10 @@ async function main() {
     console.error(`config_invalid: ${result.message}`);
     process.exit(1);
   }
+  for (const w of configWarnings(result.config)) console.error(`warning: ${w}`);
   const paths = result.config.ROUTES.map((r) => r.path);
   const n = paths.length;
   console.log(`config ok (${shown}${args.env ? `, env ${args.env}` : ''}): ${n} route${n === 1 ? '' : 's'}${n ? `: ${paths.join(', ')}` : ''}`);
 }
 
-await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) await main();

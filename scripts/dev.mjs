@@ -21,7 +21,9 @@ import { startDemoUpstream } from './demo-upstream.mjs';
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const HOST = '127.0.0.1';
 const GATEWAY_PORT = 8787;
-const UPSTREAM_PORT = 8788;
+// KEYGATE_DEV_UPSTREAM_PORT moves the demo upstream (test/cli/quickstart.e2e.mjs runs beside a
+// developer's `npm run dev`); routes then need `--var ROUTES:<json>` pointing at it.
+const UPSTREAM_PORT = Number(process.env.KEYGATE_DEV_UPSTREAM_PORT || 8788);
 const GATEWAY_URL = `http://${HOST}:${GATEWAY_PORT}`;
 const DEV_VARS = join(ROOT, '.dev.vars');
 const WRANGLER_BIN = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -161,7 +163,9 @@ console.log(`[dev] demo upstream listening on ${upstream.url}`);
 // 4. wrangler dev.
 // ---------------------------------------------------------------------------------------------
 
-const wranglerArgs = ['dev', '--ip', HOST, '--port', String(GATEWAY_PORT), ...extraArgs];
+// A --port among the extra arguments replaces the default: wrangler refuses two.
+const portGiven = extraArgs.some((a) => a === '--port' || a.startsWith('--port='));
+const wranglerArgs = ['dev', '--ip', HOST, ...(portGiven ? [] : ['--port', String(GATEWAY_PORT)]), ...extraArgs];
 // --var NAME:value may carry secrets (dev-upstash passes a token): show names only.
 const shownArgs = wranglerArgs.map((a, i) => (wranglerArgs[i - 1] === '--var' ? a.replace(/:.*/s, ':<hidden>') : a));
 console.log(`[dev] starting: wrangler ${shownArgs.join(' ')}\n`);

@@ -1,5 +1,5 @@
 // The keygate Hono app. A proxied request takes exactly this path (src/middleware/proxy.ts):
-//   proxy: beginRequest -> resolveRoute -> authenticate -> enforceLimits -> forward (-> meter, settle)
+//   proxy: beginRequest -> resolveRoute -> [cors] -> prepareForward -> authenticate -> enforceLimits -> forward (-> meter, settle)
 // /admin is its own app, mounted (see below); the key-holder endpoints come before the
 // catch-all proxy route.
 
@@ -18,6 +18,10 @@ export const app = new Hono<AppEnv>();
 // context and the same error handlers; registered first, it answers /admin/* alone.
 app.mount('/admin', adminApp.fetch);
 app.route('/_keygate', holderApp);
+// Reserved prefixes answer for themselves: an unknown /_keygate path is a 404 here, never a
+// request for a `/` route's upstream.
+app.all('/_keygate', notFound);
+app.all('/_keygate/*', notFound);
 app.all('*', proxy);
 
 app.onError(onError);

@@ -5,8 +5,6 @@
 import type { LoadedConfig } from './config/load';
 import type { Env } from './env';
 import { KeyStore } from './keys/key-store';
-import type { KeyRecord } from './keys/record';
-import type { BlockReason } from './keys/service';
 import { DurableObjectLimitStore } from './limits/durable-object-store';
 import { StoreGuard } from './limits/guard';
 import type { LimitStore } from './limits/store';
@@ -19,8 +17,6 @@ export interface Services {
   guard: StoreGuard;
   upstream: Upstream;
   storeTimeoutMs: number;
-  /** Writes the instant-revocation marker; never fails the admin change that triggered it. */
-  onUsabilityChanged: (record: KeyRecord, reason: BlockReason | null) => Promise<void>;
 }
 
 const built = new WeakMap<object, Services>();
@@ -46,18 +42,12 @@ export function servicesFor(env: Env, config: LoadedConfig): Services {
       guard = new StoreGuard(limits.kind);
       guards.set(guardKey, guard);
     }
-    const g = guard;
-    const timeout = config.STORE_TIMEOUT_MS;
     services = {
       keys: new KeyStore(env.KEYS, env.DB, config.KEY_CACHE_TTL_MS),
       limits,
-      guard: g,
+      guard,
       upstream: fetchUpstream,
-      storeTimeoutMs: timeout,
-      onUsabilityChanged: async (record, reason) => {
-        // Admin writes may wait longer than the hot path: they are rare and this is the instant part of revocation.
-        await g.run('set_blocked', Math.max(timeout * 4, 1000), () => limits.setBlocked(record.id, reason));
-      },
+      storeTimeoutMs: config.STORE_TIMEOUT_MS,
     };
     built.set(env, services);
   }

@@ -26,9 +26,18 @@ adminApp.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
 });
 
 // Mounted at /admin by src/app.ts, as an app of its own: request context and error handlers
-// here too. The web page is public (you sign in inside it), so it comes before adminAuth.
+// here too. The web page and the OpenAPI document are public (the page signs in inside
+// itself; the document holds no secrets), so they come before adminAuth. The document is
+// generated per request from every route registered, including those registered below.
 adminApp.use('*', requestContext());
 adminApp.get('/ui', adminUi);
+adminApp.doc31('/openapi.json', {
+  openapi: '3.1.0',
+  // Paths below are relative to /admin, where this sub-application is mounted.
+  servers: [{ url: '/admin' }],
+  info: { title: 'keygate admin API', version: '0.1.0', description: 'Manage API keys. Every error uses the one error shape.' },
+  security: [{ adminBearer: [] }],
+});
 adminApp.use('*', adminAuth());
 adminApp.route('/', keysApp);
 adminApp.route('/', verifyApp);
@@ -68,14 +77,6 @@ adminApp.openapi(
     );
   },
 );
-
-adminApp.doc31('/openapi.json', {
-  openapi: '3.1.0',
-  // Paths below are relative to /admin, where this sub-application is mounted.
-  servers: [{ url: '/admin' }],
-  info: { title: 'keygate admin API', version: '0.1.0', description: 'Manage API keys. Every error uses the one error shape.' },
-  security: [{ adminBearer: [] }],
-});
 
 adminApp.onError(onError);
 adminApp.notFound(notFound);

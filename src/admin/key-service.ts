@@ -4,7 +4,9 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { KeyService, type CreateKeyInput, type ServiceResult, type UpdateKeyInput } from '../keys/service';
-import type { KeyPolicy, KeyRecord } from '../keys/record';
+import type { KeyPolicy } from '../keys/record';
+import { drainOutbox, type SyncDeps } from '../keys/sync';
+import { writeRevocationMarker } from '../limits/revocation';
 import type { CreateKeyBody, UpdateKeyBody } from './schemas';
 
 export function keyService(c: Context<AppEnv>): KeyService {
@@ -14,7 +16,21 @@ export function keyService(c: Context<AppEnv>): KeyService {
     db: c.env.DB,
     store: services.keys,
     maxKeysPerOwner: config.MAX_KEYS_PER_OWNER,
-    onUsabilityChanged: services.onUsabilityChanged,
+    writeMarker: (key, reason) => writeRevocationMarker(services, key, reason),
+  });
+}
+
+/** Retries admin changes whose snapshot or marker is still pending (see keys/sync.ts). */
+export function drainPending(c: Context<AppEnv>): Promise<unknown> {
+  const services = c.get('services');
+  const deps: SyncDeps = {
+    db: c.env.DB,
+    store: services.keys,
+    writeMarker: (key, reason) => writeRevocationMarker(services, key, reason),
+    now: () => Date.now(),
+  };
+  return drainOutbox(deps).catch((error: unknown) => {
+    console.warn(JSON.stringify({ level: 'warn', event: 'outbox_drain_failed', error: error instanceof Error ? error.message.slice(0, 200) : undefined }));
   });
 }
 
@@ -59,7 +75,7 @@ export function createInput(body: CreateKeyBody, c: Context<AppEnv>, now = Date.
   };
 }
 
-export function updateInput(body: UpdateKeyBody, current: KeyRecord): UpdateKeyInput {
+export function updateInput(body: UpdateKeyBody): UpdateKeyInput {
   const out: UpdateKeyInput = {};
   if (body.name !== undefined) out.name = body.name;
   if (body.description !== undefined) out.description = body.description;
@@ -71,17 +87,9 @@ export function updateInput(body: UpdateKeyBody, current: KeyRecord): UpdateKeyI
   if (body.allowed_ips !== undefined) out.allowed_ips = body.allowed_ips;
   if (body.allowed_referers !== undefined) out.allowed_referers = body.allowed_referers;
   if (body.expires_at !== undefined) out.expires_at = ms(body.expires_at) ?? null;
+  // Merged into the key's policy inside the mutation, against the record it writes over.
   if (body.limits !== undefined || body.model_limits !== undefined || body.budget !== undefined) {
-    const policy: KeyPolicy = { ...current.policy };
-    const set = <K extends keyof KeyPolicy>(k: K, v: KeyPolicy[K] | null | undefined) => {
-      if (v === undefined) return;
-      if (v === null) delete policy[k];
-      else policy[k] = v;
-    };
-    set('limits', body.limits);
-    set('model_limits', body.model_limits);
-    set('budget', body.budget);
-    out.policy = policy;
+    out.policy = { limits: body.limits, model_limits: body.model_limits, budget: body.budget };
   }
   return out;
 }

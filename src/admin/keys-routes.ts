@@ -7,10 +7,13 @@ import { GatewayError } from '../errors';
 import { digestKey } from '../keys/digest';
 import { parseKey } from '../keys/key-format';
 import { presentKey } from '../keys/record';
-import { readUsage } from '../limits/usage';
+import { readUsageGuarded } from '../limits/usage';
+import type { Changed, SyncState } from '../keys/service';
 import { createInput, keyService, unwrap, updateInput } from './key-service';
 import {
+  ChangedKeySchema,
   CreatedKeySchema,
+  DeletedKeySchema,
   CreateKeyBody,
   errorResponses,
   ExtendBody,
@@ -28,6 +31,11 @@ import { validationError } from './validation';
 const AUTH_ERRORS = ['unauthorized', 'forbidden', 'key_revoked', 'key_expired', 'key_inactive'] as const;
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+/** `marker: "pending"` only when the snapshot or marker is still to be written (keys/sync.ts). */
+const pending = (marker: SyncState) => (marker === 'pending' ? { marker } : {});
+const changed = (c: Changed) => ({ ...presentKey(c.record), ...pending(c.marker) });
+// Responses that carry a plaintext key: never stored by a browser or a proxy.
+const NO_STORE = { 'cache-control': 'no-store' } as const;
 
 export const keysApp = new OpenAPIHono<AppEnv>({
   defaultHook: (result, _c) => {
@@ -35,7 +43,7 @@ export const keysApp = new OpenAPIHono<AppEnv>({
   },
 });
 
-const actionResponses = { 200: ok(KeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS) };
+const actionResponses = { 200: ok(ChangedKeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS) };
 const keyAction = (path: string, summary: string) =>
   createRoute({ method: 'post', path, summary, tags: ['keys'], request: { params: KeyIdParam }, responses: actionResponses });
 const keyActionWithBody = <B extends z.ZodType>(path: string, summary: string, body: B) =>
@@ -52,8 +60,8 @@ keysApp.openapi(
   }),
   async (c) => {
     const input = createInput(c.req.valid('json'), c);
-    const { record, plaintext } = unwrap(await keyService(c).create(input, c.get('actor')));
-    return c.json({ ...presentKey(record), key: plaintext }, 201);
+    const { record, plaintext, marker } = unwrap(await keyService(c).create(input, c.get('actor')));
+    return c.json({ ...presentKey(record), ...pending(marker), key: plaintext }, 201, NO_STORE);
   },
 );
 
@@ -121,15 +129,13 @@ keysApp.openapi(
     summary: 'Update mutable fields (immutable ones are refused)',
     tags: ['keys'],
     request: { params: KeyIdParam, body: json(UpdateKeyBody) },
-    responses: { 200: ok(KeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS) },
+    responses: { 200: ok(ChangedKeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS) },
   }),
   async (c) => {
     const { id } = c.req.valid('param');
-    const service = keyService(c);
-    const current = await service.get(id);
-    if (!current) throw new GatewayError('not_found', 'No key with this id.');
-    const record = unwrap(await service.update(id, updateInput(c.req.valid('json'), current), c.get('actor')));
-    return c.json(presentKey(record), 200);
+    const result = await keyService(c).update(id, updateInput(c.req.valid('json')), c.get('actor'));
+    if (!result.ok && result.code === 'not_found') throw new GatewayError('not_found', 'No key with this id.');
+    return c.json(changed(unwrap(result)), 200);
   },
 );
 
@@ -140,26 +146,26 @@ keysApp.openapi(
     summary: 'Delete a key (refused at once everywhere)',
     tags: ['keys'],
     request: { params: KeyIdParam },
-    responses: { 200: ok(z.object({ id: z.string(), deleted: z.literal(true) }), 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
+    responses: { 200: ok(DeletedKeySchema, 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
   }),
   async (c) => {
-    const record = unwrap(await keyService(c).delete(c.req.valid('param').id, c.get('actor')));
-    return c.json({ id: record.id, deleted: true as const }, 200);
+    const { record, marker } = unwrap(await keyService(c).delete(c.req.valid('param').id, c.get('actor')));
+    return c.json({ id: record.id, deleted: true as const, ...pending(marker) }, 200);
   },
 );
 
 keysApp.openapi(keyActionWithBody('/keys/{id}/revoke', 'Revoke a key with a reason (final)', RevokeBody), async (c) => {
   const { id } = c.req.valid('param');
   const { reason } = c.req.valid('json');
-  return c.json(presentKey(unwrap(await keyService(c).revoke(id, reason, c.get('actor')))), 200);
+  return c.json(changed(unwrap(await keyService(c).revoke(id, reason, c.get('actor')))), 200);
 });
 
 keysApp.openapi(keyAction('/keys/{id}/activate', 'Activate a deactivated key'), async (c) => {
-  return c.json(presentKey(unwrap(await keyService(c).setActive(c.req.valid('param').id, true, c.get('actor')))), 200);
+  return c.json(changed(unwrap(await keyService(c).setActive(c.req.valid('param').id, true, c.get('actor')))), 200);
 });
 
 keysApp.openapi(keyAction('/keys/{id}/deactivate', 'Deactivate a key (reversible)'), async (c) => {
-  return c.json(presentKey(unwrap(await keyService(c).setActive(c.req.valid('param').id, false, c.get('actor')))), 200);
+  return c.json(changed(unwrap(await keyService(c).setActive(c.req.valid('param').id, false, c.get('actor')))), 200);
 });
 
 keysApp.openapi(keyActionWithBody('/keys/{id}/extend', 'Set a new expiry (or none)', ExtendBody), async (c) => {
@@ -169,7 +175,7 @@ keysApp.openapi(keyActionWithBody('/keys/{id}/extend', 'Set a new expiry (or non
   if (expiresAt !== null && expiresAt <= now) {
     throw new GatewayError('validation_failed', undefined, { details: [{ path: 'expires_at', message: 'must be in the future' }] });
   }
-  return c.json(presentKey(unwrap(await keyService(c).extend(c.req.valid('param').id, expiresAt, c.get('actor')))), 200);
+  return c.json(changed(unwrap(await keyService(c).extend(c.req.valid('param').id, expiresAt, c.get('actor')))), 200);
 });
 
 const UsageSchema = z
@@ -196,9 +202,9 @@ keysApp.openapi(
     const record = await keyService(c).get(c.req.valid('param').id);
     if (!record) throw new GatewayError('not_found', 'No key with this id.');
     const services = c.get('services');
-    const guarded = await services.guard.run('usage', services.storeTimeoutMs * 4, () => readUsage(c.get('config'), services.limits, record));
-    if (!guarded.ok) throw new GatewayError('store_unavailable', 'The limit store is unavailable.');
-    return c.json(guarded.value, 200);
+    const usage = await readUsageGuarded(services, c.get('config'), record);
+    if (!usage) throw new GatewayError('store_unavailable', 'The limit store is unavailable.');
+    return c.json(usage, 200);
   },
 );
 
@@ -215,7 +221,7 @@ keysApp.openapi(
       headers: z.object({ 'idempotency-key': z.string().min(8).max(200).optional() }),
     },
     responses: {
-      200: ok(CreatedKeySchema.extend({ previous: KeySchema, replayed: z.boolean() }), 'The new key (plaintext once), the old key, and whether this is a replay'),
+      200: ok(CreatedKeySchema.extend({ previous: KeySchema, replayed: z.boolean() }), 'The new key (plaintext once), the old key, and whether this is a replay; marker covers both keys'),
       ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS),
     },
   }),
@@ -224,6 +230,6 @@ keysApp.openapi(
     const { grace_seconds } = c.req.valid('json');
     const idem = c.req.valid('header')['idempotency-key'];
     const out = unwrap(await keyService(c).rotate(id, grace_seconds, c.get('actor'), idem));
-    return c.json({ ...presentKey(out.record), key: out.plaintext, previous: presentKey(out.previous), replayed: out.replayed }, 200);
+    return c.json({ ...presentKey(out.record), ...pending(out.marker), key: out.plaintext, previous: presentKey(out.previous), replayed: out.replayed }, 200, NO_STORE);
   },
 );

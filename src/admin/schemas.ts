@@ -20,6 +20,16 @@ const Cidr = z.string().refine((s) => parseCidr(s) !== null, 'must be an IPv4 or
 const RefererPattern = z.string().toLowerCase().refine(isValidRefererPattern, 'must be a host pattern like example.com, *.example.com or *');
 const Timestamp = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time' });
 
+// Expiry bounds: any date a client can mean, and nothing the record's arithmetic (ms since
+// epoch, Date, toISOString) cannot hold. KV's 32-bit `expiration` is handled by the key store.
+export const MAX_TTL_SECONDS = 100 * 365 * 86_400;
+export const MAX_EXPIRES_AT = '9999-12-31T23:59:59.999Z';
+// (A string that is no date at all fails the datetime check alone: NaN passes this one.)
+const ExpiresAt = Timestamp.refine((s) => !(Date.parse(s) > Date.parse(MAX_EXPIRES_AT)), `must be no later than ${MAX_EXPIRES_AT}`).openapi({
+  description: `ISO 8601 date-time, at most ${MAX_EXPIRES_AT}`,
+});
+const TtlSeconds = z.number().int().positive().max(MAX_TTL_SECONDS, `must be <= ${MAX_TTL_SECONDS} (100 years)`);
+
 const KeyFields = {
   name: z.string().max(200),
   description: z.string().max(2000),
@@ -33,7 +43,7 @@ const KeyFields = {
   limits: LimitsSchema.nullable(),
   model_limits: ModelLimitsSchema.nullable(),
   budget: BudgetSchema.nullable(),
-  expires_at: Timestamp.nullable(),
+  expires_at: ExpiresAt.nullable(),
 };
 
 export const CreateKeyBody = z
@@ -51,7 +61,7 @@ export const CreateKeyBody = z
     model_limits: KeyFields.model_limits.optional(),
     budget: KeyFields.budget.optional(),
     expires_at: KeyFields.expires_at.optional(),
-    ttl_seconds: z.number().int().positive().max(10 * 365 * 86400).optional(),
+    ttl_seconds: TtlSeconds.optional(),
     prefix: z.string().optional(),
     replace_existing: z.boolean().default(false),
   })
@@ -70,7 +80,7 @@ export type UpdateKeyBody = z.infer<typeof UpdateKeyBody>;
 
 export const RevokeBody = z.object({ reason: z.string().min(1).max(500) }).strict().openapi('RevokeKey');
 export const ExtendBody = z
-  .object({ expires_at: Timestamp.nullable().optional(), ttl_seconds: z.number().int().positive().optional() })
+  .object({ expires_at: ExpiresAt.nullable().optional(), ttl_seconds: TtlSeconds.optional() })
   .strict()
   .refine((b) => (b.expires_at !== undefined) !== (b.ttl_seconds !== undefined), { message: 'give exactly one of expires_at or ttl_seconds', path: ['expires_at'] })
   .openapi('ExtendKey');
@@ -128,7 +138,13 @@ export const KeySchema = z
   })
   .openapi('Key');
 
-export const CreatedKeySchema = KeySchema.extend({ key: z.string().describe('The plaintext key. Shown once; store it now.') }).openapi('CreatedKey');
+const Marker = z
+  .literal('pending')
+  .optional()
+  .describe('Present only when the change is committed but its KV snapshot or revocation marker is not written yet: keygate retries them (after every admin call and from the cron) and the audit log has a marker_pending entry.');
+export const ChangedKeySchema = KeySchema.extend({ marker: Marker }).openapi('ChangedKey');
+export const CreatedKeySchema = ChangedKeySchema.extend({ key: z.string().describe('The plaintext key. Shown once; store it now.') }).openapi('CreatedKey');
+export const DeletedKeySchema = z.object({ id: z.string(), deleted: z.literal(true), marker: Marker }).openapi('DeletedKey');
 export const KeyListSchema = z.object({ keys: z.array(KeySchema), next_cursor: z.string().nullable() }).openapi('KeyList');
 
 export const ErrorSchema = z

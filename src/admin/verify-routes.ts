@@ -5,9 +5,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { ERRORS, type ErrorCode } from '../errors';
-import { presentKey } from '../keys/record';
-import { verifyKey } from '../keys/verify';
-import { presentUsage, readUsage, usagePlan } from '../limits/usage';
+import { counterIdOf, presentKey } from '../keys/record';
+import { storeTimeouts } from '../limits/timeouts';
+import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage';
+import { verifyPresentedKey } from './key-auth';
 import { errorResponses, KeySchema, VerifyBody } from './schemas';
 import { validationError } from './validation';
 
@@ -42,11 +43,13 @@ verifyApp.openapi(
     const body = c.req.valid('json');
     const services = c.get('services');
     const config = c.get('config');
-    const result = await verifyKey(
+    // Without consume the marker is read on its own; with consume the admission reads it.
+    const result = await verifyPresentedKey(
+      c,
       body.key,
-      { prefixes: config.prefixes, store: services.keys, backfill: (p) => c.executionCtx.waitUntil(p) },
       // IP and referer rules belong to the caller's own client request, which we do not see.
       { now: Date.now(), ip: null, referer: null, requiredScopes: body.scopes ?? [], skipNetworkRules: true },
+      { marker: !body.consume },
     );
     if (!result.ok) {
       return c.json({ valid: false, code: result.code, key: result.key ? presentKey(result.key) : null, usage: null }, 200);
@@ -56,15 +59,19 @@ verifyApp.openapi(
     if (body.consume) {
       const plan = usagePlan(config, key);
       const counters = plan.counters.filter((x) => x.kind === 'requests').map((x) => ({ ...x, cost: 1 }));
-      const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counters, now }));
+      const guarded = await services.guard.run('admit', storeTimeouts(services.storeTimeoutMs).admit, () => services.limits.admit({ keyId: key.id, counterId: counterIdOf(key), counters, now }));
       if (!guarded.ok) return c.json({ valid: false, code: 'store_unavailable' as const, key: presentKey(key), usage: null }, 200);
       const o = guarded.value;
-      if (o.status === 'blocked') return c.json({ valid: false, code: o.reason, key: presentKey(key), usage: null }, 200);
+      if (o.status === 'blocked') {
+        return o.reason === 'invalid_key'
+          ? c.json({ valid: false, code: 'invalid_key' as const, key: null, usage: null }, 200)
+          : c.json({ valid: false, code: o.reason, key: presentKey(key), usage: null }, 200);
+      }
       if (o.status !== 'admitted') {
         return c.json({ valid: false, code: o.status, key: presentKey(key), usage: presentUsage(key.id, services.limits.kind, { counters: o.counters, budget: o.budget }) }, 200);
       }
     }
-    const usage = await services.guard.run('usage', services.storeTimeoutMs * 4, () => readUsage(config, services.limits, key, now));
-    return c.json({ valid: true, code: 'valid' as const, key: presentKey(key), usage: usage.ok ? usage.value : null }, 200);
+    const usage = await readUsageGuarded(services, config, key, now);
+    return c.json({ valid: true, code: 'valid' as const, key: presentKey(key), usage }, 200);
   },
 );

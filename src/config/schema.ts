@@ -16,7 +16,15 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const headerName = z.string().regex(HEADER_NAME, 'must be an HTTP header name').transform((s) => s.toLowerCase());
 export const ScopeName = z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'must be 1-64 chars of a-z 0-9 : . _ -');
 
-const count = z.number().int('must be an integer').nonnegative('must be >= 0');
+// Upper bounds that the limit arithmetic can hold exactly: counters and micro-USD are
+// integers in JavaScript numbers (exact below 2^53 ~ 9.007e15) and in Redis/SQLite
+// integers. A window of 1e12 tokens, or a budget of 1e9 USD (1e15 micro-USD), still
+// leaves room for a period's worth of charges on top.
+export const MAX_COUNT = 1_000_000_000_000;
+export const MAX_BUDGET_USD = 1_000_000_000;
+export const MAX_PRICE_USD_PER_MTOK = 1_000_000;
+
+const count = z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_COUNT, `must be <= ${MAX_COUNT}`);
 
 export const LimitsSchema = z
   .object({ rpm: count, rpd: count, tpm: count, tpd: count })
@@ -25,13 +33,17 @@ export const LimitsSchema = z
 export type Limits = z.infer<typeof LimitsSchema>;
 
 export const BudgetSchema = z
-  .object({ usd: z.number().nonnegative('must be >= 0').finite(), period: z.enum(['day', 'month', 'total']) })
+  .object({
+    usd: z.number().nonnegative('must be >= 0').max(MAX_BUDGET_USD, `must be <= ${MAX_BUDGET_USD}`),
+    period: z.enum(['day', 'month', 'total']),
+  })
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
 
 export const ModelLimitsSchema = z.record(z.string().min(1).max(200), LimitsSchema);
 
-const PriceSchema = z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict();
+const price = z.number().nonnegative('must be >= 0').max(MAX_PRICE_USD_PER_MTOK, `must be <= ${MAX_PRICE_USD_PER_MTOK}`);
+const PriceSchema = z.object({ input: price, output: price }).strict();
 export type Price = z.infer<typeof PriceSchema>;
 
 const METERING_FORMATS = ['auto', 'openai', 'anthropic', ...FORMAT_NAMES] as [string, ...string[]];
@@ -57,6 +69,27 @@ export const MeteringSchema = z
 export type Metering = z.infer<typeof MeteringSchema>;
 
 const OnStoreError = z.enum(['open', 'closed']);
+
+// An origin as browsers send it: scheme, host, optional port; no path, no trailing slash.
+const CorsOrigin = z
+  .string()
+  .regex(/^(?:\*|https?:\/\/(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?)$/, 'must be an origin like "https://app.example.com" (no path) or "*"')
+  .transform((s) => s.toLowerCase());
+
+const CorsSchema = z
+  .object({
+    origins: z.array(CorsOrigin).nonempty(),
+    // Default: the route's methods, or every method keygate routes.
+    methods: z.array(HttpMethod).nonempty().optional(),
+    // Default: authorization, content-type, x-api-key and the route's key_headers.
+    headers: z.array(headerName).optional(),
+    expose_headers: z.array(headerName).default([]),
+    credentials: z.boolean().default(false),
+    max_age: z.number().int().min(0).max(86_400).default(600),
+  })
+  .strict()
+  .refine((c) => !(c.credentials && c.origins.includes('*')), { message: 'credentials cannot be combined with the "*" origin', path: ['credentials'] });
+export type Cors = z.infer<typeof CorsSchema>;
 
 function tryUrl(u: string): URL | null {
   try {
@@ -96,6 +129,11 @@ export const RouteSchema = z
     budget: BudgetSchema.optional(),
     metering: MeteringSchema.optional(),
     instant_revocation: z.boolean().default(true),
+    cors: CorsSchema.optional(),
+    // Without cors, a preflight needs a key like any request ("key") or goes to the upstream
+    // unauthenticated ("upstream").
+    preflight: z.enum(['key', 'upstream']).default('key'),
+    allow_service_worker: z.boolean().default(false),
     on_store_error: z
       .object({ requests: OnStoreError.default('open'), budget: OnStoreError.default('closed') })
       .strict()
@@ -118,19 +156,13 @@ export const ConfigSchema = z
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
     cfg.ROUTES.forEach((r, i) => {
-      // Token windows are charged from metered usage: on a route without metering a tpm/tpd
-      // model limit would never bind. Request counts (rpm/rpd) bind on every route.
-      if (!r.metering) {
-        for (const [model, l] of Object.entries(r.model_limits ?? {})) {
-          if (l.tpm !== undefined || l.tpd !== undefined) {
-            ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'model_limits', model], message: 'tpm/tpd need metering on this route (set metering, or keep only rpm/rpd)' });
-          }
-        }
-      }
       if (seen.has(r.path)) ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'path'], message: `duplicate route path ${r.path}` });
       seen.add(r.path);
       if (r.path === '/admin' || r.path.startsWith('/admin/') || r.path === '/_keygate' || r.path.startsWith('/_keygate/')) {
         ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'path'], message: 'is reserved for keygate itself' });
+      }
+      if (r.cors && r.preflight === 'upstream') {
+        ctx.addIssue({ code: 'custom', path: ['ROUTES', i, 'preflight'], message: 'cannot be "upstream" on a route with cors (keygate answers its preflights)' });
       }
     });
   });

@@ -1,40 +1,31 @@
 // /_keygate: endpoints for key holders, authenticated by the key itself (no route needed):
 // GET /_keygate/usage (windows and budget) and GET /_keygate/key (the redacted record).
 
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
+import { accessOf, verifyPresentedKey } from '../admin/key-auth';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { readCredential } from '../keys/credential';
 import { presentKey } from '../keys/record';
-import { verifyKey } from '../keys/verify';
-import { checkRevocationMarker } from '../limits/revocation';
-import { readUsage } from '../limits/usage';
+import { readUsageGuarded } from '../limits/usage';
 import { requestContext } from '../middleware/request-context';
 
 const selfAuth = () =>
   createMiddleware<AppEnv>(async function selfAuth(c, next) {
     const credential = readCredential(c.req.raw.headers, c.req.url, [], undefined);
     if (!credential) throw new GatewayError('missing_key');
-    const result = await verifyKey(
-      credential.key,
-      { prefixes: c.get('config').prefixes, store: c.get('services').keys, backfill: (p) => c.executionCtx.waitUntil(p) },
-      { now: Date.now(), ip: c.req.header('cf-connecting-ip') ?? null, referer: c.req.header('referer') ?? null, requiredScopes: [] },
-    );
+    const result = await verifyPresentedKey(c, credential.key, accessOf(c, []));
     if (!result.ok) throw new GatewayError(result.code);
-    const marker = await checkRevocationMarker(c.get('services'), result.key.id);
-    if (!marker.ok) throw new GatewayError(marker.reason);
     c.set('key', result.key);
     c.set('credential', credential);
     await next();
   });
 
-async function usageOf(c: import('hono').Context<AppEnv>) {
-  const services = c.get('services');
-  const key = c.get('key');
-  const guarded = await services.guard.run('usage', services.storeTimeoutMs * 4, () => readUsage(c.get('config'), services.limits, key));
-  if (!guarded.ok) throw new GatewayError('store_unavailable', 'The limit store is unavailable.');
-  return guarded.value;
+async function usageOf(c: Context<AppEnv>) {
+  const usage = await readUsageGuarded(c.get('services'), c.get('config'), c.get('key'));
+  if (!usage) throw new GatewayError('store_unavailable', 'The limit store is unavailable.');
+  return usage;
 }
 
 export const holderApp = new Hono<AppEnv>();

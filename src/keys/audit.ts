@@ -2,8 +2,24 @@
 // the change they describe, so a change is never recorded without its entry or vice versa.
 
 import { ulid } from '../lib/ids';
+import type { SqlGuard } from './repository';
 
-export type AuditAction = 'create' | 'update' | 'activate' | 'deactivate' | 'revoke' | 'rotate' | 'delete' | 'extend' | 'expire';
+/**
+ * `marker_pending`: a change committed but its KV snapshot or revocation marker could not be
+ * written yet (the outbox retries it); `marker_written`: a retry wrote them.
+ */
+export type AuditAction =
+  | 'create'
+  | 'update'
+  | 'activate'
+  | 'deactivate'
+  | 'revoke'
+  | 'rotate'
+  | 'delete'
+  | 'extend'
+  | 'expire'
+  | 'marker_pending'
+  | 'marker_written';
 
 export interface AuditEntry {
   id: string;
@@ -18,12 +34,23 @@ export interface AuditEntry {
  * `when` makes the entry conditional on an SQL predicate evaluated in the same batch
  * (e.g. "the guarded UPDATE before me applied"), so a refused change leaves no entry.
  */
-export function auditStatement(db: D1Database, entry: Omit<AuditEntry, 'id'>, when?: { sql: string; args: unknown[] }): D1PreparedStatement {
+export function auditStatement(db: D1Database, entry: Omit<AuditEntry, 'id'>, when?: SqlGuard): D1PreparedStatement {
   const values = [`aud_${ulid(entry.at)}`, entry.at, entry.actor, entry.action, entry.key_id, JSON.stringify(entry.changes)];
   if (!when) return db.prepare('INSERT INTO audit_log (id, at, actor, action, key_id, changes) VALUES (?, ?, ?, ?, ?, ?)').bind(...values);
   return db
     .prepare(`INSERT INTO audit_log (id, at, actor, action, key_id, changes) SELECT ?, ?, ?, ?, ?, ? WHERE ${when.sql}`)
     .bind(...values, ...when.args);
+}
+
+/** One entry per key a guarded bulk update stamped with `writeToken` (ids: `aud_<ulid>_<key id>`). */
+export function auditStampedStatement(db: D1Database, entry: Omit<AuditEntry, 'id' | 'key_id'>, writeToken: string): D1PreparedStatement {
+  return db
+    .prepare(`INSERT INTO audit_log (id, at, actor, action, key_id, changes) SELECT 'aud_' || ? || '_' || id, ?, ?, ?, id, ? FROM keys WHERE write_token = ?`)
+    .bind(ulid(entry.at), entry.at, entry.actor, entry.action, JSON.stringify(entry.changes), writeToken);
+}
+
+export async function audit(db: D1Database, entry: Omit<AuditEntry, 'id'>): Promise<void> {
+  await auditStatement(db, entry).run();
 }
 
 export async function listAudit(db: D1Database, filter: { keyId?: string; cursor?: string; limit: number }): Promise<AuditEntry[]> {

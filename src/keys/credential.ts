@@ -30,19 +30,40 @@ export function credentialHeaders(extra: readonly string[]): readonly string[] {
   return names;
 }
 
-/** `url` is parsed only when the route accepts a key in the query string. */
+const BEARER = /^\s*bearer\s/i;
+
+/**
+ * The key a header value would present, or '' when it presents none. Authorization carries
+ * a key only in the Bearer scheme: `Basic` and other schemes belong to the upstream.
+ */
+export function keyInHeader(name: string, value: string): string {
+  if (name === 'authorization' && !BEARER.test(value)) return '';
+  return fromHeaderValue(value);
+}
+
+// The shape of a keygate key (prefix, `_`, 38 base62 characters), checked without the
+// configured prefixes: enough to tell a keygate key from the upstream's own credential.
+const KEY_SHAPE = /^[a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16}){0,3}_[0-9A-Za-z]{38}$/;
+
+/**
+ * `url` is parsed only when the route accepts a key in the query string. When several
+ * headers present a value, the first that has a keygate key's shape wins, so a client can
+ * send its key in `x-api-key` and its own `Authorization: Bearer` for the upstream; with
+ * none of that shape, the first value is the (invalid) key.
+ */
 export function readCredential(headers: Headers, url: string, extraHeaders: readonly string[], queryParam: string | undefined): Credential | null {
+  let fallback: Credential | null = null;
   for (const name of credentialHeaders(extraHeaders)) {
     const value = headers.get(name);
     if (value === null) continue;
-    // Authorization carries a key only in the Bearer scheme.
-    if (name === 'authorization' && !/^bearer\s/i.test(value.trim())) continue;
-    const key = fromHeaderValue(value);
-    if (key) return { key, source: name };
+    const key = keyInHeader(name, value);
+    if (!key) continue;
+    if (KEY_SHAPE.test(key)) return { key, source: name };
+    fallback ??= { key, source: name };
   }
   if (queryParam) {
     const key = new URL(url).searchParams.get(queryParam);
-    if (key) return { key, source: `?${queryParam}` };
+    if (key && (fallback === null || KEY_SHAPE.test(key))) return { key, source: `?${queryParam}` };
   }
-  return null;
+  return fallback;
 }

@@ -15,6 +15,7 @@ export interface Lookup {
 export const KV_PREFIX = 'key:';
 const NEGATIVE_TTL_MS = 30_000;
 const KV_MIN_TTL_S = 60;
+const KV_MAX_EXPIRATION_S = 2 ** 31 - 1;
 
 // Module scope on purpose: shared by every request the isolate serves. Bounded.
 const cache = new LruCache<string, KeyRecord | null>(10_000, 10_000);
@@ -75,8 +76,11 @@ export class KeyStore {
     cache.delete(record.digest);
     const opts: KVNamespacePutOptions = {};
     // An expired key's snapshot can leave KV shortly after expiry (D1 still answers "expired").
+    // KV's `expiration` must fit a signed 32-bit integer (2038-01-19); later expiries get none,
+    // and the record's own expires_at check refuses the key when it passes.
     if (record.expires_at !== null && record.revoked_at === null) {
-      opts.expiration = Math.max(Math.ceil(record.expires_at / 1000) + 3600, Math.ceil(Date.now() / 1000) + KV_MIN_TTL_S);
+      const expiration = Math.max(Math.ceil(record.expires_at / 1000) + 3600, Math.ceil(Date.now() / 1000) + KV_MIN_TTL_S);
+      if (expiration <= KV_MAX_EXPIRATION_S) opts.expiration = expiration;
     }
     await this.kv.put(KV_PREFIX + record.digest, JSON.stringify(record), opts);
   }

@@ -40,6 +40,31 @@ export interface KeyRecord {
   updated_at: number;
   /** Set on a key replaced by rotation: the id of its successor. */
   rotated_to: string | null;
+  /**
+   * The id its limit windows and budget are counted under; null = its own id. A rotation
+   * successor inherits its predecessor's, so rotation never resets what was spent. (Absent
+   * in KV snapshots written before the field existed: read it with counterIdOf.)
+   */
+  counter_id?: string | null;
+}
+
+/** Where the limit store counts a key's windows and budget (its marker stays under its id). */
+export function counterIdOf(r: Pick<KeyRecord, 'id' | 'counter_id'>): string {
+  return r.counter_id ?? r.id;
+}
+
+/** Why a key cannot be used (also the revocation marker's value; `invalid_key` = deleted). */
+export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
+
+export function blockReasonOf(r: KeyRecord, now: number): BlockReason | null {
+  if (r.revoked_at !== null) return 'key_revoked';
+  if (!r.is_active) return 'key_inactive';
+  if (r.expires_at !== null && r.expires_at <= now) return 'key_expired';
+  return null;
+}
+
+export function isUsable(r: KeyRecord, now: number): boolean {
+  return blockReasonOf(r, now) === null;
 }
 
 export function statusOf(record: KeyRecord, now = Date.now()): KeyStatus {
@@ -48,7 +73,10 @@ export function statusOf(record: KeyRecord, now = Date.now()): KeyStatus {
   return record.is_active ? 'active' : 'inactive';
 }
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+// Clamped to what Date can hold, so a row written before the API bounded expiries (or by hand)
+// still lists instead of throwing a RangeError.
+const MAX_DATE_MS = 8.64e15;
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(Math.min(Math.max(ms, -MAX_DATE_MS), MAX_DATE_MS)).toISOString());
 
 /** The admin/API view of a key: never the digest, never the plaintext. */
 export function presentKey(record: KeyRecord, now = Date.now()) {

@@ -24,8 +24,15 @@ interface KeyRow {
   revoked_reason: string | null;
   last_used_at: number | null;
   rotated_to: string | null;
+  counter_id: string | null;
   created_at: number;
   updated_at: number;
+}
+
+/** An SQL predicate with its arguments, for statements that run only if an earlier one in the same batch applied. */
+export interface SqlGuard {
+  sql: string;
+  args: unknown[];
 }
 
 /** SQL for "k2 is usable at time ?" (one bound parameter: now). */
@@ -54,6 +61,7 @@ export function fromRow(row: KeyRow): KeyRecord {
     revoked_reason: row.revoked_reason,
     last_used_at: row.last_used_at,
     rotated_to: row.rotated_to,
+    counter_id: row.counter_id,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -82,6 +90,7 @@ function toRow(r: KeyRecord): KeyRow {
     revoked_reason: r.revoked_reason,
     last_used_at: r.last_used_at,
     rotated_to: r.rotated_to,
+    counter_id: r.counter_id ?? null,
     created_at: r.created_at,
     updated_at: r.updated_at,
   };
@@ -90,7 +99,7 @@ function toRow(r: KeyRecord): KeyRow {
 const COLUMNS: readonly (keyof KeyRow)[] = [
   'id', 'digest', 'prefix', 'display_start', 'display_end', 'name', 'description', 'owner', 'type',
   'scopes', 'tags', 'metadata', 'allowed_ips', 'allowed_referers', 'limits', 'expires_at', 'is_active',
-  'revoked_at', 'revoked_reason', 'last_used_at', 'rotated_to', 'created_at', 'updated_at',
+  'revoked_at', 'revoked_reason', 'last_used_at', 'rotated_to', 'counter_id', 'created_at', 'updated_at',
 ];
 
 export interface ListFilter {
@@ -148,8 +157,14 @@ export class KeyRepository {
       .bind(now, token, owner);
   }
 
-  async insert(record: KeyRecord): Promise<void> {
-    await this.insertStatement(record).run();
+  /** True in a batch once key `id` exists (e.g. its INSERT earlier in the batch applied). */
+  existsGuard(id: string): SqlGuard {
+    return { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [id] };
+  }
+
+  /** True in a batch once the guarded update that stamped `token` on key `id` applied. */
+  stampedGuard(id: string, token: string): SqlGuard {
+    return { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ? AND write_token = ?)', args: [id, token] };
   }
 
   /**
@@ -169,9 +184,8 @@ export class KeyRepository {
     return this.db.prepare(sql).bind(...args);
   }
 
-  async delete(id: string): Promise<boolean> {
-    const res = await this.db.prepare('DELETE FROM keys WHERE id = ?').bind(id).run();
-    return res.meta.changes === 1;
+  deleteStatement(id: string): D1PreparedStatement {
+    return this.db.prepare('DELETE FROM keys WHERE id = ?').bind(id);
   }
 
   async touch(id: string, at: number): Promise<void> {
@@ -184,7 +198,10 @@ export class KeyRepository {
     if (filter.owner !== undefined) (where.push('owner = ?'), args.push(filter.owner));
     if (filter.type !== undefined) (where.push('type = ?'), args.push(filter.type));
     if (filter.tag !== undefined) (where.push('EXISTS (SELECT 1 FROM json_each(keys.tags) WHERE value = ?)'), args.push(filter.tag));
-    if (filter.q !== undefined) (where.push("name LIKE ? ESCAPE '\\'"), args.push(`%${filter.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`));
+    // instr() rather than LIKE: the search is a plain substring (no wildcards to escape) and
+    // D1 refuses LIKE patterns past 50 bytes ("pattern too complex"). lower() folds ASCII
+    // case, as LIKE did.
+    if (filter.q !== undefined) (where.push('instr(lower(name), lower(?)) > 0'), args.push(filter.q));
     if (filter.cursor !== undefined) (where.push('id < ?'), args.push(filter.cursor));
     switch (filter.status) {
       case 'revoked':
@@ -231,13 +248,5 @@ export class KeyRepository {
 
   markExpiryHandled(id: string, expiresAt: number): D1PreparedStatement {
     return this.db.prepare('UPDATE keys SET expiry_handled = 1 WHERE id = ? AND expires_at = ?').bind(id, expiresAt);
-  }
-
-  async countActiveByOwner(owner: string, now = Date.now()): Promise<number> {
-    const row = await this.db
-      .prepare('SELECT COUNT(*) AS n FROM keys WHERE owner = ? AND revoked_at IS NULL AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?)')
-      .bind(owner, now)
-      .first<{ n: number }>();
-    return row?.n ?? 0;
   }
 }

@@ -4,19 +4,14 @@
 
 import { auditStatement } from './audit';
 import { digestKey } from './digest';
+import { IdempotencyRepository } from './idempotency-repository';
 import { displayParts, generateKey } from './key-format';
-import type { KeyStore } from './key-store';
-import type { KeyRecord } from './record';
-import type { BlockReason, ServiceResult } from './service';
+import { OutboxRepository, outboxRowOf } from './outbox-repository';
+import { blockReasonOf, counterIdOf, type KeyRecord } from './record';
+import type { ServiceResult, SyncState } from './result';
+import { complete, targetOf, type SyncDeps } from './sync';
 import { newKeyId, writeToken } from '../lib/ids';
 import { open, seal, sha256Hex } from '../lib/sealed';
-
-export interface RotationDeps {
-  db: D1Database;
-  store: KeyStore;
-  now: () => number;
-  notify: (record: KeyRecord, reason: BlockReason | null) => Promise<void>;
-}
 
 /**
  * Issues a new key with the same settings; the old one keeps working for `graceSeconds`
@@ -24,19 +19,21 @@ export interface RotationDeps {
  * the first result (sealed with that key) and never issues a second key.
  */
 export async function rotateKey(
-  deps: RotationDeps,
+  deps: SyncDeps,
   id: string,
   graceSeconds: number,
   actor: string,
   idempotencyKey?: string,
-): Promise<ServiceResult<{ record: KeyRecord; plaintext: string; previous: KeyRecord; replayed: boolean }>> {
+): Promise<ServiceResult<{ record: KeyRecord; plaintext: string; previous: KeyRecord; replayed: boolean; marker: SyncState }>> {
   type Stored = { record: KeyRecord; plaintext: string; previous: KeyRecord };
   const repo = deps.store.repo;
+  const idempotency = new IdempotencyRepository(deps.db);
+  const outbox = new OutboxRepository(deps.db);
   const idemId = idempotencyKey ? await sha256Hex(`rotate:${id}:${idempotencyKey}`) : undefined;
   const replay = async (): Promise<Stored | null> => {
     if (!idemId || !idempotencyKey) return null;
-    const row = await deps.db.prepare('SELECT response FROM idempotency WHERE key = ?').bind(idemId).first<{ response: string }>();
-    return row ? open<Stored>(idempotencyKey, `rotate:${id}`, row.response) : null;
+    const sealed = await idempotency.sealed(idemId);
+    return sealed ? open<Stored>(idempotencyKey, `rotate:${id}`, sealed) : null;
   };
   // A replay answers with the first plaintext and the records as they are now.
   const fresh = async (r: Stored) => ({
@@ -44,6 +41,8 @@ export async function rotateKey(
     previous: (await repo.byId(r.previous.id)) ?? r.previous,
     plaintext: r.plaintext,
     replayed: true,
+    // The first call reported its own sync state; the outbox tells whether anything is left.
+    marker: ((await outbox.has(r.record.id)) || (await outbox.has(r.previous.id)) ? 'pending' : 'done') as SyncState,
   });
   const earlier = await replay();
   if (earlier) return { ok: true, value: await fresh(earlier) };
@@ -59,15 +58,17 @@ export async function rotateKey(
   const now = Math.max(deps.now(), current.updated_at + 1);
   const { plaintext, parsed } = generateKey(current.prefix);
   const { start, end } = displayParts(parsed);
+  // The successor inherits the key's state (a deactivated key's successor is deactivated too)
+  // and its counter identity, so rotation never resets a spent budget or a limit window.
   const record: KeyRecord = {
     ...current,
     id: newKeyId(now),
     digest: await digestKey(plaintext),
     start,
     end,
-    is_active: true,
     last_used_at: null,
     rotated_to: null,
+    counter_id: counterIdOf(current),
     created_at: now,
     updated_at: now,
   };
@@ -79,18 +80,21 @@ export async function rotateKey(
     updated_at: now,
   };
   const { db } = deps;
+  const stamp = writeToken();
   const token = writeToken();
+  const inserted = repo.existsGuard(record.id);
   const statements = [
-    repo.replaceStatement(previous, current.updated_at, token),
+    repo.replaceStatement(previous, current.updated_at, stamp),
     // Only if the guarded update above applied: nobody changed or rotated the key meanwhile.
-    repo.insertIfStamped(record, { id: current.id, token }),
-    auditStatement(db, { at: now, actor, action: 'rotate', key_id: current.id, changes: ['rotated_to', 'expires_at'] }, { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [record.id] }),
-    auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [record.id] }),
+    repo.insertIfStamped(record, { id: current.id, token: stamp }),
+    auditStatement(db, { at: now, actor, action: 'rotate', key_id: current.id, changes: ['rotated_to', 'expires_at'] }, inserted),
+    auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, inserted),
+    outbox.enqueueStatement(outboxRowOf(previous, token, now), inserted),
+    outbox.enqueueStatement(outboxRowOf(record, token, now), inserted),
   ];
   if (idemId && idempotencyKey) {
     const sealed = await seal(idempotencyKey, `rotate:${id}`, { record, plaintext, previous } satisfies Stored);
-    // A primary-key clash aborts the whole batch: a concurrent retry already rotated.
-    statements.push(db.prepare('INSERT INTO idempotency (key, response, created_at) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM keys WHERE id = ?)').bind(idemId, sealed, now, record.id));
+    statements.push(idempotency.insertStatement(idemId, sealed, now, inserted));
   }
   let results: D1Result[];
   try {
@@ -106,8 +110,10 @@ export async function rotateKey(
     if (raced) return { ok: true, value: await fresh(raced) };
     return { ok: false, code: 'conflict', message: 'the key changed or was rotated concurrently; retry' };
   }
-  await deps.store.writeSnapshot(record);
-  await deps.store.writeSnapshot(previous);
-  if (graceSeconds === 0) await deps.notify(previous, 'key_expired');
-  return { ok: true, value: { record, plaintext, previous, replayed: false } };
+  // A grace of 0 ends the old key now: its marker must be written (and the successor of an
+  // unusable key gets its own).
+  const previousMarker = await complete(deps, targetOf(previous), token, blockReasonOf(previous, now) !== null, actor);
+  const recordMarker = await complete(deps, targetOf(record), token, blockReasonOf(record, now) !== null, actor);
+  const marker: SyncState = previousMarker === 'pending' || recordMarker === 'pending' ? 'pending' : 'done';
+  return { ok: true, value: { record, plaintext, previous, replayed: false, marker } };
 }

@@ -2,14 +2,21 @@
 // inputs, tagged results, no HTTP. Every change lands in D1 (with its audit entry, in one
 // batch) and is then written through to KV and to the limit store's revocation marker.
 
-import { newKeyId, ulid, writeToken } from '../lib/ids';
-import { auditStatement, type AuditAction } from './audit';
+import { newKeyId, writeToken } from '../lib/ids';
+import type { Budget, Limits } from '../config/schema';
+import { auditStampedStatement, auditStatement, type AuditAction } from './audit';
 import { digestKey } from './digest';
 import { displayParts, generateKey } from './key-format';
 import type { KeyStore } from './key-store';
+import { OutboxRepository, outboxRowOf } from './outbox-repository';
+import { blockReasonOf, isUsable, type KeyRecord } from './record';
 import { fromRow } from './repository';
+import type { ServiceResult, SyncState } from './result';
 import { rotateKey } from './rotation';
-import type { KeyRecord } from './record';
+import { complete, refresh, targetOf, type MarkerWriter, type SyncDeps } from './sync';
+
+export type { ServiceFailure, ServiceResult, SyncState } from './result';
+export type { BlockReason } from './record';
 
 /** The settings a caller chooses for a new key: the record's own fields, plus create options. */
 export type CreateKeyInput = Pick<
@@ -20,35 +27,49 @@ export type CreateKeyInput = Pick<
   replace_existing: boolean;
 };
 
-export type UpdateKeyInput = Partial<Omit<CreateKeyInput, 'prefix' | 'replace_existing'>>;
+/** Policy parts to set (a value), remove (null) or keep (absent); merged inside the mutation. */
+export interface PolicyPatch {
+  limits?: Limits | null;
+  model_limits?: Record<string, Limits> | null;
+  budget?: Budget | null;
+}
 
-export type ServiceFailure = { ok: false; code: 'not_found' | 'conflict' | 'bad_request'; message?: string };
-export type ServiceResult<T> = { ok: true; value: T } | ServiceFailure;
+export type UpdateKeyInput = Partial<Omit<CreateKeyInput, 'prefix' | 'replace_existing' | 'policy'>> & { policy?: PolicyPatch };
 
-export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
-
-/** Called when a key's usability changes: a reason when it stops being usable, null when it is usable again. */
-export type UsabilityHook = (record: KeyRecord, reason: BlockReason | null) => Promise<void>;
-
-export function blockReasonOf(r: KeyRecord, now: number): BlockReason | null {
-  if (r.revoked_at !== null) return 'key_revoked';
-  if (!r.is_active) return 'key_inactive';
-  if (r.expires_at !== null && r.expires_at <= now) return 'key_expired';
-  return null;
+/** A committed change and whether its snapshot and marker are written yet. */
+export interface Changed {
+  record: KeyRecord;
+  marker: SyncState;
 }
 
 export interface KeyServiceOptions {
   db: D1Database;
   store: KeyStore;
   maxKeysPerOwner?: number;
-  onUsabilityChanged?: UsabilityHook;
+  writeMarker: MarkerWriter;
   now?: () => number;
 }
 
-const MUTABLE: readonly (keyof UpdateKeyInput)[] = ['name', 'description', 'owner', 'type', 'scopes', 'tags', 'metadata', 'allowed_ips', 'allowed_referers', 'policy', 'expires_at'];
+const MUTABLE: readonly (keyof Omit<UpdateKeyInput, 'policy'> | 'policy')[] = ['name', 'description', 'owner', 'type', 'scopes', 'tags', 'metadata', 'allowed_ips', 'allowed_referers', 'policy', 'expires_at'];
+
+/** Applies a policy patch to the current policy (not to a copy read before the mutation). */
+function mergePolicy(current: KeyRecord['policy'], patch: PolicyPatch): KeyRecord['policy'] {
+  const policy = { ...current };
+  for (const k of ['limits', 'model_limits', 'budget'] as const) {
+    const v = patch[k];
+    if (v === undefined) continue;
+    if (v === null) delete policy[k];
+    else (policy as Record<typeof k, unknown>)[k] = v;
+  }
+  return policy;
+}
 
 export class KeyService {
-  constructor(private readonly opts: KeyServiceOptions) {}
+  private readonly outbox: OutboxRepository;
+
+  constructor(private readonly opts: KeyServiceOptions) {
+    this.outbox = new OutboxRepository(opts.db);
+  }
 
   private now(): number {
     return this.opts.now?.() ?? Date.now();
@@ -58,7 +79,11 @@ export class KeyService {
     return this.opts.store.repo;
   }
 
-  async create(input: CreateKeyInput, actor: string): Promise<ServiceResult<{ record: KeyRecord; plaintext: string }>> {
+  private get sync(): SyncDeps {
+    return { db: this.opts.db, store: this.opts.store, writeMarker: this.opts.writeMarker, now: () => this.now() };
+  }
+
+  async create(input: CreateKeyInput, actor: string): Promise<ServiceResult<{ record: KeyRecord; plaintext: string; marker: SyncState }>> {
     const now = this.now();
     const { plaintext, parsed } = generateKey(input.prefix);
     const { start, end } = displayParts(parsed);
@@ -84,6 +109,7 @@ export class KeyService {
       revoked_reason: null,
       last_used_at: null,
       rotated_to: null,
+      counter_id: null,
       created_at: now,
       updated_at: now,
     };
@@ -91,42 +117,41 @@ export class KeyService {
     const { db } = this.opts;
     const cap = this.opts.maxKeysPerOwner;
     const capped = cap !== undefined && input.owner !== null;
+    const replacing = capped && input.replace_existing;
     const statements: D1PreparedStatement[] = [];
+    const stamp = writeToken();
     const token = writeToken();
-    if (capped && input.replace_existing) {
+    if (replacing) {
       // Deactivate in the same batch and learn from RETURNING exactly which keys it hit,
       // including ones created concurrently since we started.
-      statements.push(this.repo.deactivateOwnerStatement(input.owner as string, now, token));
-      statements.push(
-        db
-          .prepare(
-            `INSERT INTO audit_log (id, at, actor, action, key_id, changes) SELECT 'aud_' || ? || '_' || id, ?, ?, 'deactivate', id, '["is_active"]' FROM keys WHERE write_token = ?`,
-          )
-          .bind(ulid(now), now, actor, token),
-      );
+      statements.push(this.repo.deactivateOwnerStatement(input.owner as string, now, stamp));
+      statements.push(auditStampedStatement(db, { at: now, actor, action: 'deactivate', changes: ['is_active'] }, stamp));
+      statements.push(this.outbox.enqueueStampedStatement(stamp, token, now));
     }
     // The owner cap is checked inside the INSERT itself so concurrent creates cannot exceed it.
+    const insertAt = statements.length;
     statements.push(capped ? this.repo.insertIfUnderCap(record, cap as number, now) : this.repo.insertStatement(record));
-    statements.push(
-      auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ?)', args: [record.id] }),
-    );
+    const exists = this.repo.existsGuard(record.id);
+    statements.push(auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, exists));
+    statements.push(this.outbox.enqueueStatement(outboxRowOf(record, token, now), exists));
     const results = await db.batch<Record<string, unknown>>(statements);
-    const inserted = results[results.length - 2];
-    if (!inserted || inserted.meta.changes !== 1) {
+    if (results[insertAt]?.meta.changes !== 1) {
       return { ok: false, code: 'conflict', message: `owner ${input.owner} already has ${cap} active key(s); pass "replace_existing": true to deactivate them` };
     }
-    if (capped && input.replace_existing) {
+    // From here on the key exists: whatever fails, the caller gets its plaintext (the outbox
+    // finishes what is left).
+    let marker: SyncState = 'done';
+    if (replacing) {
       for (const row of results[0]?.results ?? []) {
         const off = fromRow(row as unknown as Parameters<typeof fromRow>[0]);
-        await this.opts.store.writeSnapshot(off);
-        await this.notify(off, 'key_inactive');
+        if ((await complete(this.sync, targetOf(off), token, true, actor)) === 'pending') marker = 'pending';
       }
     }
     // Under an owner cap a concurrent create may already have deactivated this key: write what D1 holds.
-    const fresh = capped ? ((await this.repo.byId(record.id)) ?? record) : record;
-    await this.opts.store.writeSnapshot(fresh);
-    if (!isUsable(fresh, this.now())) await this.notify(fresh, blockReasonOf(fresh, this.now()));
-    return { ok: true, value: { record: fresh, plaintext } };
+    let fresh = record;
+    if (capped) fresh = (await this.repo.byId(record.id).catch(() => null)) ?? record;
+    const own = await complete(this.sync, targetOf(fresh), token, !isUsable(fresh, this.now()), actor);
+    return { ok: true, value: { record: fresh, plaintext, marker: own === 'pending' ? own : marker } };
   }
 
   async get(id: string): Promise<KeyRecord | null> {
@@ -139,7 +164,7 @@ export class KeyService {
     actor: string,
     action: AuditAction,
     change: (current: KeyRecord, now: number) => ServiceResult<KeyRecord>,
-  ): Promise<ServiceResult<KeyRecord>> {
+  ): Promise<ServiceResult<Changed>> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.repo.byId(id);
       if (!current) return { ok: false, code: 'not_found' };
@@ -147,32 +172,28 @@ export class KeyService {
       const next = change(current, now);
       if (!next.ok) return next;
       const changed = changedFields(current, next.value);
-      // Nothing to write (e.g. revoking a revoked key): no audit entry, but refresh KV.
+      // Nothing to write (e.g. revoking a revoked key): no audit entry, but refresh KV and the marker.
       if (changed.length === 0) {
-        await this.opts.store.writeSnapshot(current);
-        const reason = blockReasonOf(current, now);
-        if (reason !== null) await this.notify(current, reason);
-        return { ok: true, value: current };
+        const marker = await refresh(this.sync, current, blockReasonOf(current, now) !== null, actor);
+        return { ok: true, value: { record: current, marker } };
       }
       const record = { ...next.value, updated_at: now };
       const cap = this.opts.maxKeysPerOwner;
       // The owner cap applies whenever a change could add a usable key to an owner.
       const needsCap = cap !== undefined && record.owner !== null && isUsable(record, now) && (!isUsable(current, now) || current.owner !== record.owner);
+      const stamp = writeToken();
       const token = writeToken();
+      const applied = this.repo.stampedGuard(id, stamp);
       const [res] = await this.opts.db.batch([
-        this.repo.replaceStatement(record, current.updated_at, token, needsCap ? { cap: cap as number, now } : undefined),
-        auditStatement(
-          this.opts.db,
-          { at: now, actor, action, key_id: id, changes: changed },
-          { sql: 'EXISTS (SELECT 1 FROM keys WHERE id = ? AND write_token = ?)', args: [id, token] },
-        ),
+        this.repo.replaceStatement(record, current.updated_at, stamp, needsCap ? { cap: cap as number, now } : undefined),
+        auditStatement(this.opts.db, { at: now, actor, action, key_id: id, changes: changed }, applied),
+        this.outbox.enqueueStatement(outboxRowOf(record, token, now), applied),
       ]);
       if (res?.meta.changes === 1) {
-        await this.opts.store.writeSnapshot(record);
         const before = blockReasonOf(current, now);
         const after = blockReasonOf(record, now);
-        if (before !== after || after !== null) await this.notify(record, after);
-        return { ok: true, value: record };
+        const marker = await complete(this.sync, targetOf(record), token, before !== after || after !== null, actor);
+        return { ok: true, value: { record, marker } };
       }
       if (needsCap) {
         const again = await this.repo.byId(id);
@@ -188,7 +209,8 @@ export class KeyService {
   update(id: string, patch: UpdateKeyInput, actor: string) {
     return this.mutate(id, actor, 'update', (cur) => {
       if (cur.revoked_at !== null) return { ok: false, code: 'conflict', message: 'a revoked key cannot be changed' };
-      return { ok: true, value: { ...cur, ...patch } };
+      const { policy, ...fields } = patch;
+      return { ok: true, value: { ...cur, ...fields, policy: policy ? mergePolicy(cur.policy, policy) : cur.policy } };
     });
   }
 
@@ -216,30 +238,21 @@ export class KeyService {
 
   /** See rotation.ts. */
   rotate(id: string, graceSeconds: number, actor: string, idempotencyKey?: string) {
-    return rotateKey(
-      { db: this.opts.db, store: this.opts.store, now: () => this.now(), notify: (r, reason) => this.notify(r, reason) },
-      id,
-      graceSeconds,
-      actor,
-      idempotencyKey,
-    );
+    return rotateKey(this.sync, id, graceSeconds, actor, idempotencyKey);
   }
 
-  async delete(id: string, actor: string): Promise<ServiceResult<KeyRecord>> {
+  async delete(id: string, actor: string): Promise<ServiceResult<Changed>> {
     const current = await this.repo.byId(id);
     if (!current) return { ok: false, code: 'not_found' };
     const now = this.now();
+    const token = writeToken();
     await this.opts.db.batch([
-      this.opts.db.prepare('DELETE FROM keys WHERE id = ?').bind(id),
+      this.repo.deleteStatement(id),
       auditStatement(this.opts.db, { at: now, actor, action: 'delete', key_id: id, changes: [] }),
+      this.outbox.enqueueStatement(outboxRowOf(current, token, now)),
     ]);
-    await this.opts.store.removeSnapshot(current.digest);
-    await this.notify(current, 'invalid_key');
-    return { ok: true, value: current };
-  }
-
-  private async notify(record: KeyRecord, reason: BlockReason | null): Promise<void> {
-    await this.opts.onUsabilityChanged?.(record, reason);
+    const marker = await complete(this.sync, { ...targetOf(current), record: null }, token, true, actor);
+    return { ok: true, value: { record: current, marker } };
   }
 }
 
@@ -253,8 +266,4 @@ function changedFields(a: KeyRecord, b: KeyRecord): string[] {
   if (a.revoked_at !== b.revoked_at) out.push('revoked_at', 'revoked_reason');
   if (a.rotated_to !== b.rotated_to) out.push('rotated_to');
   return out;
-}
-
-export function isUsable(r: KeyRecord, now: number): boolean {
-  return r.is_active && r.revoked_at === null && (r.expires_at === null || r.expires_at > now);
 }

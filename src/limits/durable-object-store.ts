@@ -1,8 +1,9 @@
-// LimitStore over the LimiterObject Durable Object namespace: one object per key id, one
-// RPC call per admission.
+// LimitStore over the LimiterObject Durable Object namespace: one object per counter id (a
+// key's own id, or its rotation lineage's), one RPC call per admission. A key's marker lives
+// in its counter object, so the admission reads it in the same call.
 
 import type { LimiterObject } from './durable-object';
-import type { AdmitInput, BlockReason, AdmitOutcome, BudgetSpec, CounterSpec, LimitStore, Settlement, Ticket, UsageSnapshot } from './store';
+import { markerFlag, type AdmitInput, type BlockReason, type AdmitOutcome, type BudgetSpec, type CounterSpec, type LimitStore, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 export class DurableObjectLimitStore implements LimitStore {
   readonly kind = 'durable_object' as const;
@@ -14,15 +15,15 @@ export class DurableObjectLimitStore implements LimitStore {
   }
 
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
-    return (await this.stub(input.keyId).admit(input)) as AdmitOutcome;
+    return (await this.stub(input.counterId ?? input.keyId).admit(input)) as AdmitOutcome;
   }
 
   async settle(ticket: Ticket, settlement: Settlement): Promise<void> {
     await this.stub(ticket.keyId).settle(ticket, settlement);
   }
 
-  async setBlocked(keyId: string, reason: BlockReason | null): Promise<void> {
-    await this.stub(keyId).setBlocked(reason);
+  async setBlocked(keyId: string, reason: BlockReason | null, counterId?: string): Promise<void> {
+    await this.stub(counterId ?? keyId).setBlocked(reason, markerFlag(keyId, counterId));
   }
 
   async usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {

@@ -5,7 +5,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { budgetStateOf, ticketFor } from './upstash-store';
-import { BLOCK_REASONS, bucketOf, windowEnd, type AdmitInput, type BlockReason, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { BLOCK_REASONS, bucketOf, markerFlag, windowEnd, type AdmitInput, type BlockReason, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 const DAY_MS = 86_400_000;
 
@@ -56,8 +56,8 @@ export class LimiterObject extends DurableObject<Env> {
     );
   }
 
-  private blocked(): BlockReason | null {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM flags WHERE name = 'blocked'").toArray()[0];
+  private blocked(flag: string): BlockReason | null {
+    const row = this.sql.exec<{ value: string }>('SELECT value FROM flags WHERE name = ?', flag).toArray()[0];
     return row ? (BLOCK_REASONS.find((r) => r === row.value) ?? 'key_revoked') : null;
   }
 
@@ -68,7 +68,7 @@ export class LimiterObject extends DurableObject<Env> {
   }
 
   admit(input: AdmitInput): AdmitOutcome {
-    const blocked = this.blocked();
+    const blocked = this.blocked(markerFlag(input.keyId, input.counterId));
     if (blocked) return { status: 'blocked', reason: blocked };
     const { now, counters, budget } = input;
     // Old windows are swept at most once a minute, not on every admission.
@@ -94,7 +94,7 @@ export class LimiterObject extends DurableObject<Env> {
       status: 'admitted',
       counters: after,
       budget: budget && budgetStateOf(budget, spent + budget.costMicros),
-      ticket: ticketFor(input.keyId, counters, budget, now),
+      ticket: ticketFor(input.counterId ?? input.keyId, counters, budget, now),
     };
   }
 
@@ -110,9 +110,9 @@ export class LimiterObject extends DurableObject<Env> {
     if (ticket.budget && s.costDeltaMicros !== 0) this.addSpend(ticket.budget.periodKey, s.costDeltaMicros, null);
   }
 
-  setBlocked(reason: BlockReason | null): void {
-    if (reason) this.sql.exec("INSERT INTO flags (name, value) VALUES ('blocked', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", reason);
-    else this.sql.exec("DELETE FROM flags WHERE name = 'blocked'");
+  setBlocked(reason: BlockReason | null, flag = 'blocked'): void {
+    if (reason) this.sql.exec('INSERT INTO flags (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', flag, reason);
+    else this.sql.exec('DELETE FROM flags WHERE name = ?', flag);
   }
 
   usage(counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): UsageSnapshot {

@@ -26,7 +26,10 @@ export interface BudgetSpec {
 }
 
 export interface AdmitInput {
+  /** Whose revocation marker is checked. */
   keyId: string;
+  /** Whose windows and budget are checked and consumed (a rotated key's lineage); default keyId. */
+  counterId?: string;
   counters: CounterSpec[];
   budget?: BudgetSpec;
   now: number;
@@ -53,6 +56,7 @@ export interface BudgetState {
 
 /** What settle() needs to adjust exactly the windows the admission charged. */
 export interface Ticket {
+  /** The counter id the admission charged (see AdmitInput.counterId). */
   keyId: string;
   /** Token counters charged with the reservation: name, window and the bucket charged. */
   tokenWindows: { name: string; limit: number; windowMs: number; bucket: number }[];
@@ -87,11 +91,20 @@ export interface LimitStore {
   admit(input: AdmitInput): Promise<AdmitOutcome>;
   /** Post-response: charge or refund the difference between reservation and actual usage. */
   settle(ticket: Ticket, settlement: Settlement): Promise<void>;
-  /** The instant-revocation marker, checked by every admit(); null clears it. */
-  setBlocked(keyId: string, reason: BlockReason | null): Promise<void>;
-  /** Reads counters without consuming anything. */
+  /** The instant-revocation marker, checked by every admit(); null clears it. `counterId` as in AdmitInput. */
+  setBlocked(keyId: string, reason: BlockReason | null, counterId?: string): Promise<void>;
+  /** Reads counters without consuming anything; `keyId` is the counter id. */
   usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot>;
 }
 
 export const bucketOf = (now: number, windowMs: number): number => Math.floor(now / windowMs);
 export const windowEnd = (bucket: number, windowMs: number): number => (bucket + 1) * windowMs;
+
+/**
+ * The flag a key's marker is kept under in its counter object: `blocked` for the object's
+ * own key (one key per object, as before rotation lineages), `blocked:<key id>` for a
+ * rotation successor sharing its predecessor's object.
+ */
+export function markerFlag(keyId: string, counterId: string | undefined): string {
+  return counterId === undefined || counterId === keyId ? 'blocked' : `blocked:${keyId}`;
+}

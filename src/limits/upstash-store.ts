@@ -186,10 +186,11 @@ export class UpstashLimitStore implements LimitStore {
 
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
     const { keyId, counters, budget, now } = input;
-    const keys = [revokedKey(keyId), budget ? budgetKey(keyId, budget.periodKey) : `${NS}:budget:none`];
+    const counterId = input.counterId ?? keyId;
+    const keys = [revokedKey(keyId), budget ? budgetKey(counterId, budget.periodKey) : `${NS}:budget:none`];
     const args = budget ? ['1', String(budget.limitMicros), String(budget.costMicros), String(budgetTtlMs(budget, now))] : ['0', '0', '0', '0'];
     for (const c of counters) {
-      keys.push(counterKey(c.name, keyId, bucketOf(now, c.windowMs)));
+      keys.push(counterKey(c.name, counterId, bucketOf(now, c.windowMs)));
       args.push(String(c.limit), String(c.cost), String(c.windowMs));
     }
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
@@ -202,7 +203,7 @@ export class UpstashLimitStore implements LimitStore {
       return { name: c.name, kind: c.kind, limit: c.limit, used, remaining: Math.max(0, c.limit - used), windowMs: c.windowMs, resetAt: windowEnd(bucket, c.windowMs) };
     });
     const budgetState = budget && budgetStateOf(budget, spent);
-    if (status === 1) return { status: 'admitted', counters: states, budget: budgetState, ticket: ticketFor(keyId, counters, budget, now) };
+    if (status === 1) return { status: 'admitted', counters: states, budget: budgetState, ticket: ticketFor(counterId, counters, budget, now) };
     if (status === -2 && budget) return { status: 'budget_exhausted', counters: states, budget: budgetStateOf(budget, spent) };
     return { status: 'rate_limited', refusedBy: states[Number(reply[1]) - 1]!, counters: states, budget: budgetState };
   }

@@ -3,9 +3,11 @@
 // its budget. Shared by GET /admin/keys/{id}/usage and GET /_keygate/usage.
 
 import type { LoadedConfig } from '../config/load';
-import type { KeyRecord } from '../keys/record';
+import { counterIdOf, type KeyRecord } from '../keys/record';
 import { budgetSpec, countersForUsage, effectivePolicy, MICROS_PER_USD } from './policy';
+import type { StoreGuard } from './guard';
 import type { CounterSpec, LimitStore, UsageSnapshot } from './store';
+import { storeTimeouts } from './timeouts';
 
 export interface UsageView {
   key_id: string;
@@ -56,6 +58,17 @@ export function presentUsage(keyId: string, store: LimitStore['kind'], snap: Usa
 
 export async function readUsage(config: LoadedConfig, store: LimitStore, key: KeyRecord, now = Date.now()): Promise<UsageView> {
   const plan = usagePlan(config, key);
-  const snap = await store.usage(key.id, plan.counters, budgetSpec(plan.budget, 0, now), now);
+  const snap = await store.usage(counterIdOf(key), plan.counters, budgetSpec(plan.budget, 0, now), now);
   return presentUsage(key.id, store.kind, snap);
+}
+
+/** The usage view behind the store guard; null when the store failed or timed out. */
+export async function readUsageGuarded(
+  deps: { limits: LimitStore; guard: StoreGuard; storeTimeoutMs: number },
+  config: LoadedConfig,
+  key: KeyRecord,
+  now = Date.now(),
+): Promise<UsageView | null> {
+  const guarded = await deps.guard.run('usage', storeTimeouts(deps.storeTimeoutMs).usage, () => readUsage(config, deps.limits, key, now));
+  return guarded.ok ? guarded.value : null;
 }

@@ -50,6 +50,8 @@ export async function authenticate(c: Context<AppEnv>, route: Route): Promise<Ke
   addTiming(c.get('timings'), 'key', performance.now() - started, result.source);
 
   const key = result.key;
+  // Forwarding removes exactly the header (or query parameter) that carried this key.
+  c.set('credential', credential);
   if (touched.get(key.id) === undefined) {
     touched.set(key.id, true);
     c.executionCtx.waitUntil(store.repo.touch(key.id, Date.now()).catch(() => undefined));

@@ -1,5 +1,9 @@
-// Step 5: forward to the route's upstream, streaming both ways, with the client's
-// credential removed and trusted identity headers attached.
+// Forwarding, in two parts. prepareForward runs before the key is checked or any limit is
+// consumed: everything that can refuse a request without asking the upstream (the path
+// rules, the query, a service-worker fetch, a missing upstream secret) is decided there, so
+// a refused request costs the key nothing. forward then sends the request, streaming both
+// ways, with the presented credential removed and trusted identity headers attached, and
+// keeps the response's redirects on the gateway.
 
 import type { Context } from 'hono';
 import type { Route } from '../config/schema';
@@ -8,24 +12,33 @@ import { GatewayError } from '../errors';
 import { credentialHeaders } from '../keys/credential';
 import type { KeyRecord } from '../keys/record';
 import { forwardHeaders, scrubResponseHeaders } from '../proxy/headers';
+import { withoutQueryParam } from '../proxy/query';
+import { rewriteRedirects } from '../proxy/redirects';
 import { splitRequestUrl, upstreamUrl } from '../proxy/upstream-url';
 import type { Admission } from './limits';
 import { addTiming } from './request-context';
 
-export async function forward(c: Context<AppEnv>, route: Route, key: KeyRecord, admission: Admission): Promise<Response> {
-  const request = c.req.raw;
-  const requestId = c.get('requestId');
-  const url = request.url;
-  const parts = splitRequestUrl(url);
-  let search = parts.search;
-  if (route.key_query_param && search) {
-    const parsed = new URL(url);
-    parsed.searchParams.delete(route.key_query_param);
-    search = parsed.search;
-  }
+/** Where a request goes, decided before authentication. */
+export interface Target {
+  url: string;
+  proto: string;
+  host: string;
+  upstreamAuth: { header: string; value: string } | undefined;
+}
 
+export function prepareForward(c: Context<AppEnv>, route: Route): Target {
+  const request = c.req.raw;
+  const parts = splitRequestUrl(request.url);
+  // The key's query parameter never travels on; every other byte of the query does.
+  const search = route.key_query_param && parts.search ? withoutQueryParam(parts.search, route.key_query_param) : parts.search;
   const target = upstreamUrl(route, parts.rawPath, search);
   if (!target.ok) throw new GatewayError('invalid_path');
+
+  // Browsers mark service-worker script fetches; a script served from the gateway's origin
+  // could control every page on it, /admin/ui included.
+  if (!route.allow_service_worker && request.headers.has('service-worker')) {
+    throw new GatewayError('forbidden', 'Service-worker scripts may not be loaded through this route.');
+  }
 
   let upstreamAuth: { header: string; value: string } | undefined;
   if (route.upstream_auth) {
@@ -35,6 +48,16 @@ export async function forward(c: Context<AppEnv>, route: Route, key: KeyRecord, 
     }
     upstreamAuth = { header: route.upstream_auth.header, value: route.upstream_auth.prefix + secret };
   }
+  return { url: target.url, proto: parts.proto, host: parts.host, upstreamAuth };
+}
+
+/** No body read, nothing to add: a preflight passed to the upstream without a key. */
+export const NO_ADMISSION: Admission = Object.freeze({ body: undefined, onResponse: undefined });
+
+/** Sends the request. `key` is null only for a preflight the route passes on unauthenticated. */
+export async function forward(c: Context<AppEnv>, route: Route, target: Target, key: KeyRecord | null, admission: Admission): Promise<Response> {
+  const request = c.req.raw;
+  const requestId = c.get('requestId');
 
   const method = request.method;
   const preRead = admission.body;
@@ -42,13 +65,16 @@ export async function forward(c: Context<AppEnv>, route: Route, key: KeyRecord, 
   if (method !== 'GET' && method !== 'HEAD') body = preRead ?? request.body;
 
   const incoming = request.headers;
+  const credential = key === null ? undefined : c.get('credential');
   const headers = forwardHeaders(incoming, {
     credentialHeaders: credentialHeaders(route.key_headers),
-    identity: { keyId: key.id, owner: key.owner, type: key.type, scopes: key.scopes, requestId },
+    presentedKey: credential?.key ?? null,
+    identity: key === null ? null : { keyId: key.id, owner: key.owner, type: key.type, scopes: key.scopes },
+    requestId,
     clientIp: incoming.get('cf-connecting-ip'),
-    proto: parts.proto,
-    host: parts.host,
-    upstreamAuth,
+    proto: target.proto,
+    host: target.host,
+    upstreamAuth: target.upstreamAuth,
     bodyReplaced: body !== null && preRead !== undefined,
   });
 
@@ -57,8 +83,16 @@ export async function forward(c: Context<AppEnv>, route: Route, key: KeyRecord, 
   if (!result.ok) throw new GatewayError(result.code);
 
   const upstream = result.response;
+  // An informational status (a 100 Continue the upstream sent anyway, a 101 switch) is never
+  // a final response, and a Response cannot even be built with one.
+  if (upstream.status < 200) {
+    await upstream.body?.cancel();
+    throw new GatewayError('upstream_unavailable', `The upstream answered with status ${upstream.status} instead of a final response.`);
+  }
   // Upstream response headers are immutable: a new Response holds a native, editable copy.
   const response = new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: upstream.headers });
-  scrubResponseHeaders(response.headers, requestId);
+  const out = response.headers;
+  scrubResponseHeaders(out, requestId);
+  rewriteRedirects(upstream.status, out, route, target);
   return admission.onResponse ? admission.onResponse(response) : response;
 }

@@ -20,7 +20,7 @@ import {
 } from '../limits/policy';
 import type { AdmitOutcome, CounterState, Ticket } from '../limits/store';
 import type { EffectivePolicy } from '../limits/policy';
-import type { KeyRecord } from '../keys/record';
+import { counterIdOf, type KeyRecord } from '../keys/record';
 import { readBodyLimited } from '../proxy/body';
 import { splitRequestUrl } from '../proxy/upstream-url';
 import { admittedTokens, chargeFor, type ReservationPlan } from '../usage/charge';
@@ -121,7 +121,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   const reservedMicros = reservationCostMicros(price, reservation);
   const budget = budgetSpec(policy.budget, reservedMicros, now);
 
-  const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counters, budget, now }));
+  const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit({ keyId: key.id, counterId: counterIdOf(key), counters, budget, now }));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
 
   let outcome: AdmitOutcome | undefined;

@@ -11,11 +11,10 @@ import { loadConfig } from '../config/load';
 import { newRequestId } from '../lib/ids';
 import { servicesFor } from '../services';
 
-const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 export function beginRequest(c: Context<AppEnv>): void {
-  const incoming = c.req.raw.headers.get('x-request-id');
-  c.set('requestId', incoming !== null && CLIENT_REQUEST_ID.test(incoming) ? incoming : newRequestId());
+  // Always keygate's own: a client's x-request-id is forwarded as its correlation id, but
+  // never becomes the id keygate logs, answers with and vouches for upstream.
+  c.set('requestId', newRequestId());
   c.set('timings', []);
   const loaded = loadConfig(c.env);
   if (!loaded.ok) throw new GatewayError('config_invalid', `Invalid configuration: ${loaded.message}`);
@@ -28,12 +27,12 @@ export function requestContext() {
     beginRequest(c);
     await next();
     const timing = serverTiming(c);
-    if (timing !== null) {
-      try {
-        c.res.headers.set('server-timing', timing);
-      } catch {
-        // Immutable headers (a Response passed through untouched): timing is best effort.
-      }
+    try {
+      // Every admin and key-holder response carries its request id, successes included.
+      c.res.headers.set('x-request-id', c.get('requestId'));
+      if (timing !== null) c.res.headers.set('server-timing', timing);
+    } catch {
+      // Immutable headers (a Response passed through untouched): best effort.
     }
   });
 }

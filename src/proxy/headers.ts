@@ -8,24 +8,69 @@
 // (no intermediate Headers object), and the response side edits, in place, the native copy
 // the new Response already holds.
 
-export const IDENTITY_PREFIX = 'x-gateway-';
+import { keyInHeader } from '../keys/credential';
 
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
-// Client-supplied forwarding headers are not trustworthy; we set our own.
-const UNTRUSTED_FORWARDING = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded', 'x-real-ip', 'host', 'cf-connecting-ip', 'cf-worker'];
+export const IDENTITY_PREFIX = 'x-gateway-';
+const FORWARDED_PREFIX = 'x-forwarded-';
+
+// The client's connection is the client's: the runtime hides `Connection` from the Worker,
+// so the headers it names cannot be found and the usual set is dropped by name instead.
+// `Expect` belongs to that connection too (the runtime answers `100 Continue` itself);
+// forwarded, it makes the upstream answer 100, which must never become the final response.
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings'];
+
+/**
+ * Client headers an upstream might read as a statement by the gateway or by a proxy in
+ * front of it (identity, client address, original URL, the real method): never forwarded.
+ * Every `x-forwarded-*` and `x-gateway-*` name is dropped as well, and so is any name that
+ * equals one of these once `_` is read as `-` (CGI and WSGI servers map both to the same
+ * variable).
+ */
+export const UNTRUSTED_REQUEST_HEADERS: readonly string[] = [
+  'forwarded',
+  'x-real-ip',
+  'true-client-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-http-method-override',
+  'x-method-override',
+  'x-http-method',
+  'host',
+  'cf-connecting-ip',
+  'cf-worker',
+];
+
+const DROPPED = new Set([...HOP_BY_HOP, ...UNTRUSTED_REQUEST_HEADERS]);
+// Spelled with `_`, even the client's correlation id would reach a CGI upstream as a second
+// HTTP_X_REQUEST_ID beside the one keygate vouches for.
+const DROPPED_UNDERSCORED = new Set([...DROPPED, 'x-request-id']);
+
+/** Whether a client request header (lower-case name) is dropped on every route. */
+export function isUntrustedRequestHeader(name: string): boolean {
+  if (DROPPED.has(name) || name.startsWith(IDENTITY_PREFIX) || name.startsWith(FORWARDED_PREFIX)) return true;
+  if (name.indexOf('_') === -1) return false;
+  const dashed = name.replaceAll('_', '-');
+  return DROPPED_UNDERSCORED.has(dashed) || dashed.startsWith(IDENTITY_PREFIX) || dashed.startsWith(FORWARDED_PREFIX);
+}
 
 export interface Identity {
   keyId: string;
   owner: string | null;
   type: string;
   scopes: readonly string[];
-  requestId: string;
 }
 
 export interface ForwardHeaderOptions {
-  /** Every header that may carry a keygate credential: all are removed. */
+  /** Every header that may carry a keygate key on this route (lower-case). */
   credentialHeaders: readonly string[];
-  identity: Identity;
+  /** The key this request presented: a credential header whose value presents it is removed. */
+  presentedKey: string | null;
+  /** The verified key; null for a preflight passed to the upstream unauthenticated. */
+  identity: Identity | null;
+  requestId: string;
   clientIp: string | null;
   proto: string;
   host: string;
@@ -51,61 +96,69 @@ const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 
 // Keyed by the credential-header list itself: credentialHeaders() returns one array per
 // route, so no string is built per request; a WeakMap bounds itself.
-const dropSets = new WeakMap<readonly string[], Set<string>>();
+const credentialSets = new WeakMap<readonly string[], Set<string>>();
 
-function dropSetFor(credentialHeaders: readonly string[]): Set<string> {
-  let set = dropSets.get(credentialHeaders);
+function credentialSetFor(credentialHeaders: readonly string[]): Set<string> {
+  let set = credentialSets.get(credentialHeaders);
   if (!set) {
-    set = new Set([...HOP_BY_HOP, ...UNTRUSTED_FORWARDING, ...credentialHeaders]);
-    dropSets.set(credentialHeaders, set);
+    set = new Set(credentialHeaders);
+    credentialSets.set(credentialHeaders, set);
   }
   return set;
 }
 
 export function forwardHeaders(incoming: Headers, opts: ForwardHeaderOptions): ForwardedHeaders {
-  const drop = dropSetFor(opts.credentialHeaders);
-  let listed: string[] | null = null;
+  const credentials = credentialSetFor(opts.credentialHeaders);
+  const presented = opts.presentedKey;
   // No prototype: a client header named `__proto__` or `constructor` is just a name here.
   const out: Record<string, string> = Object.create(null);
   // Only set-cookie is listed once per value by Headers; keep every value, as a pair.
   let repeated: [string, string][] | undefined;
   incoming.forEach((value, name) => {
-    if (name === 'connection') listed = connectionListed(value);
-    if (drop.has(name) || name === 'x-request-id' || name.startsWith(IDENTITY_PREFIX)) return;
+    if (isUntrustedRequestHeader(name)) return;
+    // Exactly the credential that carried the key goes; `Authorization: Basic ...` or a
+    // key header holding something else is the client's credential for the upstream.
+    if (presented !== null && credentials.has(name) && keyInHeader(name, value) === presented) return;
     if (out[name] === undefined) out[name] = value;
     else (repeated ??= []).push([name, value]);
   });
-  const hopByHop = listed as string[] | null;
-  if (hopByHop !== null) for (const n of hopByHop) delete out[n];
   if (opts.bodyReplaced) delete out['content-length'];
   const id = opts.identity;
-  out['x-gateway-key-id'] = id.keyId;
-  if (id.owner !== null) out['x-gateway-owner'] = id.owner;
-  out['x-gateway-key-type'] = id.type;
-  out['x-gateway-scopes'] = id.scopes.join(' ');
-  out['x-gateway-request-id'] = id.requestId;
-  out['x-request-id'] = id.requestId;
+  if (id !== null) {
+    out['x-gateway-key-id'] = id.keyId;
+    if (id.owner !== null) out['x-gateway-owner'] = id.owner;
+    out['x-gateway-key-type'] = id.type;
+    out['x-gateway-scopes'] = id.scopes.join(' ');
+  }
+  out['x-gateway-request-id'] = opts.requestId;
+  // The client's own x-request-id travels on as its correlation id.
+  if (out['x-request-id'] === undefined) out['x-request-id'] = opts.requestId;
   if (opts.clientIp) out['x-forwarded-for'] = opts.clientIp;
   out['x-forwarded-proto'] = opts.proto;
   out['x-forwarded-host'] = opts.host;
   if (opts.upstreamAuth) out[opts.upstreamAuth.header] = opts.upstreamAuth.value;
   if (repeated === undefined) return out;
   // Rare: the record holds the first value of each repeated name; add the others unless the
-  // name was removed or replaced above.
-  const extra = repeated.filter(([name]) => out[name] !== undefined && !(hopByHop !== null && hopByHop.includes(name)) && name !== opts.upstreamAuth?.header);
+  // name was replaced above.
+  const extra = repeated.filter(([name]) => out[name] !== undefined && name !== opts.upstreamAuth?.header);
   return [...Object.entries(out), ...extra];
 }
 
 /**
  * Cleans a copy of the upstream's response headers in place (the caller passes the Headers
- * of the Response it built, which workerd copied natively): hop-by-hop headers out, our
- * x-request-id in. A delete per known name (a native no-op when absent) is cheaper than
- * walking every header from JavaScript.
+ * of the Response it built, which workerd copied natively): hop-by-hop headers out,
+ * `Service-Worker-Allowed` out (with it, a proxied script could control the gateway's whole
+ * origin, /admin/ui included), keygate's request id in as `x-gateway-request-id`. The
+ * upstream's own `x-request-id` stays; without one, the response carries keygate's. A
+ * delete per known name (a native no-op when absent) is cheaper than walking every header
+ * from JavaScript.
  */
 export function scrubResponseHeaders(headers: Headers, requestId: string): void {
   const listed = connectionListed(headers.get('connection'));
   for (const name of HOP_BY_HOP) headers.delete(name);
+  headers.delete('service-worker-allowed');
   // Only valid field names: delete() throws on anything else, and no such header can exist.
   if (listed !== null) for (const name of listed) if (FIELD_NAME.test(name)) headers.delete(name);
-  headers.set('x-request-id', requestId);
+  if (!headers.has('x-request-id')) headers.set('x-request-id', requestId);
+  headers.set('x-gateway-request-id', requestId);
 }

@@ -1,29 +1,12 @@
 // Maps a gateway URL onto the route's upstream. A request can never leave its route's
-// upstream origin or base path: dot segments (plain or percent-encoded), empty segments,
-// backslashes and encoded slashes are refused rather than normalised.
+// upstream origin or base path: every segment after the prefix must pass path-safety.ts
+// (dot segments however encoded, `..;`, control characters, encoded slashes), and empty
+// segments are refused rather than normalised.
 
 import type { Route } from '../config/schema';
+import { isSafeRemainder } from './path-safety';
 
 export type UpstreamUrlResult = { ok: true; url: string } | { ok: false };
-
-const FORBIDDEN_ENCODED = /%(?:2f|5c|00)/i;
-
-function safeRemainder(rest: string): boolean {
-  if (rest === '') return true;
-  if (!rest.startsWith('/')) return false;
-  if (rest.includes('\\') || FORBIDDEN_ENCODED.test(rest)) return false;
-  const segments = rest.slice(1).split('/');
-  return segments.every((seg, i) => {
-    if (seg === '' && i !== segments.length - 1) return false; // '//' inside the path
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(seg);
-    } catch {
-      return false;
-    }
-    return decoded !== '.' && decoded !== '..';
-  });
-}
 
 /**
  * `rawPath` is the request path exactly as received (not normalised), `search` includes
@@ -32,12 +15,12 @@ function safeRemainder(rest: string): boolean {
 export function upstreamUrl(route: Route, rawPath: string, search: string): UpstreamUrlResult {
   if (rawPath !== route.path && !rawPath.startsWith(`${route.path}/`) && route.path !== '/') return { ok: false };
   const rest = route.path === '/' ? rawPath : rawPath.slice(route.path.length);
-  if (!safeRemainder(rest)) return { ok: false };
+  if (!isSafeRemainder(rest)) return { ok: false };
   const { base, basePath } = parsedUpstream(route.upstream);
   const forwardedPath = route.strip_prefix || route.path === '/' ? rest : route.path + rest;
   const path = `${basePath}${forwardedPath || (basePath ? '' : '/')}`;
   // Fast path, no URL object: the path starts with '/', none of its parts has a dot segment
-  // (base path: parsed; route path: config schema; remainder: safeRemainder), and every
+  // (base path: parsed; route path: config schema; remainder: isSafeRemainder), and every
   // character is one the WHATWG parser copies verbatim, so the string is already its output.
   if (VERBATIM_PATH.test(path) && VERBATIM_QUERY.test(search)) return { ok: true, url: `${base.origin}${path}${search}` };
   const target = new URL(`${base.origin}${path}${search}`);
@@ -54,7 +37,7 @@ const VERBATIM_QUERY = /^(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@\/%?]*)?$/;
 // Parsed once per upstream string per isolate (bounded: routes come from configuration).
 const parsedBases = new Map<string, { base: URL; basePath: string }>();
 
-function parsedUpstream(upstream: string): { base: URL; basePath: string } {
+export function parsedUpstream(upstream: string): { base: URL; basePath: string } {
   let parsed = parsedBases.get(upstream);
   if (!parsed) {
     const base = new URL(upstream);

@@ -244,3 +244,43 @@ describe('rotation with an Idempotency-Key', () => {
     } while (cursor);
   });
 });
+
+describe('a successor inherits its predecessor\'s state and counters', () => {
+  it('rotating a deactivated key yields a deactivated successor, refused until activated', async () => {
+    const old = await createKey({ name: uniq('rotate-inactive') });
+    expect((await admin(`/keys/${old.id}/deactivate`, { method: 'POST' })).status).toBe(200);
+    const out = await rotated(await rotate(old.id, { grace_seconds: 0 }));
+    expect(out).toMatchObject({ status: 'inactive', is_active: false });
+    expect(await gatewayOutcome(out.key)).toEqual({ status: 403, code: 'key_inactive' });
+    expect((await admin(`/keys/${out.id}/activate`, { method: 'POST' })).status).toBe(200);
+    expect(await gatewayOutcome(out.key)).toEqual({ status: 200, code: 'ok' });
+  });
+
+  it('a successor counts on in its predecessor\'s windows: rotation does not reset a spent limit', async () => {
+    // Stay inside one minute window for the whole test.
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 5_000) await new Promise((resolve) => setTimeout(resolve, left + 100));
+    const old = await createKey({ name: uniq('rotate-counters'), limits: { rpm: 2 } });
+    expect(await gatewayOutcome(old.key)).toEqual({ status: 200, code: 'ok' });
+    expect(await gatewayOutcome(old.key)).toEqual({ status: 200, code: 'ok' });
+    expect(await gatewayOutcome(old.key)).toEqual({ status: 429, code: 'rate_limited' });
+    const out = await rotated(await rotate(old.id, { grace_seconds: 0 }));
+    expect(await gatewayOutcome(out.key)).toEqual({ status: 429, code: 'rate_limited' });
+    const usage = (await (await admin(`/keys/${out.id}/usage`)).json()) as { windows: { name: string; used: number }[] };
+    expect(usage.windows.find((w) => w.name === 'rpm')?.used).toBe(2);
+    // Its own marker stays its own: the old key's expiry does not refuse the successor.
+    expect(await gatewayOutcome(old.key)).toEqual({ status: 401, code: 'key_expired' });
+  });
+
+  it('a second rotation keeps the same lineage', async () => {
+    const first = await createKey({ name: uniq('rotate-twice'), limits: { rpm: 1000 } });
+    await gatewayOutcome(first.key);
+    const second = await rotated(await rotate(first.id, { grace_seconds: 0 }));
+    await gatewayOutcome(second.key);
+    const third = await rotated(await rotate(second.id, { grace_seconds: 0 }));
+    const usage = (await (await admin(`/keys/${third.id}/usage`)).json()) as { windows: { name: string; used: number }[] };
+    expect(usage.windows.find((w) => w.name === 'rpm')?.used).toBeGreaterThanOrEqual(2);
+    const row = await env.DB.prepare('SELECT counter_id FROM keys WHERE id = ?').bind(third.id).first<{ counter_id: string }>();
+    expect(row?.counter_id).toBe(first.id);
+  });
+});

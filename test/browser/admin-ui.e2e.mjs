@@ -319,13 +319,13 @@ test('admin UI at /admin/ui in chromium', { timeout: 240_000 }, async (t) => {
     assert.deepEqual((await storage()).session, {}, 'a refused credential is not kept');
   });
 
-  await t.test('sign in keeps the credential in sessionStorage only', async () => {
+  await t.test('sign in keeps the credential in memory only (no Web Storage, no cookie)', async () => {
     await signIn(ADMIN_TOKEN);
     await waitVisible('#app-view');
     assert.ok(await page().locator('#error').isHidden(), 'the old error is cleared');
     assert.ok(await page().locator('#signin-view').isHidden());
     const st = await storage();
-    assert.deepEqual(Object.values(st.session), [ADMIN_TOKEN]);
+    assert.deepEqual(st.session, {});
     assert.equal(st.local, 0);
     assert.equal(st.cookie, '');
     assert.ok(await page().locator('#keys-empty').isVisible(), 'an empty list says so');
@@ -540,21 +540,30 @@ test('admin UI at /admin/ui in chromium', { timeout: 240_000 }, async (t) => {
   });
 
   await t.test('a 401 mid-session returns to the sign-in form', async () => {
-    await page().evaluate(() => {
-      for (const k of Object.keys(sessionStorage)) sessionStorage.setItem(k, 'a-token-that-was-rotated-away');
-    });
+    // As if the token were rotated away while the page was open.
+    const rotatedAway = (route) =>
+      route.fulfill({
+        status: 401,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'unauthorized', message: 'Admin credentials are required.', request_id: 'req_e2e' } }),
+      });
+    await page().route('**/admin/keys**', rotatedAway);
     await page().locator('#filters button[type="submit"]').click();
     await waitVisible('#signin-view');
     assert.equal(await text('#error .code'), 'unauthorized');
     assert.ok(await page().locator('#app-view').isHidden());
     assert.equal(await page().locator('tr.key-row').count(), 0, 'the key list is cleared');
     assert.deepEqual((await storage()).session, {});
+    await page().unroute('**/admin/keys**', rotatedAway);
   });
 
-  await t.test('a reload keeps the session; sign out clears it', async () => {
+  await t.test('a reload signs out (the credential was never stored); sign out clears the page', async () => {
     await signIn(ADMIN_TOKEN);
     await waitVisible('#app-view');
     await page().reload();
+    await waitVisible('#signin-view');
+    assert.equal(await page().locator('tr.key-row').count(), 0);
+    await signIn(ADMIN_TOKEN);
     await waitVisible('#app-view');
     await page().locator('tr.key-row').first().waitFor({ timeout: UI_TIMEOUT_MS });
     await page().locator('#signout').click();

@@ -235,7 +235,7 @@ test('keys get shows one key; a plaintext in place of the id is refused locally'
   assert.equal(field(r.stdout, 'metadata'), '{"suite":"cli"}');
   assert.ok(!r.stdout.includes(s.plaintext), 'get must not show the plaintext');
 
-  assertFails(await cli(['keys', 'get', s.plaintext]), 2, /^error: that looks like a plaintext key/);
+  assertFails(await cli(['keys', 'get', s.plaintext]), 2, /^error: usage_error: that looks like a plaintext key/);
 });
 
 test('keys update sends only the given fields and merges limits', async () => {
@@ -298,7 +298,7 @@ test('keys rotate issues a new key; a replay with the printed idempotency key re
 });
 
 test('keys revoke makes the key unusable', async () => {
-  assertFails(await cli(['keys', 'revoke', s.newId]), 2, /^error: --reason <text> is required$/);
+  assertFails(await cli(['keys', 'revoke', s.newId]), 2, /^error: usage_error: --reason <text> is required$/);
   const r = await cli(['keys', 'revoke', s.newId, '--reason', 'e2e done']);
   assertOk(r);
   assert.equal(field(r.stdout, 'status'), 'revoked');
@@ -353,15 +353,15 @@ test('failures: bad token, no URL, unreachable gateway, bad flags', async () => 
   assertFails(badToken, 1, /^error: unauthorized: /);
   assert.equal(badToken.stdout, '');
 
-  assertFails(await cli(['keys', 'list'], { env: { KEYGATE_URL: undefined } }), 2, /^error: no gateway URL: set KEYGATE_URL or pass --url$/);
-  assertFails(await cli(['keys', 'list'], { env: { KEYGATE_ADMIN_TOKEN: undefined } }), 2, /^error: no admin token: /);
+  assertFails(await cli(['keys', 'list'], { env: { KEYGATE_URL: undefined } }), 2, /^error: usage_error: no gateway URL: set KEYGATE_URL or pass --url$/);
+  assertFails(await cli(['keys', 'list'], { env: { KEYGATE_ADMIN_TOKEN: undefined } }), 2, /^error: usage_error: no admin token: /);
 
   const closed = await freePort();
-  assertFails(await cli(['keys', 'list', '--url', `http://127.0.0.1:${closed}`]), 1, new RegExp(`^error: cannot reach http://127\\.0\\.0\\.1:${closed}: `));
+  assertFails(await cli(['keys', 'list', '--url', `http://127.0.0.1:${closed}`]), 1, new RegExp(`^error: network_error: cannot reach http://127\\.0\\.0\\.1:${closed}: `));
 
-  assertFails(await cli(['keys', 'create', '--rpm', 'lots']), 2, /^error: --rpm must be a whole number/);
-  assertFails(await cli(['keys', 'create', '--bogus']), 2, /^error: unknown option --bogus/);
-  assertFails(await cli(['keys', 'frob']), 2, /^error: unknown command "keys frob"/);
+  assertFails(await cli(['keys', 'create', '--rpm', 'lots']), 2, /^error: usage_error: --rpm must be a whole number/);
+  assertFails(await cli(['keys', 'create', '--bogus']), 2, /^error: usage_error: unknown option --bogus/);
+  assertFails(await cli(['keys', 'frob']), 2, /^error: usage_error: unknown command "keys frob"/);
   assertFails(await cli(['keys', 'create', '--allowed-ip', '999.1.1.1']), 1, /^error: validation_failed: .*\(allowed_ips\[0\]: must be an IPv4 or IPv6 address or CIDR\)$/);
 });
 
@@ -376,4 +376,29 @@ test('--help for every command, without URL or token', async () => {
     assertOk(r);
     assert.match(r.stdout, new RegExp(`^Usage: keygate ${c}\\b`));
   }
+});
+
+test('keys update --help shows no defaults (an update changes only the flags given); keys create --help does', async () => {
+  const env = { KEYGATE_URL: undefined, KEYGATE_ADMIN_TOKEN: undefined };
+  const update = await cli(['keys', 'update', '--help'], { env });
+  assertOk(update);
+  assert.doesNotMatch(update.stdout, /\(default /);
+  assert.match(update.stdout, /--type <type> +user \| service \| system$/m);
+  const create = await cli(['keys', 'create', '--help'], { env });
+  assertOk(create);
+  assert.match(create.stdout, /--type <type> +user \| service \| system \(default user\)$/m);
+  assert.match(create.stdout, /--scope <scope> +scopes; repeat or comma-separate \(default read,write\) \[repeatable\]$/m);
+});
+
+test('usage, network and API failures print the same line shape: error: <code>: <message>', async () => {
+  const closed = await freePort();
+  const failures = [
+    await cli(['keys', 'frob']),
+    await cli(['keys', 'list', '--url', `http://127.0.0.1:${closed}`]),
+    await cli(['keys', 'get', 'key_00000000000000000000000000']),
+  ];
+  assert.deepEqual(
+    failures.map((r) => /^error: ([a-z_0-9]+): \S/.exec(r.stderr)?.[1]),
+    ['usage_error', 'network_error', 'not_found'],
+  );
 });

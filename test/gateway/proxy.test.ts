@@ -80,10 +80,19 @@ describe('proxying to the upstream', () => {
     expect(odd.headers.get('x-kept')).toBe('yes');
   });
 
-  it('echoes x-request-id on success and on errors', async () => {
-    const ok = await call('/demo/x', { headers: { 'x-request-id': 'trace-123' } });
-    expect(ok.headers.get('x-request-id')).toBe('trace-123');
+  it("gives every response keygate's own request id; a client's x-request-id never replaces it", async () => {
+    const refused = await call('/demo/x', { headers: { 'x-request-id': 'trace-123' } });
+    const refusedId = ((await refused.json()) as ErrorJson).error.request_id;
+    expect(refusedId).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(refused.headers.get('x-request-id')).toBe(refusedId);
+    expect(refused.headers.get('x-gateway-request-id')).toBe(refusedId);
     const { key } = await createKey();
+    const forwarded = await call('/demo/x', { headers: bearer(key, { 'x-request-id': 'trace-123' }) });
+    const echo = (await forwarded.json()) as Echo;
+    // Forwarded as the client's correlation id, beside keygate's own.
+    expect(echo.headers['x-request-id']).toBe('trace-123');
+    expect(echo.headers['x-gateway-request-id']).toMatch(/^req_[0-9a-f]{32}$/);
+    expect(forwarded.headers.get('x-gateway-request-id')).toBe(echo.headers['x-gateway-request-id']);
     const res = await call('/demo/x', { headers: bearer(key) });
     expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
     const ids = new Set<string | null>();

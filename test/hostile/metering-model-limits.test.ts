@@ -1,8 +1,7 @@
 // Issue 14: request-count model limits (rpm/rpd) bind on every route whose JSON body names a
-// model, metered or not; token model limits on a route without metering are refused by the
-// configuration check; routes without model limits still read no body.
+// model, metered or not (token model limits still need metering: `npm run check` warns, see
+// scripts/check-config.mjs); routes without model limits still read no body.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load';
 import type { Echo } from '../harness/gateway';
 import { bearer, upstreamOrigin } from '../harness/gateway';
 import { awayFromMinuteEdge, errorOf, gateway, postJson, STORE_KINDS } from '../limits/stores';
@@ -67,16 +66,5 @@ describe.each(STORE_KINDS)('model limits on routes without metering (%s store)',
       expect(res.status).toBe(200);
       expect(((await res.json()) as Echo).body).toBe('gpt-4o {');
     }
-  });
-});
-
-describe('token model limits need metering', () => {
-  it('the configuration refuses tpm/tpd model limits on a route without metering, and accepts rpm/rpd', () => {
-    const route = (fields: Record<string, unknown>) => ({ ROUTES: [{ path: '/x', upstream: 'https://api.example.com', ...fields }] });
-    const refused = parseConfig(route({ model_limits: { 'gpt-4o': { rpm: 5, tpm: 1000 } } }));
-    expect(refused.ok).toBe(false);
-    if (!refused.ok) expect(refused.message).toContain('ROUTES[0].model_limits.gpt-4o');
-    expect(parseConfig(route({ model_limits: { 'gpt-4o': { rpm: 5, rpd: 50 } } })).ok).toBe(true);
-    expect(parseConfig(route({ model_limits: { 'gpt-4o': { tpm: 1000 } }, metering: {} })).ok).toBe(true);
   });
 });

@@ -165,6 +165,29 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
       expect(usage.counters[0]?.used).toBe(1);
     });
 
+    it('keys sharing a counter id (a rotation lineage) share windows and budget, but each keeps its own marker', async () => {
+      const store = makeStore();
+      const root = freshKeyId();
+      const successor = freshKeyId();
+      const now = Date.now();
+      const budget = { limitMicros: 1000, period: 'total' as const, periodKey: 'total', resetAt: null, costMicros: 600 };
+      expect((await store.admit({ keyId: root, counters: [rpm(2)], budget, now })).status).toBe('admitted');
+      // The successor counts on: one request left in the window, and 400 of the budget.
+      const next = await store.admit({ keyId: successor, counterId: root, counters: [rpm(2)], budget, now });
+      expect(next.status).toBe('budget_exhausted');
+      expect((await store.admit({ keyId: successor, counterId: root, counters: [rpm(2)], now })).status).toBe('admitted');
+      expect((await store.admit({ keyId: successor, counterId: root, counters: [rpm(2)], now })).status).toBe('rate_limited');
+      // The root's grace ends: its marker refuses it alone.
+      await store.setBlocked(root, 'key_expired', root);
+      expect(await store.admit({ keyId: root, counters: [], now })).toEqual({ status: 'blocked', reason: 'key_expired' });
+      expect((await store.admit({ keyId: successor, counterId: root, counters: [], now })).status).toBe('admitted');
+      await store.setBlocked(successor, 'key_revoked', root);
+      expect(await store.admit({ keyId: successor, counterId: root, counters: [], now })).toEqual({ status: 'blocked', reason: 'key_revoked' });
+      const usage = await store.usage(root, [rpm(2)], budget, now);
+      expect(usage.counters[0]?.used).toBe(2);
+      expect(usage.budget?.spentMicros).toBe(600);
+    });
+
     it('reads usage without consuming anything', async () => {
       const store = makeStore();
       const keyId = freshKeyId();

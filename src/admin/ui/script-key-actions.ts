@@ -113,12 +113,7 @@ export const ADMIN_UI_KEY_ACTIONS = String.raw`
     const token = els.signinToken.value.trim();
     els.signinToken.value = '';
     if (!token) return;
-    try {
-      sessionStorage.setItem(STORAGE_KEY, token);
-    } catch {
-      showError(new ApiError(0, { code: 'storage_unavailable', message: 'Session storage is disabled in this browser.' }));
-      return;
-    }
+    adminCredential = token;
     await busy(els.signinForm, async () => {
       try {
         state.filters = readFilters();
@@ -249,11 +244,7 @@ export const ADMIN_UI_KEY_ACTIONS = String.raw`
     els.secretCopied.textContent = '';
   });
 
-  if (credential()) {
-    showApp();
-    refreshList();
-  } else {
-    showSignIn();
-  }
+  // The credential is never stored, so every page load starts at the sign-in form.
+  showSignIn();
 })();
 `;

@@ -2,8 +2,10 @@
 // kept as a string (a stringified TS function would pick up bundler helpers).
 //
 // Rules this script keeps:
-//   - the admin credential lives in sessionStorage only (never localStorage or cookies) and
-//     is sent as `Authorization: Bearer` to the same origin's /admin API;
+//   - the admin credential lives in this script's memory only (no Web Storage, no cookies:
+//     a script on the same origin, e.g. one a proxied upstream serves, could read those
+//     later) and is sent as `Authorization: Bearer` to the same origin's /admin API; a
+//     reload or a closed tab signs out;
 //   - every piece of data is rendered with text nodes (the CSP also enforces Trusted Types,
 //     so an innerHTML assignment would throw);
 //   - a plaintext key is shown once in the secret dialog and cleared when it closes.
@@ -20,7 +22,7 @@ const SETUP = String.raw`
 (() => {
   'use strict';
 
-  const STORAGE_KEY = 'keygate.admin.credential';
+  let adminCredential = null;
   const API = '/admin';
   const PAGE_SIZE = 20;
   const COLUMNS = 7;
@@ -85,10 +87,10 @@ const SETUP = String.raw`
   // ---------------------------------------------------------------------------------------
 
   function credential() {
-    try { return sessionStorage.getItem(STORAGE_KEY); } catch { return null; }
+    return adminCredential;
   }
   function forgetCredential() {
-    try { sessionStorage.removeItem(STORAGE_KEY); } catch { /* storage disabled */ }
+    adminCredential = null;
   }
 
   class ApiError extends Error {
