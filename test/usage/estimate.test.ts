@@ -184,3 +184,29 @@ describe('path patterns', () => {
     );
   });
 });
+
+describe('preparing any request body a client can send', () => {
+  it('never throws, plans safe counts, and a rewrite is JSON that asks for stream usage', () => {
+    const m = metering();
+    const body = fc.oneof(
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.record({ model: fc.string(), messages: fc.jsonValue({ maxDepth: 3 }), stream: fc.jsonValue({ maxDepth: 1 }), stream_options: fc.jsonValue({ maxDepth: 1 }), max_tokens: fc.jsonValue({ maxDepth: 1 }), n: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] }),
+    );
+    const paths = ['/v1/chat/completions', '/v1/completions', '/v1/responses', '/v1/embeddings', '/v1/messages', '/v1/messages/batches', '/v1/messages/count_tokens'];
+    fc.assert(
+      fc.property(body, fc.constantFrom(...paths), (value, path) => {
+        const endpoint = meteredEndpoint(m, 'POST', path);
+        if (!endpoint.ok) throw new Error('refused');
+        const text = JSON.stringify(value);
+        const prepared = prepareRequest(m, endpoint, text);
+        expect(prepared.ok).toBe(true);
+        if (!prepared.ok) return;
+        for (const v of Object.values(prepared.request.plan)) expect(Number.isSafeInteger(v) && v >= 0 && v <= MAX_TOKENS).toBe(true);
+        if (prepared.request.body !== text) {
+          expect(JSON.parse(prepared.request.body ?? '')).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
