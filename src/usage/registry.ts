@@ -4,6 +4,8 @@
 // sub-paths that may be metered at all (default: every endpoint of those formats); a path
 // outside it is "unknown" and handled by `metering.unknown`.
 import { FORMATS } from './formats';
+import { freeEndpoints } from './formats/free';
+import { headerFormat } from './formats/header';
 import { compilePattern, pathMatcher } from './path-pattern';
 import type { UsageFormat } from './types';
 
@@ -25,12 +27,13 @@ interface Compiled {
 }
 
 const FREE = FORMATS.filter((f) => f.free);
+const BY_NAME = new Map(FORMATS.map((f) => [f.name, f]));
 
 /** The formats a `metering.format` value selects, and the one used for listed paths none matches. */
 function selection(format: string): { formats: readonly UsageFormat[]; fallback: UsageFormat | null } {
-  const byName = (name: string) => FORMATS.find((f) => f.name === name) ?? null;
-  if (format === 'header') return { formats: [byName('header')!], fallback: byName('header') };
-  if (format === 'auto') return { formats: FORMATS.filter((f) => f.name !== 'header'), fallback: null };
+  const byName = (name: string) => BY_NAME.get(name) ?? null;
+  if (format === 'header') return { formats: [headerFormat], fallback: headerFormat };
+  if (format === 'auto') return { formats: FORMATS.filter((f) => f !== headerFormat), fallback: null };
   if (format === 'openai' || format === 'anthropic') {
     const family = FORMATS.filter((f) => f.name.startsWith(`${format}-`));
     return { formats: [...FREE, ...family], fallback: byName(format === 'openai' ? 'openai-chat' : 'anthropic-messages') };
@@ -64,7 +67,7 @@ export function resolveFormat(m: MeteringConfig, method: string, subPath: string
   const c = compile(m);
   if (subPath === null || !c.listed(subPath)) return { listed: false };
   // A CORS preflight generates nothing, whatever the endpoint.
-  if (method === 'OPTIONS') return { listed: true, format: FREE[0] ?? null };
+  if (method === 'OPTIONS') return { listed: true, format: freeEndpoints };
   for (const candidate of c.candidates) {
     if (candidate.methods.includes(method) && candidate.re.test(subPath)) return { listed: true, format: candidate.format };
   }

@@ -1,8 +1,7 @@
 // Pieces the OpenAI formats share: the chat/completions `usage` object, the stream_options
 // rewrite that makes a stream report usage, and a stream reader over chunk `choices`.
-import { isRecord, parseJson, tokenCount } from '../fields';
 import { asksForStream, streamedTokens } from '../estimate';
-import { codePoints } from '../fields';
+import { codePoints, isRecord, parseJson, tokenCount } from '../fields';
 import type { SseUsageReader, TokenUsage } from '../types';
 
 /** `{ prompt_tokens, completion_tokens }`; embeddings have no completion_tokens (0). */
