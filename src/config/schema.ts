@@ -5,6 +5,9 @@
 import { z } from 'zod';
 import { PREFIX_RE } from '../keys/key-format';
 import { modelKeyProblem } from '../limits/model-match';
+import { MAX_TOKENS } from '../usage/fields';
+import { FORMAT_NAMES } from '../usage/formats';
+import { isValidPattern } from '../usage/path-pattern';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export const HttpMethod = z.enum(METHODS);
@@ -50,17 +53,27 @@ const price = z.number().nonnegative('must be >= 0').max(MAX_PRICE_USD_PER_MTOK,
 const PriceSchema = z.object({ input: price, output: price }).strict();
 export type Price = z.infer<typeof PriceSchema>;
 
-const MeteringSchema = z
+const METERING_FORMATS = ['auto', 'openai', 'anthropic', ...FORMAT_NAMES] as [string, ...string[]];
+
+export const MeteringSchema = z
   .object({
-    // auto: Anthropic for paths ending in /messages, OpenAI-compatible otherwise.
-    format: z.enum(['auto', 'openai', 'anthropic', 'header']).default('auto'),
+    // auto: the format is chosen per endpoint (src/usage/formats/); openai / anthropic: that
+    // family's endpoints; or one format's name, e.g. "openai-responses".
+    format: z.enum(METERING_FORMATS).default('auto'),
     header: headerName.optional(),
+    // Sub-path patterns that may be metered (src/usage/path-pattern.ts); default: the endpoints
+    // of the selected formats. Other paths are handled by `unknown`.
+    paths: z.array(z.string().max(200).refine(isValidPattern, 'must be a path pattern like "/v1/chat/completions" or "/**/embeddings"')).max(100).optional(),
+    unknown: z.enum(['refuse', 'reserve']).default('refuse'),
     include_usage: z.boolean().default(true),
     default_reservation: count.default(1024),
+    // Output tokens charged when usage cannot be read and the request set no maximum.
+    max_reservation: count.max(MAX_TOKENS).default(32_768),
     max_body_bytes: z.number().int().positive().max(100 * 1024 * 1024).default(1024 * 1024),
   })
   .strict()
   .refine((m) => m.format !== 'header' || m.header !== undefined, { message: 'header is required when format is "header"', path: ['header'] });
+export type Metering = z.infer<typeof MeteringSchema>;
 
 const OnStoreError = z.enum(['open', 'closed']);
 

@@ -1,10 +1,11 @@
-// Step 4: limits. Reads the body on metered routes (model, token reservation), then asks
-// the limit store, in one round trip, to check the revocation marker and consume every
-// request window, the token reservation and the spend budget. After the response, settles
-// the reservation to the tokens the upstream reported (ctx.waitUntil).
+// Step 4: limits. Reads the body on metered routes (endpoint, model, token reservation) and
+// on routes with model limits (model), then asks the limit store, in one round trip, to check
+// the revocation marker and consume every request window, the token reservation and the
+// spend budget. After the response, settles the reservation to the tokens charged
+// (src/usage/charge.ts) in ctx.waitUntil.
 
 import type { Context } from 'hono';
-import type { Route } from '../config/schema';
+import type { Metering, Route } from '../config/schema';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { budgetHeaders, rateLimitHeaders, retryAfterSeconds } from '../limits/headers';
@@ -23,17 +24,15 @@ import type { AdmitOutcome, CounterState, Ticket } from '../limits/store';
 import type { EffectivePolicy } from '../limits/policy';
 import { counterIdOf, type KeyRecord } from '../keys/record';
 import { readBodyLimited } from '../proxy/body';
-import { modelOf, reservationFor } from '../usage/estimate';
+import { splitRequestUrl } from '../proxy/upstream-url';
+import { admittedTokens, chargeFor, type ReservationPlan } from '../usage/charge';
+import { modelOf } from '../usage/estimate';
+import { parseJson } from '../usage/fields';
 import { meterResponse } from '../usage/meter';
-import type { TokenUsage } from '../usage/types';
+import { subPathOf } from '../usage/registry';
+import { meteredEndpoint, prepareRequest, type MeteredRequest } from '../usage/request';
+import type { UsageReading } from '../usage/types';
 import { addTiming } from './request-context';
-
-interface MeteredRequest {
-  model: string | null;
-  reservation: number;
-  /** The body as read (and possibly rewritten): it is forwarded instead of the stream. */
-  body?: string;
-}
 
 /** What step 4 hands to forwarding: a body already read, and what to do with the response. */
 export interface Admission {
@@ -47,52 +46,57 @@ export interface Admission {
 const PASS: Admission = Object.freeze({ body: undefined, onResponse: undefined });
 
 /** Forward the body read (if any) and leave the response alone. */
-function unlimited(metered: MeteredRequest): Admission {
-  return metered.body === undefined ? PASS : { body: metered.body, onResponse: undefined };
+function unlimited(metered: MeteredRequest | null): Admission {
+  return metered?.body === undefined ? PASS : { body: metered.body, onResponse: undefined };
 }
 
-type LlmFormat = 'openai' | 'anthropic';
+const NO_PLAN: ReservationPlan = Object.freeze({ input: 0, admitOutput: 0, fullOutput: 0 });
 
-const UNMETERED: MeteredRequest = Object.freeze({ model: null, reservation: 0 });
-
-/** The wire format of this request's usage: configured, or by path for `auto`. */
-export function usageFormat(route: Route, path: string): LlmFormat | 'header' | null {
-  const f = route.metering?.format;
-  if (f === undefined) return null;
-  if (f !== 'auto') return f;
-  return /\/messages\/?$/.test(path) ? 'anthropic' : 'openai';
-}
-
-async function readMeteredBody(c: Context<AppEnv>, route: Route, format: LlmFormat | 'header' | null): Promise<MeteredRequest> {
-  const metering = route.metering;
-  if (!metering) return { model: null, reservation: 0 };
+/**
+ * Metered routes: refuses endpoints outside `metering.paths` (unless `unknown = "reserve"`),
+ * reads the body (bounded), and plans the reservation (src/usage/request.ts).
+ */
+async function readMeteredBody(c: Context<AppEnv>, route: Route, metering: Metering): Promise<MeteredRequest> {
   const method = c.req.method;
-  if (method === 'GET' || method === 'HEAD') return { model: null, reservation: metering.default_reservation };
-  const read = await readBodyLimited(c.req.raw, metering.max_body_bytes);
-  if (!read.ok) throw new GatewayError('payload_too_large', `The request body exceeds ${metering.max_body_bytes} bytes.`);
-  const text = read.text;
-  if (format === 'header') return { model: null, reservation: metering.default_reservation, body: text };
-  if (text.trim() === '') return { model: null, reservation: metering.default_reservation, body: text };
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new GatewayError('invalid_json');
+  const endpoint = meteredEndpoint(metering, method, subPathOf(route.path, splitRequestUrl(c.req.url).rawPath));
+  if (!endpoint.ok) throw new GatewayError(endpoint.code);
+  let text: string | undefined;
+  if (method !== 'GET' && method !== 'HEAD') {
+    const read = await readBodyLimited(c.req.raw, metering.max_body_bytes);
+    if (!read.ok) throw new GatewayError('payload_too_large', `The request body exceeds ${metering.max_body_bytes} bytes.`);
+    text = read.text;
   }
-  let forwarded = text;
-  // OpenAI streams report usage only when asked: ask on the client's behalf (configurable).
-  if (format === 'openai' && metering.include_usage && isRecord(body) && body.stream === true) {
-    const opts = isRecord(body.stream_options) ? body.stream_options : {};
-    if (opts.include_usage !== true) {
-      body.stream_options = { ...opts, include_usage: true };
-      forwarded = JSON.stringify(body);
-    }
-  }
-  return { model: modelOf(body), reservation: reservationFor(body, metering.default_reservation), body: forwarded };
+  const prepared = prepareRequest(metering, endpoint, text);
+  if (!prepared.ok) throw new GatewayError(prepared.code);
+  return prepared.request;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/**
+ * Routes without metering whose key or route limits a model: the model named in a JSON body
+ * binds its request counts (rpm/rpd). The body is read from a clone, so the original still
+ * streams upstream untouched; a body past MODEL_BODY_BYTES is refused, or padding it would
+ * escape the model's limits. A body that is not a JSON object names no model.
+ */
+async function readModel(c: Context<AppEnv>): Promise<string | null> {
+  const method = c.req.method;
+  if (method === 'GET' || method === 'HEAD' || !c.req.raw.body) return null;
+  // An encoded body would name its model to the upstream but not to us.
+  const encoding = c.req.raw.headers.get('content-encoding');
+  if (encoding !== null && encoding.trim().toLowerCase() !== 'identity') {
+    throw new GatewayError('unsupported_media_type', 'Request bodies on this route must not be content-encoded: model limits read the model from the body.');
+  }
+  const read = await readBodyLimited(c.req.raw.clone(), MODEL_BODY_BYTES);
+  if (!read.ok) throw new GatewayError('payload_too_large', `The request body exceeds ${MODEL_BODY_BYTES} bytes, the most read for model limits.`);
+  return modelOf(parseJson(read.text));
+}
+
+/** The most a route without metering reads to find the model of a request with model limits. */
+const MODEL_BODY_BYTES = 1024 * 1024;
+
+/** Whether any model has limits for this key on this route. */
+function limitsModels(policy: EffectivePolicy): boolean {
+  for (const _ in policy.modelLimits) return true;
+  return false;
 }
 
 /**
@@ -102,12 +106,15 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRecord): Promise<Admission> {
   const config = c.get('config');
   const services = c.get('services');
-  const format = usageFormat(route, c.req.path);
-  // Routes without metering read no body: no await, no extra microtask.
-  const metered = route.metering ? await readMeteredBody(c, route, format) : UNMETERED;
-  const { model, reservation } = metered;
-
   const policy = policyFor(route, key);
+  // Routes without metering or model limits read no body: no await, no extra microtask.
+  let metered: MeteredRequest | null = null;
+  let model: string | null = null;
+  if (route.metering) ({ model } = metered = await readMeteredBody(c, route, route.metering));
+  else if (limitsModels(policy)) model = await readModel(c);
+  const plan = metered?.plan ?? NO_PLAN;
+  const reservation = admittedTokens(plan);
+
   if (!hasAnyLimit(policy) && !route.instant_revocation) return unlimited(metered);
 
   const now = Date.now();
@@ -138,7 +145,8 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
     if (!fresh.ok) throw new GatewayError(fresh.reason, fresh.reason === 'store_unavailable' ? 'The limit store and the key store are unavailable.' : undefined);
   }
 
-  const llm = format === 'openai' || format === 'anthropic';
+  const format = metered?.format ?? null;
+  const llm = metered !== null && !format?.headerUsage;
   if (outcome?.status === 'blocked') throw new GatewayError(outcome.reason);
   if (outcome?.status === 'rate_limited') {
     const r = outcome.refusedBy;
@@ -160,31 +168,32 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (!admitted) return unlimited(metered);
 
   let meter: ((res: Response) => Response) | undefined;
-  if (route.metering && format) {
-    const settle = (usage: TokenUsage | null) => {
-      // No usage reported: the reservation stands.
-      if (!usage) return Promise.resolve();
-      const actual = usage.input + usage.output;
-      return settleTicket(c, admitted.ticket, actual - reservation, costMicros(price, usage.input, usage.output) - reservedMicros);
+  if (metered && !format?.free) {
+    const metering = route.metering!;
+    const settle = (reading: UsageReading, status: number): Promise<void> => {
+      // An upstream refusal without usage generated nothing to read: the reservation stands.
+      if (status >= 400 && !reading.complete) return Promise.resolve();
+      const charged = chargeFor(plan, reading);
+      return settleTicket(c, admitted.ticket, charged.input + charged.output - reservation, costMicros(price, charged.input, charged.output) - reservedMicros);
     };
-    const metering = route.metering;
     meter = (res) => {
-      if (format === 'header') {
-        // A missing or malformed header is no usage reported: the reservation stands.
-        const raw = res.headers.get(metering.header ?? '')?.trim() ?? '';
-        const units = /^\d{1,15}$/.test(raw) ? Number(raw) : null;
-        c.executionCtx.waitUntil(settle(units === null ? null : { input: units, output: 0 }));
+      if (format?.headerUsage) {
+        const usage = format.headerUsage(res.headers, metering.header ?? '');
+        c.executionCtx.waitUntil(settle({ usage, complete: usage !== null, streamed: 0 }, res.status));
         return res;
       }
-      if (!res.body) return res;
-      const metered = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
-      c.executionCtx.waitUntil(metered.usage.then(settle));
-      return new Response(metered.stream, res);
+      if (!res.body || !format) {
+        c.executionCtx.waitUntil(settle(NOTHING_READ, res.status));
+        return res;
+      }
+      const observed = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
+      c.executionCtx.waitUntil(observed.reading.then((reading) => settle(reading, res.status)));
+      return new Response(observed.stream, res);
     };
   }
 
   return {
-    body: metered.body,
+    body: metered?.body,
     onResponse: (upstream) => {
       const res = meter ? meter(upstream) : upstream;
       const headers = { ...rateLimitHeaders(admitted.counters, now, llm, admitted.budget), ...budgetHeaders(admitted.budget) };
@@ -206,6 +215,8 @@ function policyFor(route: Route, key: KeyRecord): EffectivePolicy {
   if (!policy) byRoute.set(route, (policy = effectivePolicy(route, key)));
   return policy;
 }
+
+const NOTHING_READ: UsageReading = Object.freeze({ usage: null, complete: false, streamed: 0 });
 
 const PERIOD_WORD = { day: 'daily', month: 'monthly', total: 'total' } as const;
 

@@ -1,5 +1,6 @@
-// Reads a request body whole, but never more than a limit: used only on metered routes,
-// where the gateway must see the model and max_tokens before forwarding.
+// Reads a request body whole, but never more than a limit: used on metered routes, where the
+// gateway must see the model and max_tokens before forwarding, and (on a clone) on routes
+// whose key or route limits models, where it must see the model.
 
 export type BodyResult = { ok: true; text: string } | { ok: false; code: 'payload_too_large' };
 

@@ -1,19 +1,17 @@
 // Meters an LLM response while it streams to the client. Every chunk passes through unchanged
-// the moment it arrives; a side observer reads the usage the upstream reports (SSE events, or
-// a JSON body up to a size bound). Observing never throws into the stream: malformed upstream
-// data only costs the usage, never the response.
-import { anthropicSseUsage, anthropicUsageFromJson } from './anthropic';
-import { parseJson } from './fields';
-import { openAiSseUsage, openAiUsageFromJson } from './openai';
+// the moment it arrives; a side observer reads the usage the upstream reports: SSE events
+// through the format's stream reader, or the top-level `usage` of a JSON body of any size
+// (src/usage/json-field.ts keeps only that field). Observing never throws into the stream:
+// malformed upstream data only costs the usage, never the response.
+import { TopLevelField } from './json-field';
+import { isRecord } from './fields';
 import { SseParser } from './sse';
-import type { SseUsageReader, TokenUsage } from './types';
+import type { SseUsageReader, TokenUsage, UsageFormat, UsageReading } from './types';
 
 export interface MeterOptions {
-  format: 'openai' | 'anthropic';
+  format: UsageFormat;
   /** The upstream's Content-Type: `text/event-stream` is read as SSE, anything else as JSON. */
   contentType: string | null;
-  /** JSON bodies larger than this are passed through but not metered (usage null). */
-  maxJsonBytes?: number;
 }
 
 export interface MeteredResponse {
@@ -21,26 +19,24 @@ export interface MeteredResponse {
   stream: ReadableStream<Uint8Array>;
   /**
    * Settles once the body has finished, been cancelled by the client, or failed; never
-   * rejects. Holds the usage reported so far, or null when the upstream reported none.
+   * rejects. Holds what was read of the usage by then.
    */
-  usage: Promise<TokenUsage | null>;
+  reading: Promise<UsageReading>;
 }
 
-const DEFAULT_MAX_JSON_BYTES = 1024 * 1024;
+const NOTHING: UsageReading = Object.freeze({ usage: null, complete: false, streamed: 0 });
 
 interface UsageObserver {
   observe(chunk: Uint8Array): void;
   /**
    * The body ended, normally or early (client cancel, upstream error). Both read the same:
-   * an unfinished SSE event or JSON document never counts, so nothing needs telling apart.
+   * an unfinished SSE event never counts, and a JSON usage counts once its value is complete.
    */
-  finish(): TokenUsage | null;
+  finish(): UsageReading;
 }
 
 export function meterResponse(body: ReadableStream<Uint8Array>, opts: MeterOptions): MeteredResponse {
-  const observer = isEventStream(opts.contentType)
-    ? sseObserver(opts.format === 'openai' ? openAiSseUsage() : anthropicSseUsage())
-    : jsonObserver(opts.format, opts.maxJsonBytes ?? DEFAULT_MAX_JSON_BYTES);
+  const observer = observerFor(opts);
 
   const pass = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
@@ -52,16 +48,24 @@ export function meterResponse(body: ReadableStream<Uint8Array>, opts: MeterOptio
 
   // pipeTo settles when the body ends, when the upstream errors, or when the client cancels
   // the readable side (the pipe then cancels the upstream body too).
-  const finish = (): TokenUsage | null => {
+  const finish = (): UsageReading => {
     try {
       return observer.finish();
     } catch {
-      return null;
+      return NOTHING;
     }
   };
-  const usage = body.pipeTo(pass.writable).then(finish, finish);
-  return { stream: pass.readable, usage };
+  const reading = body.pipeTo(pass.writable).then(finish, finish);
+  return { stream: pass.readable, reading };
 }
+
+function observerFor(opts: MeterOptions): UsageObserver {
+  const { format } = opts;
+  if (isEventStream(opts.contentType)) return format.sse ? sseObserver(format.sse()) : IGNORE;
+  return format.jsonUsage ? jsonObserver(format.jsonUsage) : IGNORE;
+}
+
+const IGNORE: UsageObserver = { observe() {}, finish: () => NOTHING };
 
 function isEventStream(contentType: string | null): boolean {
   const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase();
@@ -69,9 +73,10 @@ function isEventStream(contentType: string | null): boolean {
 }
 
 function sseObserver(reader: SseUsageReader): UsageObserver {
-  const parser = new SseParser();
-  // After a parse failure (an oversized event, a non-byte chunk) the observer stops reading
-  // and keeps what it had already seen.
+  // An event past the parser's bound (1 MiB) is skipped and the events after it are still
+  // read. After any other failure (a non-byte chunk) the observer stops reading and keeps
+  // what it had already seen; the charge rule then applies (src/usage/charge.ts).
+  const parser = new SseParser({ oversized: 'skip' });
   let broken = false;
   const feed = (events: () => { event: string; data: string }[]): void => {
     if (broken) return;
@@ -87,37 +92,28 @@ function sseObserver(reader: SseUsageReader): UsageObserver {
     },
     finish() {
       feed(() => parser.end());
-      return reader.usage();
+      return reader.reading();
     },
   };
 }
 
-function jsonObserver(format: 'openai' | 'anthropic', maxBytes: number): UsageObserver {
-  let chunks: Uint8Array[] = [];
-  let size = 0;
-  let gaveUp = false;
+function jsonObserver(read: (usage: Record<string, unknown>) => TokenUsage | null): UsageObserver {
+  const field = new TopLevelField('usage');
+  let broken = false;
   return {
     observe(chunk) {
-      if (gaveUp) return;
-      if (!(chunk instanceof Uint8Array) || size + chunk.byteLength > maxBytes) {
-        gaveUp = true;
-        chunks = [];
+      if (broken) return;
+      if (!(chunk instanceof Uint8Array)) {
+        broken = true;
         return;
       }
-      size += chunk.byteLength;
-      chunks.push(chunk.slice());
+      field.push(chunk);
     },
     finish() {
-      // A body cut short (client cancel, upstream error) does not parse, so it reads as null.
-      if (gaveUp) return null;
-      const bytes = new Uint8Array(size);
-      let offset = 0;
-      for (const chunk of chunks) {
-        bytes.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-      const body = parseJson(new TextDecoder().decode(bytes));
-      return format === 'openai' ? openAiUsageFromJson(body) : anthropicUsageFromJson(body);
+      if (broken) return NOTHING;
+      const value = field.value();
+      const usage = isRecord(value) ? read(value) : null;
+      return { usage, complete: usage !== null, streamed: 0 };
     },
   };
 }

@@ -31,9 +31,19 @@ export class SseParser {
   #eventType = '';
   // A chunk ended in CR: if the next one starts with LF, that LF belongs to the same line end.
   #skipLeadingLf = false;
+  readonly #skipOversized: boolean;
+  // Skip mode: the event being read grew past the bound and is dropped up to its blank line;
+  // the line being read when it did is dropped up to its line end.
+  #skippingEvent = false;
+  #discardingLine = false;
 
-  constructor(options: { maxEventChars?: number } = {}) {
+  /**
+   * `oversized`: what an event past maxEventChars does: `throw` SseEventTooLargeError (the
+   * default), or `skip` it, so that the events after it are still read.
+   */
+  constructor(options: { maxEventChars?: number; oversized?: 'throw' | 'skip' } = {}) {
     this.#maxEventChars = options.maxEventChars ?? DEFAULT_MAX_EVENT_CHARS;
+    this.#skipOversized = options.oversized === 'skip';
   }
 
   /** Feeds the next bytes; returns the events they completed, in order. */
@@ -41,7 +51,11 @@ export class SseParser {
     const events: SseEvent[] = [];
     this.#consume(this.#decoder.decode(chunk, { stream: true }), events);
     if (this.#line.length + this.#data.length > this.#maxEventChars) {
-      throw new SseEventTooLargeError(this.#maxEventChars);
+      if (!this.#skipOversized) throw new SseEventTooLargeError(this.#maxEventChars);
+      this.#skippingEvent = true;
+      this.#data = '';
+      if (this.#line !== '') this.#discardingLine = true;
+      this.#line = '';
     }
     return events;
   }
@@ -81,7 +95,18 @@ export class SseParser {
   }
 
   #processLine(line: string, events: SseEvent[]): void {
+    if (this.#discardingLine) {
+      this.#discardingLine = false;
+      return;
+    }
     if (line === '') return this.#dispatch(events);
+    if (this.#skippingEvent) return;
+    // Checked per line too, so that whether an event is skipped never depends on chunking.
+    if (this.#skipOversized && this.#data.length + line.length > this.#maxEventChars) {
+      this.#skippingEvent = true;
+      this.#data = '';
+      return;
+    }
     if (line.startsWith(':')) return; // comment, e.g. ": keep-alive"
     const colon = line.indexOf(':');
     const field = colon === -1 ? line : line.slice(0, colon);
@@ -93,7 +118,8 @@ export class SseParser {
   }
 
   #dispatch(events: SseEvent[]): void {
-    if (this.#data !== '') {
+    if (this.#skippingEvent) this.#skippingEvent = false;
+    else if (this.#data !== '') {
       events.push({ event: this.#eventType === '' ? 'message' : this.#eventType, data: this.#data.slice(0, -1) });
     }
     this.#data = '';

@@ -1,13 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { anthropicSseUsage, anthropicUsageFromJson } from '../../src/usage/anthropic';
+import { isRecord } from '../../src/usage/fields';
+import { anthropicMessages } from '../../src/usage/formats/anthropic-messages';
 import { SseParser } from '../../src/usage/sse';
 import { anthropicStream, bytes } from './fixtures';
 
-function usageOfStream(text: string) {
+function readStream(text: string) {
   const parser = new SseParser();
-  const reader = anthropicSseUsage();
+  const reader = anthropicMessages.sse!();
   for (const event of [...parser.push(bytes(text)), ...parser.end()]) reader.onEvent(event);
-  return reader.usage();
+  return reader.reading();
+}
+
+/** The final usage of a stream, or null when its message_delta never came. */
+function usageOfStream(text: string) {
+  const r = readStream(text);
+  return r.complete ? r.usage : null;
+}
+
+function anthropicUsageFromJson(body: unknown) {
+  return isRecord(body) && isRecord(body.usage) ? anthropicMessages.jsonUsage!(body.usage) : null;
 }
 
 const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
@@ -60,14 +71,14 @@ describe('Anthropic usage', () => {
     expect(usageOfStream(text)).toEqual({ input: 20, output: 3 });
   });
 
-  it('estimates output from streamed deltas when the stream stops before message_delta', () => {
+  it('keeps the input and estimates the streamed output when the stream stops before message_delta', () => {
     const start = messageStart({ input_tokens: 40, output_tokens: 1 });
     // Five short deltas: one token per delta beats ceil(chars / 4).
-    expect(usageOfStream(start + ['Hi', ' a', ' b', ' c', ' d'].map(textDelta).join(''))).toEqual({ input: 40, output: 5 });
+    expect(readStream(start + ['Hi', ' a', ' b', ' c', ' d'].map(textDelta).join(''))).toEqual({ usage: { input: 40, output: 1 }, complete: false, streamed: 5 });
     // One long delta: ceil(chars / 4) beats one per delta.
-    expect(usageOfStream(start + textDelta('x'.repeat(401)))).toEqual({ input: 40, output: 101 });
+    expect(readStream(start + textDelta('x'.repeat(401)))).toEqual({ usage: { input: 40, output: 1 }, complete: false, streamed: 101 });
     // Nothing streamed yet: message_start's own output count.
-    expect(usageOfStream(start)).toEqual({ input: 40, output: 1 });
+    expect(readStream(start)).toEqual({ usage: { input: 40, output: 1 }, complete: false, streamed: 0 });
   });
 
   it('reports no usage for a stream that never reported any', () => {

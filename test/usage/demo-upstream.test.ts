@@ -3,9 +3,8 @@
 // `npm run dev` expect.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { reservationFor } from '../../src/usage/estimate';
-import { meterResponse } from '../../src/usage/meter';
-import { bytes, meterChunks, readAll, splitAt } from './fixtures';
+import { openAiChat } from '../../src/usage/formats/openai-chat';
+import { bytes, finalUsage, meter, meterChunks, readAll, splitAt } from './fixtures';
 
 const base = () => `http://127.0.0.1:${inject('upstreamPort')}`;
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -22,9 +21,9 @@ async function meterFetch(path: string, body: unknown, format: 'openai' | 'anthr
   const res = await post(path, body);
   expect(res.status).toBe(200);
   if (res.body === null) throw new Error('no body');
-  const metered = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
+  const metered = meter(res.body, { format, contentType: res.headers.get('content-type') });
   const text = decode(await readAll(metered.stream));
-  return { res, text, usage: await metered.usage };
+  return { res, text, usage: finalUsage(await metered.reading) };
 }
 
 // 'Say hello to the world' = 22 characters: ceil(22 / 4) = 6, plus 3 for the one message.
@@ -71,7 +70,8 @@ describe('metering the demo upstream', () => {
         const body = { model: 'demo', messages: msgs, max_tokens: max, stream: true, stream_options: { include_usage: true } };
         const { usage } = await meterFetch('/v1/chat/completions', body, 'openai');
         expect(usage).not.toBeNull();
-        expect(reservationFor(body, 1000)).toBe((usage?.input ?? 0) + (usage?.output ?? 0));
+        const cost = openAiChat.cost!(body);
+        expect(cost.input + (cost.maxOutput ?? 0)).toBe((usage?.input ?? 0) + (usage?.output ?? 0));
       }),
       { numRuns: 25 },
     );
@@ -124,7 +124,7 @@ describe('demo upstream utilities', () => {
   it('a slow stream reaches the metered client chunk by chunk', async () => {
     const res = await fetch(`${base()}/slow-stream?chunks=3&interval_ms=300`);
     if (res.body === null) throw new Error('no body');
-    const metered = meterResponse(res.body, { format: 'openai', contentType: res.headers.get('content-type') });
+    const metered = meter(res.body, { format: 'openai', contentType: res.headers.get('content-type') });
     const reader = metered.stream.getReader();
     const first = await reader.read();
     const firstAt = Date.now();
@@ -135,7 +135,7 @@ describe('demo upstream utilities', () => {
     // The upstream needs 600 ms after its first chunk; had anything held the body until the
     // end, the client would get the first chunk only then.
     expect(Date.now() - firstAt).toBeGreaterThanOrEqual(400);
-    expect(await metered.usage).toBeNull();
+    expect(finalUsage(await metered.reading)).toBeNull();
   });
 
   it('answers with the requested status, usage header and delay, and echoes a body', async () => {

@@ -1,8 +1,27 @@
 // Test fixtures for the usage meters: realistic OpenAI and Anthropic SSE bodies (the shapes
 // the real APIs and the demo upstream send), and helpers to feed bytes through a meter in
 // chosen chunks and read everything back.
-import { meterResponse, type MeterOptions } from '../../src/usage/meter';
-import type { TokenUsage } from '../../src/usage/types';
+import { anthropicMessages } from '../../src/usage/formats/anthropic-messages';
+import { openAiChat } from '../../src/usage/formats/openai-chat';
+import { meterResponse } from '../../src/usage/meter';
+import type { TokenUsage, UsageFormat, UsageReading } from '../../src/usage/types';
+
+/** The formats the fixtures' shapes belong to, by the short names the tests use. */
+export const FORMAT = { openai: openAiChat, anthropic: anthropicMessages } as const;
+export type FormatName = keyof typeof FORMAT;
+
+export interface MeterOptions {
+  format: FormatName | UsageFormat;
+  contentType: string | null;
+}
+
+/** meterResponse with a short format name allowed. */
+export function meter(body: ReadableStream<Uint8Array>, opts: MeterOptions) {
+  return meterResponse(body, { format: typeof opts.format === 'string' ? FORMAT[opts.format] : opts.format, contentType: opts.contentType });
+}
+
+/** The usage a reading holds when the upstream's final report was read, else null. */
+export const finalUsage = (r: UsageReading): TokenUsage | null => (r.complete ? r.usage : null);
 
 export const SSE = 'text/event-stream; charset=utf-8';
 export const JSON_TYPE = 'application/json';
@@ -135,8 +154,9 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
 export async function meterChunks(
   chunks: readonly Uint8Array[],
   opts: MeterOptions,
-): Promise<{ received: Uint8Array; usage: TokenUsage | null }> {
-  const metered = meterResponse(streamOf(chunks), opts);
+): Promise<{ received: Uint8Array; usage: TokenUsage | null; reading: UsageReading }> {
+  const metered = meter(streamOf(chunks), opts);
   const received = await readAll(metered.stream);
-  return { received, usage: await metered.usage };
+  const reading = await metered.reading;
+  return { received, usage: finalUsage(reading), reading };
 }

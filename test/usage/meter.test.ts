@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { meterResponse } from '../../src/usage/meter';
 import type { TokenUsage } from '../../src/usage/types';
 import {
-  JSON_TYPE, SSE, anthropicStream, bytes, concat, meterChunks, openAiStream, splitAt, withLineEnding,
+  JSON_TYPE, SSE, anthropicStream, bytes, concat, finalUsage, meter, meterChunks, openAiStream, splitAt, withLineEnding,
 } from './fixtures';
 
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -92,7 +91,7 @@ describe('meterResponse with SSE', () => {
   it('passes each chunk to the client before the upstream has sent the next one', async () => {
     let upstream!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({ start: (c) => void (upstream = c) });
-    const metered = meterResponse(body, { format: 'openai', contentType: SSE });
+    const metered = meter(body, { format: 'openai', contentType: SSE });
     const reader = metered.stream.getReader();
     upstream.enqueue(bytes('data: {"choices":[]}\n\n'));
     expect(decode((await reader.read()).value ?? new Uint8Array())).toBe('data: {"choices":[]}\n\n');
@@ -100,26 +99,28 @@ describe('meterResponse with SSE', () => {
     expect(decode((await reader.read()).value ?? new Uint8Array())).toContain('"usage"');
     upstream.close();
     expect((await reader.read()).done).toBe(true);
-    expect(await metered.usage).toEqual({ input: 1, output: 2 });
+    expect(finalUsage(await metered.reading)).toEqual({ input: 1, output: 2 });
   });
 
-  it('a client cancel mid-way through an Anthropic stream resolves with the input and the output streamed so far', async () => {
+  it('a client cancel mid-way through an Anthropic stream resolves with the input, not complete, and the output streamed so far', async () => {
     const events = eventChunks(anthropicStream({ inputTokens: 80, outputTokens: 16, deltas: 16 }));
     // message_start, content_block_start, ping and 5 text deltas arrive; then the client leaves.
     const upstream = stalledBody(events.slice(0, 8));
-    const metered = meterResponse(upstream.stream, { format: 'anthropic', contentType: SSE });
+    const metered = meter(upstream.stream, { format: 'anthropic', contentType: SSE });
     const got = await readThenCancel(metered.stream, 8);
     expect(decode(got)).toBe(events.slice(0, 8).map(decode).join(''));
-    expect(await metered.usage).toEqual({ input: 80, output: 5 });
+    // 'Héllo', ' wörld', ' 世界', ' 🌍', ' ok' = 19 characters: the larger of 5 deltas and ceil(19 / 4).
+    expect(await metered.reading).toEqual({ usage: { input: 80, output: 1 }, complete: false, streamed: 5 });
     expect(upstream.cancelReason()).not.toBe('not cancelled');
   });
 
-  it('a client cancel before the OpenAI usage chunk resolves with no usage', async () => {
+  it('a client cancel before the OpenAI usage chunk resolves with no usage and the text streamed so far', async () => {
     const events = eventChunks(openAiStream({ promptTokens: 10, completionTokens: 6, includeUsage: true }));
     const upstream = stalledBody(events.slice(0, 4));
-    const metered = meterResponse(upstream.stream, { format: 'openai', contentType: SSE });
+    const metered = meter(upstream.stream, { format: 'openai', contentType: SSE });
     await readThenCancel(metered.stream, 4);
-    expect(await metered.usage).toBeNull();
+    // The role chunk, then 'Héllo', ' wörld', ' 世界': three deltas of 14 characters.
+    expect(await metered.reading).toEqual({ usage: null, complete: false, streamed: 4 });
     expect(upstream.cancelReason()).not.toBe('not cancelled');
   });
 
@@ -127,16 +128,16 @@ describe('meterResponse with SSE', () => {
     const events = eventChunks(openAiStream({ promptTokens: 10, completionTokens: 6, includeUsage: true }));
     const beforeDone = events.length - 1;
     const upstream = stalledBody(events.slice(0, beforeDone));
-    const metered = meterResponse(upstream.stream, { format: 'openai', contentType: SSE });
+    const metered = meter(upstream.stream, { format: 'openai', contentType: SSE });
     await readThenCancel(metered.stream, beforeDone);
-    expect(await metered.usage).toEqual({ input: 10, output: 6 });
+    expect(finalUsage(await metered.reading)).toEqual({ input: 10, output: 6 });
   });
 
   it('an upstream failure mid-stream errors the client stream and resolves with the usage seen so far', async () => {
     const events = eventChunks(anthropicStream({ inputTokens: 33, outputTokens: 9, deltas: 9 }));
     let upstream!: ReadableStreamDefaultController<Uint8Array>;
     const body = new ReadableStream<Uint8Array>({ start: (c) => void (upstream = c) });
-    const metered = meterResponse(body, { format: 'anthropic', contentType: SSE });
+    const metered = meter(body, { format: 'anthropic', contentType: SSE });
     const reader = metered.stream.getReader();
     for (const e of events.slice(0, 6)) {
       upstream.enqueue(e);
@@ -145,7 +146,7 @@ describe('meterResponse with SSE', () => {
     upstream.error(new Error('connection reset'));
     await expect(reader.read()).rejects.toThrow('connection reset');
     // Three deltas arrived: 'Héllo', ' wörld', ' 世界' = 14 characters, ceil(14 / 4) = 4 tokens.
-    expect(await metered.usage).toEqual({ input: 33, output: 4 });
+    expect(await metered.reading).toEqual({ usage: { input: 33, output: 1 }, complete: false, streamed: 4 });
   });
 
   it('malformed events mean no usage, and the bytes still reach the client intact', async () => {
@@ -155,15 +156,15 @@ describe('meterResponse with SSE', () => {
     expect(usage).toBeNull();
   });
 
-  it('an event too large to parse stops metering without stopping the stream', async () => {
+  it('an event too large to parse is skipped, and the usage after it is still read', async () => {
     const before = eventChunks(anthropicStream({ inputTokens: 21, outputTokens: 4, deltas: 4 }));
     // One event of 1.2 MB arriving in pieces: the parser will not buffer it past 1 MiB.
     const huge = bytes(`event: content_block_delta\ndata: ${'x'.repeat(1200 * 1000)}\n\n`);
     const chunks = [...before.slice(0, 3), ...splitAt(huge, [500_000, 1_100_000]), ...before.slice(3)];
-    const { received, usage } = await meterChunks(chunks, { format: 'anthropic', contentType: SSE });
+    const { received, reading } = await meterChunks(chunks, { format: 'anthropic', contentType: SSE });
     expect(received).toEqual(concat(chunks));
-    // What was seen before the oversized event: message_start's input and initial output.
-    expect(usage).toEqual({ input: 21, output: 1 });
+    // The events around the oversized one, message_delta included, are read.
+    expect(reading).toEqual({ usage: { input: 21, output: 4 }, complete: true, streamed: 4 });
   });
 
   it('arbitrary bytes never break the stream or the usage promise', async () => {
@@ -223,13 +224,25 @@ describe('meterResponse with JSON', () => {
     expect((await meterChunks([bytes(anthropicBody)], { format: 'anthropic', contentType: null })).usage).toEqual({ input: 30, output: 8 });
   });
 
-  it('meters a body of exactly maxJsonBytes but gives up on a larger one, still passing every byte', async () => {
-    const raw = bytes(openAiBody);
-    const chunks = splitAt(raw, [10, 50]);
-    expect((await meterChunks(chunks, { format: 'openai', contentType: JSON_TYPE, maxJsonBytes: raw.length })).usage).toEqual({ input: 12, output: 4 });
-    const over = await meterChunks(chunks, { format: 'openai', contentType: JSON_TYPE, maxJsonBytes: raw.length - 1 });
-    expect(over.usage).toBeNull();
-    expect(over.received).toEqual(raw);
+  it('reads the usage at the end of a JSON body larger than 1 MiB without buffering it', async () => {
+    // n and logprobs make bodies this large; the usage object comes last.
+    const choices = Array.from({ length: 400 }, (_, index) => ({ index, message: { role: 'assistant', content: 'ok "quoted" \\ {not: json} '.repeat(100) }, logprobs: { content: [] } }));
+    const raw = bytes(JSON.stringify({ id: 'chatcmpl-big', object: 'chat.completion', choices, usage: { prompt_tokens: 10, completion_tokens: 256_000, total_tokens: 256_010 } }));
+    expect(raw.length).toBeGreaterThan(1024 * 1024);
+    const { received, usage } = await meterChunks(splitAt(raw, [1, 65_536, 700_001, raw.length - 40, raw.length - 3]), { format: 'openai', contentType: JSON_TYPE });
+    expect(received).toEqual(raw);
+    expect(usage).toEqual({ input: 10, output: 256_000 });
+  });
+
+  it('reads only the top-level usage: nested or quoted "usage" keys do not count', async () => {
+    const body = JSON.stringify({ choices: [{ message: { content: '"usage": {"prompt_tokens": 1, "completion_tokens": 1}', usage: { prompt_tokens: 2, completion_tokens: 2 } } }], usage: { prompt_tokens: 70, completion_tokens: 30 }, tail: { usage: 1 } });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { maxLength: 30 }), async (cuts) => {
+        const raw = bytes(body);
+        expect((await meterChunks(splitAt(raw, cuts.map((x) => x % raw.length)), { format: 'openai', contentType: JSON_TYPE })).usage).toEqual({ input: 70, output: 30 });
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('a truncated or non-JSON body means no usage, and the bytes still reach the client', async () => {
@@ -244,9 +257,9 @@ describe('meterResponse with JSON', () => {
   it('a client cancel before the JSON body is complete resolves with no usage', async () => {
     const raw = bytes(openAiBody);
     const upstream = stalledBody(splitAt(raw, [20]).slice(0, 1));
-    const metered = meterResponse(upstream.stream, { format: 'openai', contentType: JSON_TYPE });
+    const metered = meter(upstream.stream, { format: 'openai', contentType: JSON_TYPE });
     await readThenCancel(metered.stream, 1);
-    expect(await metered.usage).toBeNull();
+    expect(await metered.reading).toEqual({ usage: null, complete: false, streamed: 0 });
   });
 
   it('does not read a JSON content type as SSE, nor SSE as JSON', async () => {

@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { openAiSseUsage, openAiUsageFromJson } from '../../src/usage/openai';
+import { isRecord } from '../../src/usage/fields';
+import { openAiChat } from '../../src/usage/formats/openai-chat';
 import { SseParser } from '../../src/usage/sse';
 import { bytes, openAiStream } from './fixtures';
 
 function usageOfStream(text: string) {
   const parser = new SseParser();
-  const reader = openAiSseUsage();
+  const reader = openAiChat.sse!();
   for (const event of [...parser.push(bytes(text)), ...parser.end()]) reader.onEvent(event);
-  return reader.usage();
+  const r = reader.reading();
+  return r.complete ? r.usage : null;
+}
+
+function openAiUsageFromJson(body: unknown) {
+  return isRecord(body) && isRecord(body.usage) ? openAiChat.jsonUsage!(body.usage) : null;
 }
 
 describe('OpenAI usage', () => {

@@ -72,6 +72,21 @@ describe('SSE parser', () => {
     expect(() => parser.push(bytes('x'.repeat(60)))).toThrow(SseEventTooLargeError);
   });
 
+  it('in skip mode, drops an event beyond its bound and reads the events after it, at any chunking', () => {
+    const text = `data: a\n\nevent: big\ndata: ${'x'.repeat(300)}\ndata: more\n\ndata: b\n\n`;
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 10 }), (cuts) => {
+        const raw = bytes(text);
+        const parser = new SseParser({ maxEventChars: 100, oversized: 'skip' });
+        const events: SseEvent[] = [];
+        for (const chunk of splitAt(raw, cuts.map((c) => c % (raw.length + 1)))) events.push(...parser.push(chunk));
+        events.push(...parser.end());
+        expect(events).toEqual([{ event: 'message', data: 'a' }, { event: 'message', data: 'b' }]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('splitting a CRLF stream in two at every byte position yields the same events', () => {
     const text = anthropicStream({ inputTokens: 12, outputTokens: 3, deltas: 3 });
     const expected = parseChunks([bytes(text)]);
