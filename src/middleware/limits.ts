@@ -95,8 +95,7 @@ const MODEL_BODY_BYTES = 1024 * 1024;
 
 /** Whether any model has limits for this key on this route. */
 function limitsModels(policy: EffectivePolicy): boolean {
-  for (const _ in policy.modelLimits) return true;
-  return false;
+  return policy.modelLimits.size > 0;
 }
 
 /**
