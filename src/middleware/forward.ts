@@ -93,6 +93,6 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
   const response = new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: upstream.headers });
   const out = response.headers;
   scrubResponseHeaders(out, requestId);
-  rewriteRedirects(upstream.status, out, route, target);
+  rewriteRedirects(upstream.status, out, route, target, c.get('config'));
   return admission.onResponse ? admission.onResponse(response) : response;
 }

@@ -6,16 +6,12 @@ import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { matchRoute } from '../config/load';
 import { isPreflight } from '../proxy/cors';
-
-/** Paths keygate answers itself: never proxied, even by a `/` route. */
-function isReserved(path: string): boolean {
-  return path === '/admin' || path.startsWith('/admin/') || path === '/_keygate' || path.startsWith('/_keygate/');
-}
+import { isReservedPath } from '../proxy/reserved';
 
 export function resolveRoute(c: Context<AppEnv>): Route {
   const path = c.req.path;
   const route = matchRoute(c.get('config'), path);
-  if (!route || (route.path === '/' && isReserved(path))) throw new GatewayError('route_not_found');
+  if (!route || (route.path === '/' && isReservedPath(path))) throw new GatewayError('route_not_found');
   const method = c.req.method;
   if (route.methods && !route.methods.includes(method as (typeof route.methods)[number])) {
     // A preflight asks about another method: the route's CORS (or its upstream) answers it.
