@@ -68,7 +68,7 @@ export interface ForwardHeaderOptions {
   credentialHeaders: readonly string[];
   /** The key this request presented: a credential header whose value presents it is removed. */
   presentedKey: string | null;
-  /** The verified key; null for a preflight passed to the upstream unauthenticated. */
+  /** The verified key; null for a preflight passed to the upstream unauthenticated (then no key header is forwarded). */
   identity: Identity | null;
   requestId: string;
   clientIp: string | null;
@@ -114,11 +114,19 @@ export function forwardHeaders(incoming: Headers, opts: ForwardHeaderOptions): F
   const out: Record<string, string> = Object.create(null);
   // Only set-cookie is listed once per value by Headers; keep every value, as a pair.
   let repeated: [string, string][] | undefined;
+  const anonymous = opts.identity === null;
   incoming.forEach((value, name) => {
     if (isUntrustedRequestHeader(name)) return;
-    // Exactly the credential that carried the key goes; `Authorization: Basic ...` or a
-    // key header holding something else is the client's credential for the upstream.
-    if (presented !== null && credentials.has(name) && keyInHeader(name, value) === presented) return;
+    if (credentials.has(name)) {
+      // A preflight passed on without a key carries none of the route's key headers.
+      if (anonymous) return;
+      // Exactly the credential that carried the key goes; `Authorization: Basic ...` or a
+      // key header holding something else is the client's credential for the upstream.
+      if (presented !== null && keyInHeader(name, value) === presented) return;
+    }
+    // The key never travels on, wherever else the client put it: in a second header, or
+    // joined with other values into one (`Bearer <key>, Basic ...`).
+    if (presented !== null && value.includes(presented)) return;
     if (out[name] === undefined) out[name] = value;
     else (repeated ??= []).push([name, value]);
   });
