@@ -84,8 +84,8 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
 
   const upstream = result.response;
   // An informational status (a 100 Continue the upstream sent anyway, a 101 switch) is never
-  // a final response, and a Response cannot even be built with one.
-  if (upstream.status < 200) {
+  // a final response, and a Response cannot be built with one, nor with a status past 599.
+  if (upstream.status < 200 || upstream.status > 599) {
     await upstream.body?.cancel();
     throw new GatewayError('upstream_unavailable', `The upstream answered with status ${upstream.status} instead of a final response.`);
   }

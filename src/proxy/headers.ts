@@ -156,8 +156,8 @@ export function forwardHeaders(incoming: Headers, opts: ForwardHeaderOptions): F
  * Cleans a copy of the upstream's response headers in place (the caller passes the Headers
  * of the Response it built, which workerd copied natively): hop-by-hop headers out,
  * `Service-Worker-Allowed` out (with it, a proxied script could control the gateway's whole
- * origin, /admin/ui included), keygate's request id in as `x-gateway-request-id`. The
- * upstream's own `x-request-id` stays; without one, the response carries keygate's. A
+ * origin, /admin/ui included), `Clear-Site-Data` out, keygate's request id in as
+ * `x-gateway-request-id`. The upstream's own `x-request-id` stays; without one, the response carries keygate's. A
  * delete per known name (a native no-op when absent) is cheaper than walking every header
  * from JavaScript.
  */
@@ -165,6 +165,9 @@ export function scrubResponseHeaders(headers: Headers, requestId: string): void 
   const listed = connectionListed(headers.get('connection'));
   for (const name of HOP_BY_HOP) headers.delete(name);
   headers.delete('service-worker-allowed');
+  // Clear-Site-Data acts on the whole origin: one route's upstream could wipe the storage and
+  // cookies every other route's pages keep, and reload the admin page (signing it out).
+  headers.delete('clear-site-data');
   // Only valid field names: delete() throws on anything else, and no such header can exist.
   if (listed !== null) for (const name of listed) if (FIELD_NAME.test(name)) headers.delete(name);
   if (!headers.has('x-request-id')) headers.set('x-request-id', requestId);

@@ -1,0 +1,33 @@
+// A hostile upstream's response cannot reach past its own route: no origin-wide browser
+// effects, and a status the runtime cannot represent is an upstream failure, not keygate's.
+
+import { inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { bearer, call, createKey, testEnv, type ErrorJson } from '../harness/gateway';
+
+const api = () => `http://127.0.0.1:${inject('realApiPort')}`;
+let routes: Record<string, unknown>[] | undefined;
+function env() {
+  routes ??= [{ path: '/api', upstream: api() }];
+  return testEnv({ ROUTES: routes as never });
+}
+const respondWith = (h: [string, string][], status = 200) => `/api/respond-with?status=${status}&h=${encodeURIComponent(JSON.stringify(h))}`;
+
+describe("a hostile upstream's response", () => {
+  it("cannot clear the browser's storage and cookies for the gateway's whole origin", async () => {
+    const { key } = await createKey();
+    const res = await call(respondWith([['Clear-Site-Data', '"*"'], ['CLEAR-SITE-DATA', '"storage", "executionContexts"'], ['x-kept', '1']]), { headers: bearer(key) }, { env: env() });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('clear-site-data')).toBeNull();
+    expect(res.headers.get('x-kept')).toBe('1');
+  });
+
+  it('with a status past 599 answers 502 upstream_unavailable, not an internal error', async () => {
+    const { key } = await createKey();
+    for (const status of [600, 999]) {
+      const res = await call(respondWith([], status), { headers: bearer(key) }, { env: env() });
+      expect(res.status).toBe(502);
+      expect(((await res.json()) as ErrorJson).error.code).toBe('upstream_unavailable');
+    }
+  });
+});
