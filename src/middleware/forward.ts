@@ -62,7 +62,9 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
   const method = request.method;
   const preRead = admission.body;
   let body: ReadableStream<Uint8Array> | string | null = null;
-  if (method !== 'GET' && method !== 'HEAD') body = preRead ?? request.body;
+  // A preflight passed on without a key has no body (browsers send none): no unauthenticated
+  // upload reaches the upstream that way.
+  if (method !== 'GET' && method !== 'HEAD' && key !== null) body = preRead ?? request.body;
 
   const incoming = request.headers;
   const credential = key === null ? undefined : c.get('credential');

@@ -44,4 +44,12 @@ describe('the presented key never reaches the upstream', () => {
     expect(text).toContain('OPTIONS');
     expect(text).not.toContain(key);
   });
+
+  it('a preflight passed to the upstream without a key carries no body to it', async () => {
+    const res = await call('/pf/anything', { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST', origin: 'https://app.example', 'content-type': 'text/plain' }, body: 'unauthenticated upload' }, { env: env() });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('OPTIONS');
+    expect(text).not.toContain('unauthenticated upload');
+  });
 });
