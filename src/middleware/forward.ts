@@ -36,8 +36,12 @@ export function prepareForward(c: Context<AppEnv>, route: Route): Target {
 
   // Browsers mark service-worker script fetches; a script served from the gateway's origin
   // could control every page on it, /admin/ui included.
-  if (!route.allow_service_worker && request.headers.has('service-worker')) {
-    throw new GatewayError('forbidden', 'Service-worker scripts may not be loaded through this route.');
+  if (request.headers.has('service-worker')) {
+    // Even where allowed: a script whose directory is the root would control the root scope,
+    // /admin/ui included (Service-Worker-Allowed, which could narrow or widen it, is stripped).
+    if (!route.allow_service_worker || parts.rawPath.lastIndexOf('/') === 0) {
+      throw new GatewayError('forbidden', 'Service-worker scripts may not be loaded through this route.');
+    }
   }
 
   let upstreamAuth: { header: string; value: string } | undefined;

@@ -31,3 +31,15 @@ describe("a hostile upstream's response", () => {
     }
   });
 });
+
+describe('service workers on a `/` route that allows them', () => {
+  it('a service-worker script at the root, whose scope would cover /admin/ui, is refused; one in a folder loads', async () => {
+    const e = testEnv({ ROUTES: [{ path: '/', upstream: api(), allow_service_worker: true }] as never });
+    const { key } = await createKey();
+    const root = await call('/sw.js', { headers: bearer(key, { 'service-worker': 'script' }) }, { env: e });
+    expect(root.status).toBe(403);
+    expect(((await root.json()) as ErrorJson).error.code).toBe('forbidden');
+    const scoped = await call('/static/sw.js', { headers: bearer(key, { 'service-worker': 'script' }) }, { env: e });
+    expect(scoped.status).toBe(200);
+  });
+});
