@@ -41,7 +41,27 @@ export const UNTRUSTED_REQUEST_HEADERS: readonly string[] = [
   'host',
   'cf-connecting-ip',
   'cf-worker',
+  // CGI exposes `Proxy:` as HTTP_PROXY, which HTTP clients in the upstream then use as their
+  // outbound proxy (httpoxy); every other `proxy-*` name is for a proxy, never the origin.
+  'proxy',
+  // Identity headers that common authenticating proxies set for the app behind them
+  // (Kubernetes/Apache, oauth2-proxy and nginx auth_request, Grafana's auth proxy).
+  'remote-user',
+  'x-remote-user',
+  'x-remote-group',
+  'x-webauth-user',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-groups',
+  'x-auth-request-preferred-username',
+  'x-original-host',
+  'x-host',
+  'x-originating-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'client-ip',
 ];
+const PROXY_PREFIX = 'proxy-';
 
 const DROPPED = new Set([...HOP_BY_HOP, ...UNTRUSTED_REQUEST_HEADERS]);
 // Spelled with `_`, even the client's correlation id would reach a CGI upstream as a second
@@ -50,10 +70,10 @@ const DROPPED_UNDERSCORED = new Set([...DROPPED, 'x-request-id']);
 
 /** Whether a client request header (lower-case name) is dropped on every route. */
 export function isUntrustedRequestHeader(name: string): boolean {
-  if (DROPPED.has(name) || name.startsWith(IDENTITY_PREFIX) || name.startsWith(FORWARDED_PREFIX)) return true;
+  if (DROPPED.has(name) || name.startsWith(IDENTITY_PREFIX) || name.startsWith(FORWARDED_PREFIX) || name.startsWith(PROXY_PREFIX)) return true;
   if (name.indexOf('_') === -1) return false;
   const dashed = name.replaceAll('_', '-');
-  return DROPPED_UNDERSCORED.has(dashed) || dashed.startsWith(IDENTITY_PREFIX) || dashed.startsWith(FORWARDED_PREFIX);
+  return DROPPED_UNDERSCORED.has(dashed) || dashed.startsWith(IDENTITY_PREFIX) || dashed.startsWith(FORWARDED_PREFIX) || dashed.startsWith(PROXY_PREFIX);
 }
 
 export interface Identity {

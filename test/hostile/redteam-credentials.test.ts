@@ -53,3 +53,15 @@ describe('the presented key never reaches the upstream', () => {
     expect(text).not.toContain('unauthenticated upload');
   });
 });
+
+describe('headers an upstream could read as a proxy speaking', () => {
+  it('a client `Proxy:` header (httpoxy: CGI turns it into HTTP_PROXY) and authenticating-proxy identity headers never reach the upstream', async () => {
+    const { key } = await createKey();
+    const spoofed = { proxy: 'http://evil.example:3128', 'proxy-anything': 'x', x_remote_user: 'root', 'x-remote-user': 'root', 'x-webauth-user': 'admin', 'x-auth-request-email': 'ceo@example.com', 'remote-user': 'root', 'x-original-host': 'internal', 'client-ip': '10.0.0.1' };
+    const res = await call('/custom/echo', { headers: { 'x-custom-key': key, 'x-harmless': 'kept', ...spoofed } }, { env: env() });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('x-harmless');
+    for (const v of ['evil.example', 'root', 'ceo@example.com', 'internal', '10.0.0.1', '"proxy-anything"']) expect(text).not.toContain(v);
+  });
+});
