@@ -11,6 +11,7 @@ import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { credentialHeaders } from '../keys/credential';
 import type { KeyRecord } from '../keys/record';
+import { scopeSetCookies } from '../proxy/cookies';
 import { forwardHeaders, scrubResponseHeaders } from '../proxy/headers';
 import { withoutQueryParam } from '../proxy/query';
 import { rewriteRedirects } from '../proxy/redirects';
@@ -99,6 +100,8 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
   const response = new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: upstream.headers });
   const out = response.headers;
   scrubResponseHeaders(out, requestId);
-  rewriteRedirects(upstream.status, out, route, target, c.get('config'));
+  const config = c.get('config');
+  rewriteRedirects(upstream.status, out, route, target, config);
+  scopeSetCookies(out, route, target, config);
   return admission.onResponse ? admission.onResponse(response) : response;
 }

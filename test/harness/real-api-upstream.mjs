@@ -155,7 +155,7 @@ async function handle(req, res, origin) {
   // A hostile upstream's response headers, chosen by the test: `h` is a JSON array of
   // [name, value] pairs, `status` the status code, and `big` one more header too long for a
   // URL, as [name, prefix, unit, count, suffix] (the value is prefix + unit x count + suffix).
-  if (path === '/respond-with') {
+  if (path.endsWith('/respond-with')) {
     req.resume();
     const params = new URLSearchParams(rawQuery);
     /** @type {[string, string][]} */
