@@ -177,9 +177,9 @@ export function forwardHeaders(incoming: Headers, opts: ForwardHeaderOptions): F
  * of the Response it built, which workerd copied natively): hop-by-hop headers out,
  * `Service-Worker-Allowed` out (with it, a proxied script could control the gateway's whole
  * origin, /admin/ui included), `Clear-Site-Data` out, keygate's request id in as
- * `x-gateway-request-id`. The upstream's own `x-request-id` stays; without one, the response carries keygate's. A
- * delete per known name (a native no-op when absent) is cheaper than walking every header
- * from JavaScript.
+ * `x-gateway-request-id`. The upstream's own `x-request-id` stays; without one, the
+ * response carries keygate's. A delete per known name (a native no-op when absent) is
+ * cheaper than walking every header from JavaScript.
  */
 export function scrubResponseHeaders(headers: Headers, requestId: string): void {
   const listed = connectionListed(headers.get('connection'));
