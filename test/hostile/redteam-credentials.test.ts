@@ -65,3 +65,19 @@ describe('headers an upstream could read as a proxy speaking', () => {
     for (const v of ['evil.example', 'root', 'ceo@example.com', 'internal', '10.0.0.1', '"proxy-anything"']) expect(text).not.toContain(v);
   });
 });
+
+describe("the upstream's own secret stays with keygate", () => {
+  it('TRACE is refused before it reaches the upstream (a TRACE-enabled server would echo the upstream_auth secret to the key holder)', async () => {
+    const e = testEnv({ ROUTES: [{ path: '/secret', upstream: upstreamOrigin(), upstream_auth: { header: 'authorization', secret: 'UPSTREAM_TOKEN', prefix: 'Bearer ' }, limits: { rpm: 1 } }] as never });
+    const { key } = await createKey();
+    for (const method of ['TRACE', 'trace', 'Trace']) {
+      const res = await call('/secret/echo', { method, headers: { 'x-api-key': key } }, { env: e });
+      expect(res.status).toBe(405);
+      const text = await res.text();
+      expect(text).toContain('method_not_allowed');
+      expect(text).not.toContain('upstream-secret');
+    }
+    // Refused before the limits: rpm=1 still has its one request.
+    expect((await call('/secret/echo', { headers: { 'x-api-key': key } }, { env: e })).status).toBe(200);
+  });
+});
