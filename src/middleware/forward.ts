@@ -67,9 +67,10 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
   const method = request.method;
   const preRead = admission.body;
   let body: ReadableStream<Uint8Array> | string | null = null;
-  // A preflight passed on without a key has no body (browsers send none): no unauthenticated
-  // upload reaches the upstream that way.
-  if (method !== 'GET' && method !== 'HEAD' && key !== null) body = preRead ?? request.body;
+  // Safe methods carry no body: OPTIONS needs only the `read` scope, so with a body it would
+  // let a read-only key upload to a handler that does not check the method; and a preflight
+  // passed on without a key must not be an unauthenticated upload either.
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') body = preRead ?? request.body;
 
   const incoming = request.headers;
   const credential = key === null ? undefined : c.get('credential');

@@ -81,3 +81,16 @@ describe("the upstream's own secret stays with keygate", () => {
     expect((await call('/secret/echo', { headers: { 'x-api-key': key } }, { env: e })).status).toBe(200);
   });
 });
+
+describe('scopes', () => {
+  it('a read-only key cannot upload a body with OPTIONS (a safe method, allowed by `read`)', async () => {
+    const { key } = await createKey({ scopes: ['read'] });
+    const res = await call('/custom/echo', { method: 'OPTIONS', headers: { 'x-custom-key': key, 'content-type': 'application/json' }, body: '{"create":"item"}' }, { env: env() });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('OPTIONS');
+    expect(text).not.toContain('create');
+    // The same body with POST needs `write`.
+    expect((await call('/custom/echo', { method: 'POST', headers: { 'x-custom-key': key }, body: '{"create":"item"}' }, { env: env() })).status).toBe(403);
+  });
+});
