@@ -1,6 +1,6 @@
 // Turns a failed fast-check run into what a person needs: the broken invariants and a curl
 // per request of the (shrunk, so minimal) failing batch.
-import { CURL_PREAMBLE, InvariantError, toCurl } from './session.mjs';
+import { CURL_PREAMBLE, InvariantError, toCurl, violationSignature } from './session.mjs';
 
 /**
  * @param {import('fast-check').RunDetails<[import('./requests.mjs').FuzzRequest[]]>} details
@@ -20,11 +20,11 @@ export function failureReport(details) {
 }
 
 /**
- * A stable name for a failure, so a long run reports each kind once.
+ * Stable names for what failed (one per broken invariant), so a long run reports each once.
  * @param {import('fast-check').RunDetails<[import('./requests.mjs').FuzzRequest[]]>} details
  */
 export function failureSignature(details) {
   const error = details.errorInstance;
-  if (error instanceof InvariantError) return error.violations.map((v) => `${v.kind} @ ${v.label}`).sort().join(' | ');
-  return error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
+  if (error instanceof InvariantError) return error.violations.map(violationSignature);
+  return [error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error)];
 }

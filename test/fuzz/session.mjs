@@ -136,17 +136,22 @@ export class Session {
    * The property: a batch of requests, each answer checked, then the health checks.
    * @param {fc.Arbitrary<FuzzRequest>} request
    * @param {number} [maxBatch]
+   * @param {Set<string>} [ignore] violation signatures already reported (a long run goes on past them)
    */
-  property(request, maxBatch = 6) {
+  property(request, maxBatch = 6, ignore = new Set()) {
     return fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: maxBatch }), async (batch) => {
       /** @type {Violation[]} */
       const violations = [];
       for (const req of batch) violations.push(...(await this.check(req)));
       violations.push(...(await this.checkHealth()));
-      if (violations.length > 0) throw new InvariantError(violations);
+      const fresh = violations.filter((v) => !ignore.has(violationSignature(v)));
+      if (fresh.length > 0) throw new InvariantError(fresh);
     });
   }
 }
+
+/** @param {Violation} v */
+export const violationSignature = (v) => `${v.kind} @ ${v.label}`;
 
 /** @param {import('./requests.mjs').Body | undefined} body */
 function materialize(body) {
@@ -182,6 +187,8 @@ export function checkAnswer(req, res, errors) {
   /** @type {Violation[]} */
   const out = [];
   const v = (/** @type {string} */ kind, /** @type {string} */ detail) => out.push({ kind, label: req.label, detail });
+  // -1: the connection failed or hung (only the HTTP sender reports it).
+  if (res.status === -1) v('no answer', res.text);
   if (res.status >= 500 && !DOCUMENTED_5XX.includes(res.status)) v(`status ${res.status}`, res.text.slice(0, 300));
   if (res.status < 400 || req.method.toUpperCase() === 'HEAD') return out;
   /** @type {any} */
