@@ -7,6 +7,7 @@
 import { request as httpRequest, Agent } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { build } from 'esbuild';
 import fc from 'fast-check';
 import { failureReport, failureSignature } from '../test/fuzz/report.mjs';
@@ -85,7 +86,13 @@ function send(method, path, headers, body) {
         res.on('end', () => {
           const out = new Headers();
           for (const [n, v] of Object.entries(res.headers)) if (v !== undefined) out.set(n, Array.isArray(v) ? v.join(', ') : v);
-          resolve({ status: res.statusCode ?? -1, headers: out, text: Buffer.concat(parts).toString('utf8') });
+          let raw = Buffer.concat(parts);
+          try {
+            raw = decode(raw, out.get('content-encoding'));
+          } catch (err) {
+            return resolve({ status: -1, headers: out, text: `body does not match content-encoding ${out.get('content-encoding')}: ${String(err)}` });
+          }
+          resolve({ status: res.statusCode ?? -1, headers: out, text: raw.toString('utf8') });
         });
         res.on('error', (err) => resolve({ status: -1, headers: new Headers(), text: `response broke off: ${err.message}` }));
       });
@@ -106,6 +113,26 @@ function send(method, path, headers, body) {
       resolve({ status: 0, headers: new Headers(), text: `unsendable: ${String(err)}` });
     }
   });
+}
+
+/**
+ * workerd compresses answers for clients that accept it (a fuzzed Accept-Encoding).
+ * @param {Buffer} body
+ * @param {string | null} encoding
+ */
+function decode(body, encoding) {
+  if (body.length === 0) return body;
+  switch (encoding?.trim().toLowerCase()) {
+    case 'gzip':
+    case 'x-gzip':
+      return gunzipSync(body);
+    case 'deflate':
+      return inflateSync(body);
+    case 'br':
+      return brotliDecompressSync(body);
+    default:
+      return body;
+  }
 }
 
 let exitCode = 0;
