@@ -61,6 +61,8 @@ const agent = new Agent({ keepAlive: false });
  * one it cannot parse). The in-process test still sends them to keygate as plain headers.
  */
 const SERVER_HEADERS = new Set(['content-length', 'transfer-encoding', 'host']);
+/** How workerd's own HTTP server words a refusal (kj-http: "ERROR: header too large."). */
+const RUNTIME_REFUSAL = /^ERROR: [^\n]{1,80}\.$/;
 
 /**
  * Sends exactly what the fuzz request says (raw path, any method, repeated headers).
@@ -92,7 +94,11 @@ function send(method, path, headers, body) {
           } catch (err) {
             return resolve({ status: -1, headers: out, text: `body does not match content-encoding ${out.get('content-encoding')}: ${String(err)}` });
           }
-          resolve({ status: res.statusCode ?? -1, headers: out, text: raw.toString('utf8') });
+          const text = raw.toString('utf8');
+          // workerd's HTTP server refuses some requests itself, before any Worker runs (a
+          // request head over its size limit: 431), in plain text; not keygate's answer.
+          if (RUNTIME_REFUSAL.test(text) && (res.statusCode ?? 0) >= 400 && (res.statusCode ?? 0) < 500) return resolve({ status: 0, headers: out, text: `runtime refused: ${text}` });
+          resolve({ status: res.statusCode ?? -1, headers: out, text });
         });
         res.on('error', (err) => resolve({ status: -1, headers: new Headers(), text: `response broke off: ${err.message}` }));
       });
