@@ -9,7 +9,7 @@
 // test still cleans up everything it started.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +23,10 @@ const EXIT_TIMEOUT_MS = 30_000;
 
 /** @type {import('node:child_process').ChildProcess[]} */
 const started = [];
+// dev.mjs writes an ADMIN_TOKEN into .dev.vars when there is none; take back one this test made
+// (vitest would otherwise pick up its token).
+const DEV_VARS = join(ROOT, '.dev.vars');
+const hadDevVars = existsSync(DEV_VARS);
 const stateDirs = /** @type {string[]} */ ([]);
 
 after(() => {
@@ -36,6 +40,7 @@ after(() => {
     }
   }
   for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
+  if (!hadDevVars) rmSync(DEV_VARS, { force: true });
 });
 
 /** @returns {Promise<number>} */

@@ -88,7 +88,7 @@ export class Session {
       const exempt = KNOWN.refusedPathCharged && refusal?.code === 'invalid_path';
       if (refusal !== null && !exempt) {
         const after = await this.usageTotals();
-        if (after !== before) violations.push({ kind: 'refused but charged', label: req.label, detail: `${res.status} ${refusal.code}; usage went from ${before} to ${after}` });
+        if (after !== before) violations.push({ kind: `refused with ${refusal.code} but charged`, label: req.label, detail: `${res.status} ${refusal.code}; usage went from ${before} to ${after}` });
       }
     }
     return violations;
