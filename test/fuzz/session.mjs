@@ -223,6 +223,8 @@ function upstreamAnswer(req, res, json) {
   if (!req.label.startsWith('proxy')) return false;
   // Node's HTTP server answers an Expect it does not know with an empty 417 itself.
   if (res.status === 417 && res.text === '' && req.headers.some(([n]) => n.toLowerCase() === 'expect')) return true;
+  // ... and an empty 431 to request headers over its 16 KiB limit.
+  if (res.status === 431 && res.text === '' && req.headers.reduce((n, [name, value]) => n + name.length + value.length + 4, 0) > 8 * 1024) return true;
   if (res.status !== 400 && res.status !== 413) return false;
   return json?.error?.type === 'invalid_request_error' || (json?.type === 'error' && typeof json?.error?.type === 'string');
 }
