@@ -8,7 +8,8 @@ import type { Env } from '../../src/env';
 import { admin, call, testEnv, upstreamOrigin } from '../harness/gateway';
 import { failureReport } from './report.mjs';
 import { adminRequest, anyRequest, fuzzRoutes, operations, opLabel, proxyRequest, type FuzzRequest } from './requests.mjs';
-import { startSession, toCurl, type Answer, type Session } from './session.mjs';
+import { toCurl } from './curl.mjs';
+import { startSession, type Answer, type Session } from './session.mjs';
 
 const SEED = 15;
 const ADMIN_TOKEN = 'test-admin-token';

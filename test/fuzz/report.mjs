@@ -1,6 +1,7 @@
 // Turns a failed fast-check run into what a person needs: the broken invariants and a curl
 // per request of the (shrunk, so minimal) failing batch.
-import { CURL_PREAMBLE, InvariantError, toCurl, violationSignature } from './session.mjs';
+import { CURL_PREAMBLE, toCurl } from './curl.mjs';
+import { InvariantError, violationSignature } from './session.mjs';
 
 /**
  * @param {import('fast-check').RunDetails<[import('./requests.mjs').FuzzRequest[]]>} details
