@@ -85,7 +85,10 @@ export class Session {
     const violations = checkAnswer(req, res, this.errors);
     if (before !== null && violations.length === 0) {
       const refusal = gatewayError(res);
-      const exempt = KNOWN.refusedPathCharged && refusal?.code === 'invalid_path';
+      // A store call that misses its timeout can still commit after the gateway gave up on
+      // it, so a 503 store_unavailable on a busy machine may have been charged: that depends
+      // on timing, not on the request.
+      const exempt = (KNOWN.refusedPathCharged && refusal?.code === 'invalid_path') || refusal?.code === 'store_unavailable';
       if (refusal !== null && !exempt) {
         const after = await this.usageTotals();
         if (after !== before) violations.push({ kind: `refused with ${refusal.code} but charged`, label: req.label, detail: `${res.status} ${refusal.code}; usage went from ${before} to ${after}` });
