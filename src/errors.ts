@@ -40,7 +40,7 @@ export interface ErrorBody {
 }
 
 /**
- * Thrown by HTTP-facing code; mapped to a response in exactly one place (middleware/errors.ts).
+ * Thrown by HTTP-facing code; mapped to a response in exactly one place (http/errors.ts).
  *
  * An Error by its prototype chain (so `instanceof Error` holds and Hono hands it to onError),
  * but built without running the Error constructor: expected refusals need no stack trace,

@@ -8,7 +8,7 @@ import { ERRORS, type ErrorCode } from '../errors';
 import { counterIdOf, presentKey } from '../keys/record';
 import { storeTimeouts } from '../limits/timeouts';
 import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage';
-import { verifyPresentedKey } from './key-auth';
+import { verifyPresentedKey } from '../http/key-auth';
 import { errorResponses, KeySchema, VerifyBody } from './schemas';
 import { validationError } from './validation';
 

@@ -32,7 +32,7 @@ import { meterResponse } from '../usage/meter';
 import { subPathOf } from '../usage/registry';
 import { meteredEndpoint, prepareRequest, type MeteredRequest } from '../usage/request';
 import type { UsageReading } from '../usage/types';
-import { addTiming } from './request-context';
+import { addTiming } from '../http/request-context';
 
 /** What step 4 hands to forwarding: a body already read, and what to do with the response. */
 export interface Admission {
