@@ -9,6 +9,7 @@ import { DurableObjectLimitStore } from './limits/durable-object-store';
 import { StoreGuard } from './limits/guard';
 import type { LimitStore } from './limits/store';
 import { UpstashLimitStore } from './limits/upstash-store';
+import { storeTimeouts, type StoreTimeouts } from './limits/timeouts';
 import { fetchUpstream, type Upstream } from './proxy/upstream';
 
 export interface Services {
@@ -17,6 +18,8 @@ export interface Services {
   guard: StoreGuard;
   upstream: Upstream;
   storeTimeoutMs: number;
+  /** Store timeouts by purpose, derived once from STORE_TIMEOUT_MS. */
+  timeouts: StoreTimeouts;
 }
 
 const built = new WeakMap<object, Services>();
@@ -60,6 +63,7 @@ export function servicesFor(env: Env, config: LoadedConfig): Services {
       guard,
       upstream: fetchUpstream,
       storeTimeoutMs: config.STORE_TIMEOUT_MS,
+      timeouts: storeTimeouts(config.STORE_TIMEOUT_MS),
     };
     built.set(env, services);
   }
