@@ -66,7 +66,7 @@ Object.setPrototypeOf(GatewayError.prototype, Error.prototype);
 // Error's type, for the places typed against Error (Hono's onError).
 export interface GatewayError extends Error {}
 
-export function statusOf(code: ErrorCode): ErrorStatus {
+export function httpStatusOf(code: ErrorCode): ErrorStatus {
   return ERRORS[code].status;
 }
 
@@ -85,7 +85,7 @@ export function errorResponse(
   headers['content-type'] = 'application/json; charset=utf-8';
   headers['cache-control'] = 'no-store';
   headers['x-request-id'] = requestId;
-  const status = statusOf(code);
+  const status = httpStatusOf(code);
   if (status === 401 && headers['www-authenticate'] === undefined) {
     headers['www-authenticate'] = code === 'unauthorized' ? 'Bearer realm="keygate-admin"' : `Bearer realm="keygate", error="invalid_token"`;
   }

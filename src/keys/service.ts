@@ -9,14 +9,14 @@ import { digestKey } from './digest';
 import { displayParts, generateKey } from './key-format';
 import type { KeyStore } from './key-store';
 import { OutboxRepository, outboxRowOf } from './outbox-repository';
-import { blockReasonOf, isUsable, type KeyRecord } from './record';
+import type { KeyRecord } from './record';
+import { blockReasonOf, isUsable } from './status';
 import { fromRow } from './repository';
 import type { ServiceResult, SyncState } from './result';
 import { rotateKey } from './rotation';
 import { complete, refresh, targetOf, type MarkerWriter, type SyncDeps } from './sync';
 
 export type { ServiceFailure, ServiceResult, SyncState } from './result';
-export type { BlockReason } from './record';
 
 /** The settings a caller chooses for a new key: the record's own fields, plus create options. */
 export type CreateKeyInput = Pick<

@@ -9,7 +9,8 @@ import { checkAccess, type AccessFailure, type AccessRequest } from '../access/a
 import { digestKeySync } from './digest';
 import { checkKey } from './key-format';
 import type { KeyStore, LookupSource } from './key-store';
-import type { BlockReason, KeyRecord } from './record';
+import type { KeyRecord } from './record';
+import type { BlockReason } from './status';
 
 export type MarkerFailure = BlockReason | 'store_unavailable';
 export type VerifyFailure = 'invalid_key' | AccessFailure | MarkerFailure;

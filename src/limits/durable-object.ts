@@ -5,7 +5,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { budgetStateOf, ticketFor } from './upstash-store';
-import { BLOCK_REASONS, bucketOf, markerFlag, windowEnd, type AdmitInput, type BlockReason, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { BLOCK_REASONS, type BlockReason } from '../keys/status';
+import { bucketOf, markerFlag, windowEnd, type AdmitInput, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 const DAY_MS = 86_400_000;
 

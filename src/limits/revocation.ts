@@ -10,9 +10,10 @@
 // writeRevocationMarker sets it after admin changes.
 
 import type { KeyStore } from '../keys/key-store';
-import { counterIdOf, statusOf, type KeyRecord } from '../keys/record';
+import { counterIdOf, type KeyRecord } from '../keys/record';
+import { blockReasonOf, type BlockReason } from '../keys/status';
 import type { StoreGuard } from './guard';
-import type { BlockReason, LimitStore } from './store';
+import type { LimitStore } from './store';
 import { storeTimeouts } from './timeouts';
 
 export type MarkerCheck = { ok: true } | { ok: false; reason: BlockReason | 'store_unavailable' };
@@ -46,11 +47,9 @@ export async function checkFreshSnapshot(keys: KeyStore, key: KeyRecord, now = D
     return { ok: false, reason: 'store_unavailable' };
   }
   if (fresh === null || fresh.id !== key.id) return { ok: false, reason: 'invalid_key' };
-  const reason = BLOCKED_BY_STATUS[statusOf(fresh, now)];
+  const reason = blockReasonOf(fresh, now);
   return reason === null ? OK : { ok: false, reason };
 }
-
-const BLOCKED_BY_STATUS = { active: null, revoked: 'key_revoked', expired: 'key_expired', inactive: 'key_inactive' } as const satisfies Record<ReturnType<typeof statusOf>, BlockReason | null>;
 
 /** Sets (or with null clears) a key's marker; false when the store failed or timed out. */
 export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string }, reason: BlockReason | null): Promise<boolean> {

@@ -2,6 +2,8 @@
 // Everything one request needs decided goes out in a single admit() call, which is one
 // round trip on either store.
 
+import type { BlockReason } from '../keys/status';
+
 export type CounterKind = 'requests' | 'tokens';
 
 /** One fixed window to check and consume, e.g. rpm = 100 requests per 60 s. */
@@ -70,8 +72,6 @@ export type AdmitOutcome =
   | { status: 'blocked'; reason: BlockReason };
 
 /** Why a key is blocked in the store (the instant-revocation marker's value). */
-export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
-export const BLOCK_REASONS: readonly BlockReason[] = ['key_revoked', 'key_inactive', 'key_expired', 'invalid_key'];
 
 export interface Settlement {
   /** Actual tokens minus the reservation: positive charges, negative refunds. */

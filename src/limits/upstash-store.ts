@@ -25,8 +25,6 @@ import {
   windowEnd,
   type AdmitInput,
   type AdmitOutcome,
-  BLOCK_REASONS,
-  type BlockReason,
   type BudgetSpec,
   type BudgetState,
   type CounterSpec,
@@ -36,6 +34,7 @@ import {
   type Ticket,
   type UsageSnapshot,
 } from './store';
+import { BLOCK_REASONS, type BlockReason } from '../keys/status';
 
 const NS = 'kg';
 const revokedKey = (keyId: string) => `${NS}:revoked:${keyId}`;
