@@ -10,16 +10,18 @@
 // - a status (KeyStatus, what listings filter by) shows revoked, then expired, then
 //   inactive/active: an expired key stays expired whatever its active flag.
 
-import type { KeyRecord } from './record';
-
 export type KeyStatus = 'active' | 'inactive' | 'revoked' | 'expired';
 
 /** Why a key cannot be used; also the revocation marker's value (`invalid_key` = deleted). */
 export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
 export const BLOCK_REASONS: readonly BlockReason[] = ['key_revoked', 'key_inactive', 'key_expired', 'invalid_key'];
 
-/** What the rule reads of a key. */
-export type KeyState = Pick<KeyRecord, 'revoked_at' | 'is_active' | 'expires_at'>;
+/** What the rule reads of a key (a KeyRecord has these fields). */
+export interface KeyState {
+  revoked_at: number | null;
+  is_active: boolean;
+  expires_at: number | null;
+}
 
 /** Why an existing key cannot be used at `now`, or null when it can. */
 export function blockReasonOf(r: KeyState, now: number): Exclude<BlockReason, 'invalid_key'> | null {

@@ -21,12 +21,14 @@ import { Redis } from '@upstash/redis/cloudflare';
 import { LruCache } from '../lib/lru';
 import { boundedSettlement } from './admit-input';
 import {
+  blockReasonFrom,
+  budgetStateOf,
   bucketOf,
-  windowEnd,
+  counterStateOf,
+  ticketFor,
   type AdmitInput,
   type AdmitOutcome,
   type BudgetSpec,
-  type BudgetState,
   type CounterSpec,
   type CounterState,
   type LimitStore,
@@ -34,7 +36,7 @@ import {
   type Ticket,
   type UsageSnapshot,
 } from './store';
-import { BLOCK_REASONS, type BlockReason } from '../keys/status';
+import type { BlockReason } from '../keys/status';
 
 const NS = 'kg';
 const revokedKey = (keyId: string) => `${NS}:revoked:${keyId}`;
@@ -195,12 +197,11 @@ export class UpstashLimitStore implements LimitStore {
     }
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
     const status = Number(reply[0]);
-    if (status === -1) return { status: 'blocked', reason: asBlockReason(reply[1]) };
+    if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
     const spent = Number(reply[2]);
     const states: CounterState[] = counters.map((c, i) => {
       const used = Number(reply[3 + i] ?? 0);
-      const bucket = bucketOf(now, c.windowMs);
-      return { name: c.name, kind: c.kind, limit: c.limit, used, remaining: Math.max(0, c.limit - used), windowMs: c.windowMs, resetAt: windowEnd(bucket, c.windowMs) };
+      return counterStateOf(c, used, bucketOf(now, c.windowMs));
     });
     const budgetState = budget && budgetStateOf(budget, spent);
     if (status === 1) return { status: 'admitted', counters: states, budget: budgetState, ticket: ticketFor(counterId, counters, budget, now) };
@@ -235,29 +236,14 @@ export class UpstashLimitStore implements LimitStore {
     const values = keys.length ? await this.redis.mget<(string | number | null)[]>(...keys) : [];
     const states = counters.map((c, i) => {
       const used = Math.max(0, Number(values[i] ?? 0));
-      return { name: c.name, kind: c.kind, limit: c.limit, used, remaining: Math.max(0, c.limit - used), windowMs: c.windowMs, resetAt: windowEnd(bucketOf(now, c.windowMs), c.windowMs) };
+      return counterStateOf(c, used, bucketOf(now, c.windowMs));
     });
     return { counters: states, budget: budget ? budgetStateOf(budget, Number(values[counters.length] ?? 0)) : undefined };
   }
 }
 
-function asBlockReason(value: unknown): BlockReason {
-  return BLOCK_REASONS.find((r) => r === value) ?? 'key_revoked';
-}
 
 function budgetTtlMs(budget: BudgetSpec, now: number): number {
   return budget.resetAt === null ? 0 : budget.resetAt - now + DAY_MS;
 }
 
-export function budgetStateOf(budget: Pick<BudgetSpec, 'limitMicros' | 'period' | 'resetAt'>, spent: number): BudgetState {
-  const s = Math.max(0, spent);
-  return { limitMicros: budget.limitMicros, spentMicros: s, remainingMicros: Math.max(0, budget.limitMicros - s), period: budget.period, resetAt: budget.resetAt };
-}
-
-export function ticketFor(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Ticket {
-  return {
-    keyId,
-    tokenWindows: counters.filter((c) => c.kind === 'tokens').map((c) => ({ name: c.name, limit: c.limit, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
-    budget: budget ? { periodKey: budget.periodKey, period: budget.period, limitMicros: budget.limitMicros } : undefined,
-  };
-}
