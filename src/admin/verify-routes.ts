@@ -6,7 +6,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { ERRORS, type ErrorCode } from '../errors';
 import { counterIdOf, presentKey } from '../keys/record';
-import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage';
+import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage-view';
 import { verifyPresentedKey } from '../http/key-auth';
 import { errorResponses, KeySchema, VerifyBody } from './schemas';
 import { validationError } from './validation';

@@ -5,7 +5,7 @@ import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { presentKey } from '../keys/record';
-import { readUsageGuarded } from '../limits/usage';
+import { readUsageGuarded } from '../limits/usage-view';
 import { holderAuth } from '../http/holder-auth';
 import { requestContext } from '../http/request-context';
 
@@ -24,4 +24,3 @@ holderApp.get('/key', async (c) => {
   return c.json({ key: presentKey(key), usage: await usageOf(c) }, 200, { 'cache-control': 'no-store' });
 });
 
-export { usageOf };

@@ -89,4 +89,3 @@ export function presentKey(record: KeyRecord, now = Date.now()) {
     rotated_to: record.rotated_to,
   };
 }
-export type PresentedKey = ReturnType<typeof presentKey>;

@@ -3,7 +3,7 @@
 import type { KeyPolicy, KeyRecord, KeyType } from './record';
 import { statusSql, type KeyStatus } from './status';
 
-interface KeyRow {
+export interface KeyRow {
   id: string;
   digest: string;
   prefix: string;

@@ -95,9 +95,17 @@ const DAY_MS = 86_400_000;
  */
 /** The SDK's client without auto-pipelining, plus one /pipeline request of given commands. */
 class AdmissionRedis extends Redis {
-  pipelineRequest(commands: (string | number)[][]): Promise<{ result?: unknown; error?: string }[]> {
-    return this.client.request({ path: ['pipeline'], body: commands }) as unknown as Promise<{ result?: unknown; error?: string }[]>;
+  /** The response body: an array of replies, one per command (see firstReply). */
+  pipelineRequest(commands: (string | number)[][]): Promise<unknown> {
+    return this.client.request({ path: ['pipeline'], body: commands });
   }
+}
+
+type PipelineReply = { result?: unknown; error?: string };
+
+function firstReply(body: unknown): PipelineReply | undefined {
+  if (!Array.isArray(body)) throw new Error('Command failed: the /pipeline response is not an array');
+  return body[0] as PipelineReply | undefined;
 }
 
 class LuaScript {
@@ -121,10 +129,10 @@ class LuaScript {
   /** The script as the only command of one /pipeline request; EVAL when Redis lacks it. */
   async runAlone<T>(redis: AdmissionRedis, keys: string[], args: string[]): Promise<T> {
     if (!this.sha1) await this.ready;
-    const [reply] = await redis.pipelineRequest([['evalsha', this.sha1, keys.length, ...keys, ...args]]);
+    const reply = firstReply(await redis.pipelineRequest([['evalsha', this.sha1, keys.length, ...keys, ...args]]));
     if (!reply?.error) return reply?.result as T;
     if (!reply.error.toLowerCase().includes('noscript')) throw new Error(`Command failed: ${reply.error}`);
-    const [evaluated] = await redis.pipelineRequest([['eval', this.source, keys.length, ...keys, ...args]]);
+    const evaluated = firstReply(await redis.pipelineRequest([['eval', this.source, keys.length, ...keys, ...args]]));
     if (evaluated?.error) throw new Error(`Command failed: ${evaluated.error}`);
     return evaluated?.result as T;
   }
