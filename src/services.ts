@@ -6,6 +6,7 @@ import type { LoadedConfig } from './config/load';
 import type { Env } from './env';
 import { KeyStore } from './keys/key-store';
 import { DurableObjectLimitStore } from './limits/durable-object-store';
+import { LruCache } from './lib/lru';
 import { StoreGuard } from './limits/guard';
 import type { LimitStore } from './limits/store';
 import { UpstashLimitStore } from './limits/upstash-store';
@@ -32,8 +33,10 @@ export function limitStoreFor(env: Env): LimitStore {
 }
 
 // Guards are per store and isolate-wide, so the breaker sees every request's failures:
-// Upstash by URL (bounded), the Durable Object store by its namespace binding.
-const guards = new Map<string, StoreGuard>();
+// Upstash by URL, the Durable Object store by its namespace binding. Services are built once
+// per env object, so a guard is looked up rarely; the TTL only drops guards of URLs a
+// configuration no longer names (a dropped guard's breaker state is a cache, never the truth).
+const guards = new LruCache<string, StoreGuard>(16, 3_600_000);
 const objectGuards = new WeakMap<object, StoreGuard>();
 
 function guardFor(env: Env, limits: LimitStore): StoreGuard {
@@ -45,7 +48,6 @@ function guardFor(env: Env, limits: LimitStore): StoreGuard {
   const guardKey = `${limits.kind}:${env.UPSTASH_REDIS_REST_URL ?? ''}`;
   let guard = guards.get(guardKey);
   if (!guard) {
-    if (guards.size > 16) guards.clear();
     guard = new StoreGuard(limits.kind);
     guards.set(guardKey, guard);
   }
