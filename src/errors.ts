@@ -44,8 +44,8 @@ export interface ErrorBody {
  *
  * An Error by its prototype chain (so `instanceof Error` holds and Hono hands it to onError),
  * but built without running the Error constructor: expected refusals need no stack trace,
- * and native Error construction was the largest single cost of answering a bad key
- * (bench/profile.mjs --target bad_key), even with Error.stackTraceLimit set to 0.
+ * and capturing one (even with Error.stackTraceLimit at 0) is the costliest part of
+ * answering a bad key, a request anyone can send at will.
  */
 export class GatewayError {
   readonly name = 'GatewayError';

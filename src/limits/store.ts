@@ -102,7 +102,7 @@ export const windowEnd = (bucket: number, windowMs: number): number => (bucket +
 
 /**
  * The flag a key's marker is kept under in its counter object: `blocked` for the object's
- * own key (one key per object, as before rotation lineages), `blocked:<key id>` for a
+ * own key (one key per object), `blocked:<key id>` for a
  * rotation successor sharing its predecessor's object.
  */
 export function markerFlag(keyId: string, counterId: string | undefined): string {

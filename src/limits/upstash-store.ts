@@ -1,16 +1,15 @@
 // Limit store on Upstash Redis.
 //
 // Admission is ONE Lua script (one EVALSHA in one /pipeline HTTP request): it checks the
-// revocation marker, every window and the budget, and consumes all of them or none. We began
-// with one @upstash/ratelimit call per window batched into one pipeline, but separate
-// per-window scripts must increment before they can refuse; a refused request then briefly
-// holds capacity it must give back in a second round trip, and concurrent requests that
-// would have fitted were refused. The single script is exact and never compensates.
+// revocation marker, every window and the budget, and consumes all of them or none. It must be
+// one script: a check per window has to increment before it can refuse, so a refused request
+// would hold capacity until a second round trip gave it back, refusing concurrent requests
+// that fit. One script is exact and never compensates.
 //
 // The admission is one command, so it leaves as one /pipeline request of one command, sent
 // through the SDK's HTTP client directly (AdmissionRedis below): the auto-pipelining proxy
-// would build a Pipeline object (some two hundred command closures) per batch, a measurable
-// share of the hot path, to batch nothing. Everything else (settlement, markers, usage) uses
+// builds a Pipeline object per batch, work on the hot path that batches nothing when there
+// is one command. Everything else (settlement, markers, usage) uses
 // the auto-pipelining client. The windows keep @upstash/ratelimit's fixed-window layout
 // (<prefix>:<id>:<bucket>), and settlement (charging or refunding the reservation difference
 // after the response) goes through @upstash/ratelimit's fixedWindow with a positive or
@@ -88,11 +87,6 @@ return after
 
 const DAY_MS = 86_400_000;
 
-/**
- * A Lua script run with EVALSHA (EVAL once when Redis answers NOSCRIPT). Unlike the SDK's
- * Script, run() issues its command synchronously, so it joins the current auto-pipeline
- * batch instead of leaving as a second HTTP request.
- */
 /** The SDK's client without auto-pipelining, plus one /pipeline request of given commands. */
 class AdmissionRedis extends Redis {
   /** The response body: an array of replies, one per command (see firstReply). */
@@ -108,6 +102,11 @@ function firstReply(body: unknown): PipelineReply | undefined {
   return body[0] as PipelineReply | undefined;
 }
 
+/**
+ * A Lua script run by its SHA-1 (EVALSHA), falling back to EVAL when Redis answers NOSCRIPT
+ * (a new or flushed instance). run() issues its command synchronously once the digest is
+ * known, so on the auto-pipelining client it joins the current batch.
+ */
 class LuaScript {
   sha1 = '';
   readonly ready: Promise<void>;
