@@ -18,7 +18,6 @@ export interface Services {
   limits: LimitStore;
   guard: StoreGuard;
   upstream: Upstream;
-  storeTimeoutMs: number;
   /** Store timeouts by purpose, derived once from STORE_TIMEOUT_MS. */
   timeouts: StoreTimeouts;
 }
@@ -64,7 +63,6 @@ export function servicesFor(env: Env, config: LoadedConfig): Services {
       limits,
       guard,
       upstream: fetchUpstream,
-      storeTimeoutMs: config.STORE_TIMEOUT_MS,
       timeouts: storeTimeouts(config.STORE_TIMEOUT_MS),
     };
     built.set(env, services);
