@@ -1,4 +1,4 @@
-// The keygate Hono app. A proxied request takes exactly this path (src/middleware/proxy.ts):
+// The keygate Hono app. A proxied request takes exactly this path (src/gateway/proxy.ts):
 //   proxy: beginRequest -> resolveRoute -> [cors] -> prepareForward -> authenticate -> enforceLimits -> forward (-> meter, settle)
 // /admin is its own app, mounted (see below); the key-holder endpoints come before the
 // catch-all proxy route.
@@ -7,8 +7,8 @@ import { Hono } from 'hono';
 import { adminApp } from './admin/app';
 import { holderApp } from './holder/app';
 import type { AppEnv } from './context';
-import { notFound, onError } from './middleware/errors';
-import { proxy } from './middleware/proxy';
+import { notFound, onError } from './http/errors';
+import { proxy } from './gateway/proxy';
 
 export const app = new Hono<AppEnv>();
 

@@ -4,9 +4,9 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { listAudit } from '../keys/audit';
-import { notFound, onError } from '../middleware/errors';
-import { requestContext } from '../middleware/request-context';
-import { adminAuth } from './auth';
+import { notFound, onError } from '../http/errors';
+import { requestContext } from '../http/request-context';
+import { adminAuth } from '../http/admin-auth';
 import { keysApp } from './keys-routes';
 import { verifyApp } from './verify-routes';
 import { errorResponses } from './schemas';

@@ -6,10 +6,11 @@
 // Plain inputs, tagged result.
 
 import { checkAccess, type AccessFailure, type AccessRequest } from '../access/access';
-import { digestKeySync } from './digest';
+import { digestKey } from './digest';
 import { checkKey } from './key-format';
 import type { KeyStore, LookupSource } from './key-store';
-import type { BlockReason, KeyRecord } from './record';
+import type { KeyRecord } from './record';
+import type { BlockReason } from './status';
 
 export type MarkerFailure = BlockReason | 'store_unavailable';
 export type VerifyFailure = 'invalid_key' | AccessFailure | MarkerFailure;
@@ -28,7 +29,7 @@ export interface VerifyDeps {
 export async function verifyKey(presented: string, deps: VerifyDeps, access: AccessRequest): Promise<VerifyResult> {
   // Malformed, bad-checksum and unknown keys answer identically: no enumeration.
   if (checkKey(presented, deps.prefixes) !== null) return { ok: false, code: 'invalid_key' };
-  const digest = digestKeySync(presented);
+  const digest = digestKey(presented);
   const found = deps.store.cached(digest) ?? (await deps.store.lookup(digest, deps.backfill));
   // Too many unknown-key lookups at once in this isolate: not looked up, so not called invalid.
   if (found.source === 'busy') return { ok: false, code: 'store_unavailable', detail: 'Too many key lookups are in progress; retry shortly.' };

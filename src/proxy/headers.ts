@@ -1,9 +1,9 @@
 // Header hygiene for both directions of the proxy. The upstream must be able to trust every
 // x-gateway-* header it sees, so client-sent ones are always removed before ours are added.
 //
-// Cost model (measured in workerd with bench/profile.mjs and A/B runs of the bench): every
-// Headers object is a native object whose construction, per-entry strings and destruction
-// cost CPU, and converting a JS array of pairs into one is by far the slowest way to fill it.
+// Cost model: every Headers object is a native object whose construction, per-entry strings
+// and destruction cost CPU, and converting a JS array of pairs into one is the slowest way
+// to fill it.
 // So the request side builds a plain record, which fetch() turns into its own Headers once
 // (no intermediate Headers object), and the response side edits, in place, the native copy
 // the new Response already holds.

@@ -10,8 +10,8 @@ import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { parseKey } from '../keys/key-format';
 import { timingSafeEqualStrings } from '../lib/timing-safe';
-import { recordFailure, throttledFor } from './auth-throttle';
-import { drainPending } from './key-service';
+import { recordFailure, throttledFor } from '../admin/auth-throttle';
+import { drainPending } from '../admin/key-lifecycle';
 import { accessOf, verifyPresentedKey } from './key-auth';
 
 async function authenticateAdmin(c: Context<AppEnv>): Promise<string> {

@@ -12,7 +12,7 @@ import { authenticate } from './authenticate';
 import { withCors } from './cors';
 import { forward, NO_ADMISSION, prepareForward } from './forward';
 import { enforceLimits } from './limits';
-import { beginRequest, serverTiming } from './request-context';
+import { beginRequest, serverTiming } from '../http/request-context';
 import { resolveRoute } from './route';
 
 export function proxy(c: Context<AppEnv>): Promise<Response> {

@@ -17,7 +17,7 @@ import { withoutQueryParam } from '../proxy/query';
 import { rewriteRedirects } from '../proxy/redirects';
 import { splitRequestUrl, upstreamUrl } from '../proxy/upstream-url';
 import type { Admission } from './limits';
-import { addTiming } from './request-context';
+import { addTiming } from '../http/request-context';
 
 /** Where a request goes, decided before authentication. */
 export interface Target {

@@ -9,7 +9,7 @@ import { readCredential } from '../keys/credential';
 import type { KeyRecord } from '../keys/record';
 import { verifyKey } from '../keys/verify';
 import { LruCache } from '../lib/lru';
-import { addTiming } from './request-context';
+import { addTiming } from '../http/request-context';
 
 // last_used_at is written at most once a minute per key per isolate.
 const touched = new LruCache<string, true>(10_000, 60_000);
