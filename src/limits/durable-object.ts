@@ -87,8 +87,12 @@ export class LimiterObject extends DurableObject {
     if (budget && spent + budget.costMicros > budget.limitMicros) {
       return { status: 'budget_exhausted', counters: states, budget: budgetStateOf(budget, spent) };
     }
-    for (const c of counters) this.add(c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
-    if (budget) this.addSpend(budget.periodKey, budget.costMicros, budget.resetAt === null ? null : budget.resetAt + DAY_MS);
+    // One transaction: a write that fails (a constraint, a bad value) rolls back the others, so
+    // a request is never charged part of its admission.
+    this.ctx.storage.transactionSync(() => {
+      for (const c of counters) this.add(c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
+      if (budget) this.addSpend(budget.periodKey, budget.costMicros, budget.resetAt === null ? null : budget.resetAt + DAY_MS);
+    });
     const after = states.map((s, i) => ({ ...s, used: s.used + counters[i]!.cost, remaining: Math.max(0, s.remaining - counters[i]!.cost) }));
     return {
       status: 'admitted',
@@ -99,6 +103,10 @@ export class LimiterObject extends DurableObject {
   }
 
   settle(ticket: Ticket, s: Settlement): void {
+    this.ctx.storage.transactionSync(() => this.applySettlement(ticket, s));
+  }
+
+  private applySettlement(ticket: Ticket, s: Settlement): void {
     if (s.tokenDelta !== 0) {
       for (const w of ticket.tokenWindows) {
         const current = bucketOf(s.now, w.windowMs);
