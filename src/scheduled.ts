@@ -5,6 +5,7 @@
 import { loadConfig } from './config/load';
 import type { Env } from './env';
 import { auditStatement } from './keys/audit';
+import { runEventMaintenance } from './events/maintenance';
 import { servicesFor } from './services';
 
 const BATCH = 200;
@@ -13,6 +14,9 @@ const IDEMPOTENCY_TTL_MS = 86_400_000;
 export interface CleanupReport {
   expired: number;
   idempotencyRemoved: number;
+  logsRemoved: number;
+  rollupsRemoved: number;
+  webhooksQueued: number;
 }
 
 export async function runCleanup(env: Env, now = Date.now()): Promise<CleanupReport> {
@@ -31,7 +35,8 @@ export async function runCleanup(env: Env, now = Date.now()): Promise<CleanupRep
     ]);
   }
   const removed = await env.DB.prepare('DELETE FROM idempotency WHERE created_at < ?').bind(now - IDEMPOTENCY_TTL_MS).run();
-  const report = { expired: due.length, idempotencyRemoved: removed.meta.changes };
+  const events = await runEventMaintenance(env, loaded.config, now);
+  const report = { expired: due.length, idempotencyRemoved: removed.meta.changes, ...events };
   console.log(JSON.stringify({ level: 'info', event: 'cleanup', ...report }));
   return report;
 }

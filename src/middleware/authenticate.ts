@@ -8,11 +8,7 @@ import { GatewayError } from '../errors';
 import { readCredential } from '../keys/credential';
 import type { KeyRecord } from '../keys/record';
 import { verifyKey } from '../keys/verify';
-import { LruCache } from '../lib/lru';
 import { addTiming } from './request-context';
-
-// last_used_at is written at most once a minute per key per isolate.
-const touched = new LruCache<string, true>(10_000, 60_000);
 
 /** What the access rules see of this request. IP and referer are read only when a key has an allowlist. */
 class RequestFacts implements AccessRequest {
@@ -45,14 +41,14 @@ export async function authenticate(c: Context<AppEnv>, route: Route): Promise<Ke
     { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
     new RequestFacts(request.headers, Date.now(), requiredScopes(request.method, route.scopes)),
   );
-  if (!result.ok) throw new GatewayError(result.code, result.detail);
+  if (!result.ok) {
+    if (result.key) c.set('key', result.key); // identified, then refused: logged as a request event
+    throw new GatewayError(result.code, result.detail);
+  }
   // Only for accepted keys: on refusals the lookup tier would tell unknown from malformed keys.
   addTiming(c.get('timings'), 'key', performance.now() - started, result.source);
 
-  const key = result.key;
-  if (touched.get(key.id) === undefined) {
-    touched.set(key.id, true);
-    c.executionCtx.waitUntil(store.repo.touch(key.id, Date.now()).catch(() => undefined));
-  }
-  return key;
+  // The request event (queue consumer) keeps last_used_at; later refusals log against this key.
+  c.set('key', result.key);
+  return result.key;
 }

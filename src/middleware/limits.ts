@@ -160,11 +160,14 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
         // A missing or malformed header is no usage reported: the reservation stands.
         const raw = res.headers.get(metering.header ?? '')?.trim() ?? '';
         const units = /^\d{1,15}$/.test(raw) ? Number(raw) : null;
-        c.executionCtx.waitUntil(settle(units === null ? null : { input: units, output: 0 }));
+        const usage = units === null ? null : { input: units, output: 0 };
+        c.set('metered', { model, price, usage: Promise.resolve(usage) });
+        c.executionCtx.waitUntil(settle(usage));
         return res;
       }
       if (!res.body) return res;
       const metered = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
+      c.set('metered', { model, price, usage: metered.usage });
       c.executionCtx.waitUntil(metered.usage.then(settle));
       return new Response(metered.stream, res);
     };

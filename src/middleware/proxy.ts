@@ -5,6 +5,7 @@
 
 import type { Context } from 'hono';
 import type { AppEnv } from '../context';
+import { emitRequestEvent } from '../events/request-event';
 import { authenticate } from './authenticate';
 import { forward } from './forward';
 import { enforceLimits } from './limits';
@@ -19,5 +20,6 @@ export async function proxy(c: Context<AppEnv>): Promise<Response> {
   const response = await forward(c, route, key, admission); // 5-6. stream to the upstream; metering settles after the response
   const timing = serverTiming(c); // key lookup, store, upstream
   if (timing !== null) response.headers.set('server-timing', timing);
+  emitRequestEvent(c, route, key, response); // 7. request event to the EVENTS queue, built and sent in waitUntil
   return response;
 }

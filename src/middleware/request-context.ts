@@ -17,6 +17,7 @@ export function beginRequest(c: Context<AppEnv>): void {
   const incoming = c.req.raw.headers.get('x-request-id');
   c.set('requestId', incoming !== null && CLIENT_REQUEST_ID.test(incoming) ? incoming : newRequestId());
   c.set('timings', []);
+  c.set('startedAt', Date.now());
   const loaded = loadConfig(c.env);
   if (!loaded.ok) throw new GatewayError('config_invalid', `Invalid configuration: ${loaded.message}`);
   c.set('config', loaded.config);

@@ -1,0 +1,196 @@
+// D1 access for the request log and its rollups. All SQL of src/events lives here.
+
+import { ulid } from '../lib/ids';
+import type { RequestEvent, UseEvent } from './messages';
+import { toMinute } from './messages';
+import { bucketSql, BUCKET_COUNT, DAY_MS, HOUR_MS, LAT_COLUMNS, quantileMs } from './rollups';
+
+const LOG_COLUMNS = [
+  'id', 'at', 'request_id', 'key_id', 'owner', 'route', 'method', 'path', 'status', 'outcome', 'ip', 'user_agent', 'referer',
+  'key_ms', 'store_ms', 'upstream_ms', 'total_ms', 'model', 'input_tokens', 'output_tokens', 'cost_micros', 'store',
+] as const;
+
+// D1 allows 100 bound parameters per statement.
+const ROWS_PER_INSERT = Math.floor(99 / (LOG_COLUMNS.length + 1));
+
+/**
+ * One D1 batch (one transaction) that writes a consumer batch: the log rows (a redelivered
+ * event is ignored by its id), the hourly rollups of exactly the rows this batch inserted,
+ * and last_used_at to the minute. All or nothing, so a retried batch never counts twice.
+ */
+export function writeStatements(db: D1Database, events: RequestEvent[], uses: UseEvent[]): D1PreparedStatement[] {
+  const batch = `b_${ulid()}`;
+  const statements: D1PreparedStatement[] = [];
+  for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
+    const rows = events.slice(i, i + ROWS_PER_INSERT);
+    const placeholders = rows.map(() => `(${new Array(LOG_COLUMNS.length + 1).fill('?').join(', ')})`).join(', ');
+    const args: unknown[] = [];
+    for (const e of rows) {
+      for (const col of LOG_COLUMNS) args.push(e[col] ?? null);
+      args.push(batch);
+    }
+    statements.push(db.prepare(`INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}, batch) VALUES ${placeholders}`).bind(...args));
+  }
+  if (events.length > 0) {
+    const sums = LAT_COLUMNS.map((_, i) => bucketSql(i)).join(', ');
+    const updates = LAT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ');
+    statements.push(
+      db
+        .prepare(
+          `INSERT INTO request_rollups (key_id, hour, requests, errors, rate_limited, input_tokens, output_tokens, cost_micros, ${LAT_COLUMNS.join(', ')})
+           SELECT key_id, at - (at % ${HOUR_MS}), COUNT(*), SUM(status >= 400), SUM(outcome = 'rate_limited'),
+                  COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_micros), 0), ${sums}
+           FROM request_log WHERE batch = ? GROUP BY key_id, at - (at % ${HOUR_MS}) ORDER BY 1, 2
+           ON CONFLICT (key_id, hour) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
+             rate_limited = rate_limited + excluded.rate_limited, input_tokens = input_tokens + excluded.input_tokens,
+             output_tokens = output_tokens + excluded.output_tokens, cost_micros = cost_micros + excluded.cost_micros, ${updates}`,
+        )
+        .bind(batch),
+    );
+  }
+  const lastUsed = new Map<string, number>();
+  for (const e of [...events, ...uses]) lastUsed.set(e.key_id, Math.max(lastUsed.get(e.key_id) ?? 0, toMinute(e.at)));
+  for (const [keyId, at] of lastUsed) {
+    statements.push(db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)').bind(at, keyId, at));
+  }
+  return statements;
+}
+
+export interface LogFilter {
+  keyId?: string;
+  status?: number;
+  outcome?: string;
+  route?: string;
+  owner?: string;
+  since?: number;
+  until?: number;
+  cursor?: string;
+  limit: number;
+}
+
+export interface LogRow {
+  id: string;
+  at: number;
+  request_id: string;
+  key_id: string;
+  owner: string | null;
+  route: string | null;
+  method: string;
+  path: string;
+  status: number;
+  outcome: string;
+  ip: string | null;
+  user_agent: string | null;
+  referer: string | null;
+  key_ms: number | null;
+  store_ms: number | null;
+  upstream_ms: number | null;
+  total_ms: number | null;
+  model: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cost_micros: number | null;
+  store: string | null;
+}
+
+/** Newest first; the cursor is the last id of the previous page. */
+export async function listLogs(db: D1Database, f: LogFilter): Promise<LogRow[]> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: string, value: unknown) => (where.push(sql), args.push(value));
+  if (f.keyId !== undefined) add('key_id = ?', f.keyId);
+  if (f.status !== undefined) add('status = ?', f.status);
+  if (f.outcome !== undefined) add('outcome = ?', f.outcome);
+  if (f.route !== undefined) add('route = ?', f.route);
+  if (f.owner !== undefined) add('owner = ?', f.owner);
+  if (f.since !== undefined) add('at >= ?', f.since);
+  if (f.until !== undefined) add('at < ?', f.until);
+  if (f.cursor !== undefined) add('id < ?', f.cursor);
+  const sql = `SELECT ${LOG_COLUMNS.join(', ')} FROM request_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+  const res = await db.prepare(sql).bind(...args, f.limit).all<LogRow>();
+  return res.results;
+}
+
+export interface SeriesPoint {
+  t: string;
+  requests: number;
+  errors: number;
+  rate_limited: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+interface RollupSums {
+  bucket: number;
+  requests: number;
+  errors: number;
+  rate_limited: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_micros: number;
+  [lat: `lat_${number}`]: number;
+}
+
+const SUM_COLUMNS = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(rate_limited) AS rate_limited, SUM(input_tokens) AS input_tokens,
+  SUM(output_tokens) AS output_tokens, SUM(cost_micros) AS cost_micros, ${LAT_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}`;
+
+/** The series over [since, until) in hour or day steps, from the rollups (keyId unset: all keys). */
+export async function series(db: D1Database, q: { keyId?: string; since: number; until: number; granularity: 'hour' | 'day' }): Promise<SeriesPoint[]> {
+  const step = q.granularity === 'hour' ? HOUR_MS : DAY_MS;
+  const args: unknown[] = [q.since, q.until];
+  let sql = `SELECT hour - (hour % ${step}) AS bucket, ${SUM_COLUMNS} FROM request_rollups WHERE hour >= ? AND hour < ?`;
+  if (q.keyId !== undefined) (sql += ' AND key_id = ?'), args.push(q.keyId);
+  sql += ' GROUP BY bucket ORDER BY bucket';
+  const res = await db.prepare(sql).bind(...args).all<RollupSums>();
+  return res.results.map(toPoint);
+}
+
+function toPoint(r: RollupSums): SeriesPoint {
+  const buckets = Array.from({ length: BUCKET_COUNT }, (_, i) => r[`lat_${i}`] ?? 0);
+  return {
+    t: new Date(r.bucket).toISOString(),
+    requests: r.requests,
+    errors: r.errors,
+    rate_limited: r.rate_limited,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cost_usd: r.cost_micros / 1e6,
+    p50_ms: quantileMs(buckets, 0.5),
+    p99_ms: quantileMs(buckets, 0.99),
+  };
+}
+
+export interface TopKey {
+  key_id: string;
+  requests: number;
+  errors: number;
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+}
+
+export async function topKeys(db: D1Database, q: { since: number; until: number; by: 'requests' | 'cost'; limit: number }): Promise<TopKey[]> {
+  const order = q.by === 'cost' ? 'cost_micros' : 'requests';
+  const res = await db
+    .prepare(
+      `SELECT key_id, SUM(requests) AS requests, SUM(errors) AS errors, SUM(cost_micros) AS cost_micros, SUM(input_tokens) AS input_tokens,
+         SUM(output_tokens) AS output_tokens FROM request_rollups WHERE hour >= ? AND hour < ? GROUP BY key_id ORDER BY ${order} DESC, key_id LIMIT ?`,
+    )
+    .bind(q.since, q.until, q.limit)
+    .all<Omit<TopKey, 'cost_usd'> & { cost_micros: number }>();
+  return res.results.map(({ cost_micros, ...r }) => ({ ...r, cost_usd: cost_micros / 1e6 }));
+}
+
+/** Retention, bounded per cron run: the next run removes the rest. */
+export async function pruneLogs(db: D1Database, now: number, logDays: number, rollupDays: number): Promise<{ logs: number; rollups: number }> {
+  const logCutoff = `log_${ulid(now - logDays * DAY_MS).slice(0, 10)}`;
+  const rollupCutoff = now - rollupDays * DAY_MS;
+  const [logs, rollups] = await db.batch([
+    db.prepare('DELETE FROM request_log WHERE id IN (SELECT id FROM request_log WHERE id < ? ORDER BY id LIMIT 5000)').bind(logCutoff),
+    db.prepare('DELETE FROM request_rollups WHERE rowid IN (SELECT rowid FROM request_rollups WHERE hour < ? LIMIT 5000)').bind(rollupCutoff),
+  ]);
+  return { logs: logs?.meta.changes ?? 0, rollups: rollups?.meta.changes ?? 0 };
+}
