@@ -4,6 +4,7 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
+import { emitUse } from '../events/request-event';
 import { parseKey } from '../keys/key-format';
 import { verifyKey } from '../keys/verify';
 import { checkRevocationMarker } from '../limits/revocation';
@@ -32,6 +33,7 @@ export function adminAuth() {
       const marker = await checkRevocationMarker(c.get('services'), result.key.id);
       if (!marker.ok) throw new GatewayError(marker.reason);
       c.set('actor', result.key.id);
+      emitUse(c, result.key.id, 'admin');
       return next();
     }
 

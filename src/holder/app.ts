@@ -5,6 +5,7 @@ import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
+import { emitUse } from '../events/request-event';
 import { readCredential } from '../keys/credential';
 import { presentKey } from '../keys/record';
 import { verifyKey } from '../keys/verify';
@@ -26,6 +27,7 @@ const selfAuth = () =>
     if (!marker.ok) throw new GatewayError(marker.reason);
     c.set('key', result.key);
     c.set('credential', credential);
+    emitUse(c, result.key.id, 'holder');
     await next();
   });
 
