@@ -35,6 +35,6 @@ export async function consume(env: Env, bodies: QueueMessage[], queueName = 'key
     bodies.map((body) => ({ id: `m${++seq}`, timestamp: new Date(), attempts, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue?.(batch as MessageBatch<QueueMessage>, env, ctx);
+  await (worker as ExportedHandler<Env, QueueMessage>).queue?.(batch as MessageBatch<QueueMessage>, env, ctx);
   return getQueueResult(batch, ctx);
 }
