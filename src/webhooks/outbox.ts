@@ -14,14 +14,14 @@ import { WebhookRepository } from './repository';
 const LOOKBACK_MS = 15 * 60_000;
 const OVERDUE_GRACE_MS = 10 * 60_000;
 
-/** Stores the messages some enabled endpoint subscribes to, and queues their deliveries. */
+/** Stores the messages some enabled endpoint subscribes to (endpoints never get events from before they existed), and queues their deliveries. */
 export async function publish(db: D1Database, queue: Queue<QueueMessage> | undefined, messages: readonly NewMessage[], now = Date.now()): Promise<number> {
   if (messages.length === 0) return 0;
   const repo = new WebhookRepository(db);
   const endpoints = await repo.enabled();
   if (endpoints.length === 0) return 0;
   const targets = messages
-    .map((m) => ({ message: m, endpoints: endpoints.filter((e) => (e.events as string[]).includes(m.type)).map((e) => e.id) }))
+    .map((m) => ({ message: m, endpoints: endpoints.filter((e) => e.created_at <= m.at && (e.events as string[]).includes(m.type)).map((e) => e.id) }))
     .filter((t) => t.endpoints.length > 0);
   const created = await repo.insertMessages(targets, now);
   await queueDeliveries(queue, created);
