@@ -157,6 +157,31 @@ describe('webhook delivery', () => {
     expect((await deliveries(e, hook.id))[0]?.attempts).toBe(3);
   });
 
+  it('gets every event to the demo receiver, verified, after it was down, each webhook-id once', async () => {
+    const { e, captured } = await setup();
+    const receiver = `${upstreamOrigin()}/webhooks`;
+    const hook = await createHook(e, `${receiver}/in`, ['key.created', 'key.revoked']);
+    await fetch(`${receiver}/secret`, { method: 'PUT', body: hook.secret });
+    await fetch(`${receiver}/down`, { method: 'PUT', body: 'true' });
+    const a = await createKey({ name: 'during outage a' }, { env: e });
+    await createKey({ name: 'during outage b' }, { env: e });
+    await admin(`/keys/${a.id}/revoke`, { method: 'POST', json: { reason: 'outage' } }, { env: e });
+    const retries = await pump(e, captured);
+    expect(retries).toHaveLength(3);
+    expect((await deliveries(e, hook.id)).every((d) => d.status === 'pending' && d.last_status === 503)).toBe(true);
+
+    await fetch(`${receiver}/down`, { method: 'PUT', body: 'false' });
+    await consume(e, retries.map((r) => r.body));
+    const done = await deliveries(e, hook.id);
+    expect(done.map((d) => d.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const got = ((await (await fetch(`${receiver}/received`)).json()) as { received: { id: string; type: string; verified: boolean }[] }).received;
+    const mine = got.filter((r) => done.some((d) => d.message_id === r.id));
+    expect(mine).toHaveLength(3);
+    expect(mine.every((r) => r.verified)).toBe(true);
+    expect(mine.map((r) => r.type).sort()).toEqual(['key.created', 'key.created', 'key.revoked']);
+    await fetch(`${receiver}/secret`, { method: 'PUT', body: '' });
+  });
+
   it('spreads the default 8 attempts over more than a day', () => {
     let total = 0;
     for (let n = 1; n < 8; n++) total += backoffSeconds(n);
