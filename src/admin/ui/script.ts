@@ -13,6 +13,7 @@
 // errors, views, formatting), script-key-list.ts (key list, usage panel) and
 // script-key-actions.ts (key actions, wiring). Function declarations are hoisted across them.
 
+import { ADMIN_UI_ANALYTICS } from './script-analytics';
 import { ADMIN_UI_KEY_ACTIONS } from './script-key-actions';
 import { ADMIN_UI_KEY_LIST } from './script-key-list';
 
@@ -181,6 +182,7 @@ const SETUP = String.raw`
     els.appView.hidden = false;
     els.whoami.hidden = false;
     els.signout.hidden = false;
+    renderOverview();
   }
 
   function showSignIn() {
@@ -242,4 +244,4 @@ const SETUP = String.raw`
 
 `;
 
-export const ADMIN_UI_SCRIPT = SETUP + ADMIN_UI_KEY_LIST + ADMIN_UI_KEY_ACTIONS;
+export const ADMIN_UI_SCRIPT = SETUP + ADMIN_UI_KEY_LIST + ADMIN_UI_ANALYTICS + ADMIN_UI_KEY_ACTIONS;
