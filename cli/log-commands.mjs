@@ -2,7 +2,7 @@
 // the hourly analytics of one key.
 
 import { UsageError } from './errors.mjs';
-import { colorStatus, dim, num, table, usd } from './format.mjs';
+import { dim, green, num, red, table, usd, yellow } from './format.mjs';
 import { positiveInt } from './options.mjs';
 
 const KEY_ID_RE = /^key_[0-9A-Z]{26}$/;
@@ -14,13 +14,19 @@ function keyIdArg(id) {
   throw new UsageError(`"${id ?? ''}" is not a key id (expected key_ followed by 26 characters)`);
 }
 
+/** @param {number} status */
+function httpStatus(status) {
+  const text = String(status);
+  return status < 400 ? green(text) : status === 429 || status === 402 ? yellow(text) : red(text);
+}
+
 /** @param {any[]} entries newest first */
 export function logsTable(entries) {
   return table(
     ['AT', 'STATUS', 'OUTCOME', 'METHOD', 'PATH', 'MS', 'TOKENS', 'COST'],
     entries.map((e) => [
       e.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-      colorStatus(e.status),
+      httpStatus(e.status),
       e.outcome,
       e.method,
       e.path,
