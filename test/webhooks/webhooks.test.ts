@@ -126,6 +126,13 @@ describe('webhook delivery', () => {
     expect(mine.map((d) => d.type).sort()).toEqual(['key.created', 'key.revoked']);
     expect(mine.every((d) => d.last_status === 200)).toBe(true);
     expect(await deliveries(e, other.id)).toEqual([]);
+    // Payloads carry the redacted key record: never the plaintext or its digest.
+    const payloads = await env.DB.prepare('SELECT payload FROM webhook_messages').all<{ payload: string }>();
+    const digest = await env.DB.prepare('SELECT digest FROM keys WHERE id = ?').bind(k.id).first<{ digest: string }>();
+    const all = payloads.results.map((r) => r.payload).join('\n');
+    expect(all).toContain(k.id);
+    expect(all).not.toContain(k.key);
+    expect(all).not.toContain(digest?.digest ?? 'no digest');
   });
 
   it('retries with backoff while the receiver is down and delivers with the same webhook-id once it is back', async () => {
