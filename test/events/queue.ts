@@ -9,21 +9,26 @@ import type { QueueMessage } from '../../src/events/messages';
 export interface Captured {
   queue: Queue<QueueMessage>;
   sent: { body: QueueMessage; delaySeconds?: number }[];
+  /** How many send/sendBatch calls reached the queue. */
+  calls: () => number;
   /** Takes (and forgets) everything sent so far. */
   drain(): QueueMessage[];
 }
 
 export function capturingQueue(): Captured {
   const sent: Captured['sent'] = [];
+  let calls = 0;
   const queue = {
     async send(body: QueueMessage, opts?: { delaySeconds?: number }) {
+      calls++;
       sent.push({ body: structuredClone(body), delaySeconds: opts?.delaySeconds });
     },
     async sendBatch(messages: Iterable<MessageSendRequest<QueueMessage>>) {
+      calls++;
       for (const m of messages) sent.push({ body: structuredClone(m.body), delaySeconds: m.delaySeconds });
     },
   } as unknown as Queue<QueueMessage>;
-  return { queue, sent, drain: () => sent.splice(0).map((s) => s.body) };
+  return { queue, sent, calls: () => calls, drain: () => sent.splice(0).map((s) => s.body) };
 }
 
 let seq = 0;

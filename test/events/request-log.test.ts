@@ -88,6 +88,19 @@ describe('request log', () => {
     expect(all.entries.some((x) => x.path === '/demo/c')).toBe(false);
   });
 
+  it('sends the events of concurrent requests in shared batches, and every one arrives', async () => {
+    const { e, captured } = setup();
+    const k = await createKey({}, { env: e });
+    captured.drain();
+    const before = captured.calls();
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => call(`/demo/concurrent/${i}`, { headers: bearer(k.key) }, { env: e }).then((r) => r.status)));
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const events = captured.drain().filter((m) => m.kind === 'request');
+    expect(events).toHaveLength(30);
+    expect(new Set(events.map((m) => (m.kind === 'request' ? m.path : ''))).size).toBe(30);
+    expect(captured.calls() - before).toBeLessThan(30);
+  });
+
   it('pages newest first with a cursor and filters by status, owner and time', async () => {
     const { e, captured } = setup();
     const k = await createKey({ owner: 'pager' }, { env: e });
