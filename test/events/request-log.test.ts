@@ -218,6 +218,15 @@ describe('request log', () => {
     expect(after?.n).toBe(0);
   });
 
+  it('keeps what the dead-letter queue hands over in D1 dead_letters', async () => {
+    const { e } = setup();
+    const result = await consume(e, [{ kind: 'use', key_id: 'key_dead', at: Date.now(), via: 'verify' }], 'keygate-events-dlq');
+    expect(result.ackAll).toBe(true);
+    const row = await env.DB.prepare("SELECT queue, body FROM dead_letters WHERE body LIKE '%key_dead%'").first<{ queue: string; body: string }>();
+    expect(row?.queue).toBe('keygate-events-dlq');
+    expect(JSON.parse(row?.body ?? '{}')).toMatchObject({ kind: 'use', key_id: 'key_dead' });
+  });
+
   it('delivers events through the real local queue to the consumer', async () => {
     const e = testEnv();
     const k = await createKey({}, { env: e });

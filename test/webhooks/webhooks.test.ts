@@ -213,6 +213,18 @@ describe('webhook delivery', () => {
     expect(after).toMatchObject({ id: failed!.id, status: 'succeeded', message_id: failed!.message_id });
   });
 
+  it('disables an endpoint after 5 deliveries in a row failed every attempt', async () => {
+    const { e, captured } = await setup();
+    const failing: Env = { ...e, WEBHOOK_MAX_ATTEMPTS: '1' };
+    const hook = await createHook(failing, `${upstreamOrigin()}/status/500`, ['key.created']);
+    for (let i = 0; i < 5; i++) await createKey({ name: `failing ${i}` }, { env: failing });
+    await pump(failing, captured);
+    const ds = await deliveries(failing, hook.id);
+    expect(ds.map((d) => d.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
+    const got = (await (await admin(`/webhooks/${hook.id}`, {}, { env: failing })).json()) as { enabled: boolean; disabled_reason: string; failure_count: number };
+    expect(got).toMatchObject({ enabled: false, disabled_reason: 'failing', failure_count: 5 });
+  });
+
   it('answers a test ping with the attempt made', async () => {
     const { e } = await setup();
     const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.created']);
