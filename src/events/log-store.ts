@@ -10,28 +10,21 @@ const LOG_COLUMNS = [
   'key_ms', 'store_ms', 'upstream_ms', 'total_ms', 'model', 'input_tokens', 'output_tokens', 'cost_micros', 'store',
 ] as const;
 
-// D1 allows 100 bound parameters per statement.
-const ROWS_PER_INSERT = Math.floor(99 / (LOG_COLUMNS.length + 1));
-
 /**
  * One D1 batch (one transaction) that writes a consumer batch: the log rows (a redelivered
  * event is ignored by its id), the hourly rollups of exactly the rows this batch inserted,
  * and last_used_at to the minute. All or nothing, so a retried batch never counts twice.
+ * Rows travel as one JSON parameter (json_each): three statements whatever the batch size.
  */
 export function writeStatements(db: D1Database, events: RequestEvent[], uses: UseEvent[]): D1PreparedStatement[] {
   const batch = `b_${ulid()}`;
   const statements: D1PreparedStatement[] = [];
-  for (let i = 0; i < events.length; i += ROWS_PER_INSERT) {
-    const rows = events.slice(i, i + ROWS_PER_INSERT);
-    const placeholders = rows.map(() => `(${new Array(LOG_COLUMNS.length + 1).fill('?').join(', ')})`).join(', ');
-    const args: unknown[] = [];
-    for (const e of rows) {
-      for (const col of LOG_COLUMNS) args.push(e[col] ?? null);
-      args.push(batch);
-    }
-    statements.push(db.prepare(`INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}, batch) VALUES ${placeholders}`).bind(...args));
-  }
   if (events.length > 0) {
+    const rows = events.map((e) => LOG_COLUMNS.map((col) => e[col] ?? null));
+    const extract = LOG_COLUMNS.map((_, i) => `json_extract(value, '$[${i}]')`).join(', ');
+    statements.push(
+      db.prepare(`INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}, batch) SELECT ${extract}, ? FROM json_each(?)`).bind(batch, JSON.stringify(rows)),
+    );
     const sums = LAT_COLUMNS.map((_, i) => bucketSql(i)).join(', ');
     const updates = LAT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ');
     statements.push(
@@ -50,8 +43,16 @@ export function writeStatements(db: D1Database, events: RequestEvent[], uses: Us
   }
   const lastUsed = new Map<string, number>();
   for (const e of [...events, ...uses]) lastUsed.set(e.key_id, Math.max(lastUsed.get(e.key_id) ?? 0, toMinute(e.at)));
-  for (const [keyId, at] of lastUsed) {
-    statements.push(db.prepare('UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)').bind(at, keyId, at));
+  if (lastUsed.size > 0) {
+    statements.push(
+      db
+        .prepare(
+          `UPDATE keys SET last_used_at = u.at
+           FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS at FROM json_each(?)) AS u
+           WHERE keys.id = u.id AND (keys.last_used_at IS NULL OR keys.last_used_at < u.at)`,
+        )
+        .bind(JSON.stringify([...lastUsed])),
+    );
   }
   return statements;
 }

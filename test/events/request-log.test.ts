@@ -5,6 +5,8 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../../src/env';
+import type { RequestEvent } from '../../src/events/messages';
+import { ulid } from '../../src/lib/ids';
 import { runCleanup } from '../../src/scheduled';
 import { admin, bearer, call, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
 import { capturingQueue, consume } from './queue';
@@ -156,6 +158,22 @@ describe('request log', () => {
     const [entry] = (await logsOf(k.id, '', e)).entries;
     expect(entry).toMatchObject({ model: 'gpt-4o-mini', input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens });
     expect(entry?.cost_usd).toBeGreaterThan(0);
+  });
+
+  it('writes a full batch of 100 events across keys in one transaction', async () => {
+    const { e, captured } = setup();
+    const keys = await Promise.all([0, 1, 2, 3].map((i) => createKey({ name: `bulk ${i}` }, { env: e })));
+    for (const k of keys) await call('/demo/bulk', { headers: bearer(k.key) }, { env: e });
+    const seeds = captured.drain().filter((m): m is RequestEvent => m.kind === 'request');
+    expect(seeds).toHaveLength(4);
+    const events = Array.from({ length: 100 }, (_, i) => ({ ...seeds[i % 4]!, id: `log_${ulid(seeds[i % 4]!.at)}`, path: `/demo/bulk/${i}` }));
+    const result = await consume(e, events);
+    expect(result.retryMessages).toEqual([]);
+    for (const k of keys) {
+      const a = (await (await admin(`/keys/${k.id}/analytics`, {}, { env: e })).json()) as { series: { requests: number }[] };
+      expect(a.series.reduce((n, p) => n + p.requests, 0)).toBe(25);
+      expect((await logsOf(k.id, '?limit=200', e)).entries).toHaveLength(25);
+    }
   });
 
   it('retries the batch when D1 refuses the write, and loses nothing', async () => {
