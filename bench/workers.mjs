@@ -99,10 +99,15 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
     ...(events
       ? {
           queueProducers: { EVENTS: { queueName: 'keygate-events' } },
-          queueConsumers: {
-            'keygate-events': { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 10, deadLetterQueue: 'keygate-events-dlq' },
-            'keygate-events-dlq': { maxBatchSize: 100, maxBatchTimeout: 5 },
-          },
+          // events: 'producer' leaves the consumer out (to tell sending from consuming apart).
+          ...(events === 'producer'
+            ? {}
+            : {
+                queueConsumers: {
+                  'keygate-events': { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 10, deadLetterQueue: 'keygate-events-dlq' },
+                  'keygate-events-dlq': { maxBatchSize: 100, maxBatchTimeout: 5 },
+                },
+              }),
         }
       : {}),
     host: '127.0.0.1',

@@ -22,13 +22,11 @@ CREATE TABLE request_log (
   input_tokens  INTEGER,
   output_tokens INTEGER,
   cost_micros   INTEGER,           -- USD millionths
-  store         TEXT,              -- durable_object | upstash, null when no store call was made
-  batch         TEXT NOT NULL      -- the consumer batch that wrote the row: rollups count each row once
+  store         TEXT               -- durable_object | upstash, null when no store call was made
 );
 CREATE INDEX request_log_key ON request_log (key_id, id);
-CREATE INDEX request_log_batch ON request_log (batch);
 
--- Hourly totals per key, summed from request_log as rows arrive. Latency is a histogram
+-- Hourly totals per key, added in the same transaction as the rows they count (each once). Latency is a histogram
 -- (lat_0..lat_11, upper bounds in ROLLUP_BUCKETS_MS in src/events/rollups.ts) so hours add up.
 CREATE TABLE request_rollups (
   key_id        TEXT NOT NULL,

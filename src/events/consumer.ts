@@ -9,7 +9,7 @@ import { alertsFor } from '../webhooks/events';
 import { attemptDelivery, scheduleRetry } from '../webhooks/delivery';
 import { dispatchAudit, publish } from '../webhooks/outbox';
 import { WebhookRepository } from '../webhooks/repository';
-import { writeStatements } from './log-store';
+import { writeBatch } from './log-store';
 import type { DeliveryJob, QueueMessage, RequestEvent, UseEvent } from './messages';
 
 const DLQ_SUFFIX = '-dlq';
@@ -47,7 +47,7 @@ export async function consume(batch: MessageBatch<QueueMessage>, env: Env): Prom
   if (logged.length > 0) {
     let stored = false;
     try {
-      await env.DB.batch(writeStatements(env.DB, requests, uses));
+      await writeBatch(env.DB, requests, uses);
       for (const m of logged) m.ack();
       stored = true;
     } catch (err) {

@@ -3,43 +3,77 @@
 import { ulid } from '../lib/ids';
 import type { RequestEvent, UseEvent } from './messages';
 import { toMinute } from './messages';
-import { bucketSql, BUCKET_COUNT, DAY_MS, HOUR_MS, LAT_COLUMNS, quantileMs } from './rollups';
+import { bucketOf, bucketSql, BUCKET_COUNT, DAY_MS, HOUR_MS, hourOf, LAT_COLUMNS, quantileMs } from './rollups';
 
 const LOG_COLUMNS = [
   'id', 'at', 'request_id', 'key_id', 'owner', 'route', 'method', 'path', 'status', 'outcome', 'ip', 'user_agent', 'referer',
   'key_ms', 'store_ms', 'upstream_ms', 'total_ms', 'model', 'input_tokens', 'output_tokens', 'cost_micros', 'store',
 ] as const;
 
+/** The rollup columns an event adds to its key's hour, in ROLLUP_COLUMNS order. */
+const ROLLUP_COLUMNS = ['requests', 'errors', 'rate_limited', 'input_tokens', 'output_tokens', 'cost_micros', ...LAT_COLUMNS] as const;
+
+function rollupsOf(events: readonly RequestEvent[]): Map<string, { keyId: string; hour: number; sums: number[] }> {
+  const groups = new Map<string, { keyId: string; hour: number; sums: number[] }>();
+  for (const e of events) {
+    const hour = hourOf(e.at);
+    const id = `${e.key_id} ${hour}`;
+    let g = groups.get(id);
+    if (!g) groups.set(id, (g = { keyId: e.key_id, hour, sums: new Array<number>(ROLLUP_COLUMNS.length).fill(0) }));
+    const s = g.sums;
+    s[0]! += 1;
+    if (e.status >= 400) s[1]! += 1;
+    if (e.outcome === 'rate_limited') s[2]! += 1;
+    s[3]! += e.input_tokens ?? 0;
+    s[4]! += e.output_tokens ?? 0;
+    s[5]! += e.cost_micros ?? 0;
+    s[6 + bucketOf(e.total_ms ?? 0)]! += 1;
+  }
+  return groups;
+}
+
+const UPSERT_ROLLUP = `INSERT INTO request_rollups (key_id, hour, ${ROLLUP_COLUMNS.join(', ')})
+  SELECT ?, ?, ${ROLLUP_COLUMNS.map(() => '?').join(', ')} WHERE NOT EXISTS (SELECT 1 FROM request_log WHERE id IN (SELECT value FROM json_each(?)))
+  ON CONFLICT (key_id, hour) DO UPDATE SET ${ROLLUP_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+
 /**
- * One D1 batch (one transaction) that writes a consumer batch: the log rows (a redelivered
- * event is ignored by its id), the hourly rollups of exactly the rows this batch inserted,
- * and last_used_at to the minute. All or nothing, so a retried batch never counts twice.
- * Rows travel as one JSON parameter (json_each): three statements whatever the batch size.
+ * The D1 batch (one transaction) that writes a consumer batch: hourly rollups, the log rows,
+ * and last_used_at to the minute. A batch none of whose events is in the log yet (the usual
+ * case) adds rollups summed here; `exact: true` is the path for a redelivered batch: rollups
+ * of exactly the events the log does not hold. Either way a retried batch never counts twice.
+ * Rows travel as one JSON parameter (json_each).
  */
-export function writeStatements(db: D1Database, events: RequestEvent[], uses: UseEvent[]): D1PreparedStatement[] {
-  const batch = `b_${ulid()}`;
+export function writeStatements(db: D1Database, events: RequestEvent[], uses: UseEvent[], exact = false): D1PreparedStatement[] {
   const statements: D1PreparedStatement[] = [];
-  if (events.length > 0) {
-    const rows = events.map((e) => LOG_COLUMNS.map((col) => e[col] ?? null));
-    const extract = LOG_COLUMNS.map((_, i) => `json_extract(value, '$[${i}]')`).join(', ');
-    statements.push(
-      db.prepare(`INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}, batch) SELECT ${extract}, ? FROM json_each(?)`).bind(batch, JSON.stringify(rows)),
-    );
-    const sums = LAT_COLUMNS.map((_, i) => bucketSql(i)).join(', ');
-    const updates = LAT_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ');
-    statements.push(
-      db
-        .prepare(
-          `INSERT INTO request_rollups (key_id, hour, requests, errors, rate_limited, input_tokens, output_tokens, cost_micros, ${LAT_COLUMNS.join(', ')})
-           SELECT key_id, at - (at % ${HOUR_MS}), COUNT(*), SUM(status >= 400), SUM(outcome = 'rate_limited'),
-                  COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_micros), 0), ${sums}
-           FROM request_log WHERE batch = ? GROUP BY key_id, at - (at % ${HOUR_MS}) ORDER BY 1, 2
-           ON CONFLICT (key_id, hour) DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors,
-             rate_limited = rate_limited + excluded.rate_limited, input_tokens = input_tokens + excluded.input_tokens,
-             output_tokens = output_tokens + excluded.output_tokens, cost_micros = cost_micros + excluded.cost_micros, ${updates}`,
-        )
-        .bind(batch),
-    );
+  // One row per id: the queue may hand the same message twice, even within one batch.
+  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  if (unique.length > 0) {
+    const rows = JSON.stringify(unique.map((e) => LOG_COLUMNS.map((col) => e[col] ?? null)));
+    const incoming = `SELECT ${LOG_COLUMNS.map((c, i) => `value ->> ${i} AS ${c}`).join(', ')} FROM json_each(?)`;
+    const ids = JSON.stringify(unique.map((e) => e.id));
+    if (!exact) {
+      // Guarded: applies only while none of these ids is logged, like the insert below.
+      for (const g of rollupsOf(unique).values()) statements.push(db.prepare(UPSERT_ROLLUP).bind(g.keyId, g.hour, ...g.sums, ids));
+      statements.push(
+        db.prepare(`INSERT INTO request_log (${LOG_COLUMNS.join(', ')}) ${incoming} WHERE NOT EXISTS (SELECT 1 FROM request_log WHERE id IN (SELECT value FROM json_each(?)))`).bind(rows, ids),
+      );
+    } else {
+      const sums = LAT_COLUMNS.map((_, i) => bucketSql(i)).join(', ');
+      statements.push(
+        db
+          .prepare(
+            `WITH e AS MATERIALIZED (${incoming})
+             INSERT INTO request_rollups (key_id, hour, ${ROLLUP_COLUMNS.join(', ')})
+             SELECT key_id, at - (at % ${HOUR_MS}), COUNT(*), SUM(status >= 400), SUM(outcome = 'rate_limited'),
+                    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_micros), 0), ${sums}
+             FROM e WHERE NOT EXISTS (SELECT 1 FROM request_log l WHERE l.id = e.id)
+             GROUP BY key_id, at - (at % ${HOUR_MS}) ORDER BY 1, 2
+             ON CONFLICT (key_id, hour) DO UPDATE SET ${ROLLUP_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
+          )
+          .bind(rows),
+      );
+      statements.push(db.prepare(`INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}) ${incoming}`).bind(rows));
+    }
   }
   const lastUsed = new Map<string, number>();
   for (const e of [...events, ...uses]) lastUsed.set(e.key_id, Math.max(lastUsed.get(e.key_id) ?? 0, toMinute(e.at)));
@@ -48,13 +82,23 @@ export function writeStatements(db: D1Database, events: RequestEvent[], uses: Us
       db
         .prepare(
           `UPDATE keys SET last_used_at = u.at
-           FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS at FROM json_each(?)) AS u
+           FROM (SELECT value ->> 0 AS id, value ->> 1 AS at FROM json_each(?)) AS u
            WHERE keys.id = u.id AND (keys.last_used_at IS NULL OR keys.last_used_at < u.at)`,
         )
         .bind(JSON.stringify([...lastUsed])),
     );
   }
   return statements;
+}
+
+/** Writes a consumer batch: the fast path, or the exact one when some events are logged already. */
+export async function writeBatch(db: D1Database, events: RequestEvent[], uses: UseEvent[]): Promise<void> {
+  const statements = writeStatements(db, events, uses);
+  const results = await db.batch(statements);
+  if (events.length === 0) return;
+  // The guarded insert is the statement before last_used_at: nothing inserted means some id was already logged.
+  const insert = results[results.length - 2];
+  if ((insert?.meta.changes ?? 0) === 0) await db.batch(writeStatements(db, events, [], true));
 }
 
 export interface LogFilter {

@@ -30,8 +30,9 @@ export interface EventVariables {
   metered: MeteredFacts;
 }
 
-const MAX_TEXT = 512;
-const MAX_PATH = 2048;
+// Bounds that keep an event under ~3 KB (see emit.ts): client-supplied texts are cut.
+const MAX_TEXT = 256;
+const MAX_PATH = 1024;
 const TIMING = /^([a-z]+)(?:;desc="([^"]*)")?;dur=([0-9.]+)$/;
 
 /** A forwarded request: the upstream's status, outcome `ok`. */
@@ -75,7 +76,7 @@ async function queueEvent(
   const event = baseEvent(c, route, key, status, outcome);
   const metered = c.get('metered');
   if (metered) {
-    event.model = metered.model;
+    event.model = metered.model === null ? null : metered.model.slice(0, 200);
     const usage = await metered.usage;
     if (usage) {
       event.input_tokens = usage.input;

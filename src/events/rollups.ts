@@ -19,6 +19,12 @@ export function bucketSql(i: number): string {
   return `SUM(CASE WHEN ${conds.join(' AND ')} THEN 1 ELSE 0 END)`;
 }
 
+/** The histogram bucket of a latency: the first whose upper bound holds it, else the last. */
+export function bucketOf(ms: number): number {
+  for (let i = 0; i < ROLLUP_BUCKETS_MS.length; i++) if (ms <= (ROLLUP_BUCKETS_MS[i] as number)) return i;
+  return ROLLUP_BUCKETS_MS.length;
+}
+
 /**
  * The q-quantile (0 < q <= 1) of a histogram, as the upper bound of the bucket that holds
  * it (the slowest bucket reports the last finite bound). Null for an empty histogram.

@@ -46,8 +46,8 @@ describe('request events hold no key material', () => {
             expect(text).not.toContain('api_key');
             // The path as the runtime parsed it (dot segments resolved), without the query.
             expect(event.path).toBe(new URL(path, 'https://gw.test').pathname);
-            expect(event.user_agent?.length ?? 0).toBeLessThanOrEqual(512);
-            expect(event.referer?.length ?? 0).toBeLessThanOrEqual(512);
+            expect(event.user_agent?.length ?? 0).toBeLessThanOrEqual(256);
+            expect(event.referer?.length ?? 0).toBeLessThanOrEqual(256);
           })();
         },
       ),

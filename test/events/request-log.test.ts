@@ -142,6 +142,13 @@ describe('request log', () => {
 
     const overview = (await (await admin('/analytics?granularity=day&top=5', {}, { env: e })).json()) as { top: { key_id: string; requests: number }[] };
     expect(overview.top.find((t) => t.key_id === k.id)?.requests).toBe(4);
+
+    // A batch mixing redelivered and new events counts only the new ones.
+    for (let i = 0; i < 2; i++) await call('/demo/y', { headers: bearer(k.key) }, { env: e });
+    await consume(e, [...sent, ...captured.drain()], 'keygate-events', 3);
+    const mixed = (await (await admin(`/keys/${k.id}/analytics`, {}, { env: e })).json()) as { series: { requests: number }[] };
+    expect(mixed.series.reduce((a, p) => a + p.requests, 0)).toBe(6);
+    expect((await logsOf(k.id, '', e)).entries).toHaveLength(6);
   });
 
   it('records tokens and cost of a metered request once the response has streamed', async () => {
