@@ -182,7 +182,7 @@ interface RollupSums {
 const SUM_COLUMNS = `SUM(requests) AS requests, SUM(errors) AS errors, SUM(rate_limited) AS rate_limited, SUM(input_tokens) AS input_tokens,
   SUM(output_tokens) AS output_tokens, SUM(cost_micros) AS cost_micros, ${LAT_COLUMNS.map((c) => `SUM(${c}) AS ${c}`).join(', ')}`;
 
-/** The series over [since, until) in hour or day steps, from the rollups (keyId unset: all keys). */
+/** The series over [since, until) in hour or day steps, from the rollups (keyId unset: all keys). since and until are whole steps. */
 export async function series(db: D1Database, q: { keyId?: string; since: number; until: number; granularity: 'hour' | 'day' }): Promise<SeriesPoint[]> {
   const step = q.granularity === 'hour' ? HOUR_MS : DAY_MS;
   const args: unknown[] = [q.since, q.until];
@@ -190,7 +190,17 @@ export async function series(db: D1Database, q: { keyId?: string; since: number;
   if (q.keyId !== undefined) (sql += ' AND key_id = ?'), args.push(q.keyId);
   sql += ' GROUP BY bucket ORDER BY bucket';
   const res = await db.prepare(sql).bind(...args).all<RollupSums>();
-  return res.results.map(toPoint);
+  // Every step of the range, zeros where nothing was logged: a series charts as it reads.
+  const found = new Map(res.results.map((r) => [r.bucket, r]));
+  const points: SeriesPoint[] = [];
+  for (let t = q.since - (q.since % step); t < q.until; t += step) points.push(toPoint(found.get(t) ?? emptySums(t)));
+  return points;
+}
+
+function emptySums(bucket: number): RollupSums {
+  const sums: RollupSums = { bucket, requests: 0, errors: 0, rate_limited: 0, input_tokens: 0, output_tokens: 0, cost_micros: 0 };
+  for (const c of LAT_COLUMNS) sums[c as `lat_${number}`] = 0;
+  return sums;
 }
 
 function toPoint(r: RollupSums): SeriesPoint {

@@ -138,6 +138,11 @@ describe('request log', () => {
     expect(total).toBe(4);
     expect(errors).toBe(1);
     expect(body.series.at(-1)?.p99_ms).toEqual(expect.any(Number));
+    // Every hour of the default 7 days (plus the current one), zeros where nothing happened.
+    expect(body.series).toHaveLength(7 * 24 + 1);
+    expect(body.series[0]).toMatchObject({ requests: 0, errors: 0, cost_usd: 0, p50_ms: null, p99_ms: null });
+    const hours = body.series.map((p) => Date.parse((p as unknown as { t: string }).t));
+    expect(hours.every((t, i) => i === 0 || t - (hours[i - 1] as number) === 3_600_000)).toBe(true);
     expect((await logsOf(k.id, '', e)).entries).toHaveLength(4);
 
     const overview = (await (await admin('/analytics?granularity=day&top=5', {}, { env: e })).json()) as { top: { key_id: string; requests: number }[] };

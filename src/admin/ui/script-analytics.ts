@@ -44,7 +44,7 @@ export const ADMIN_UI_ANALYTICS = String.raw`
       const base = '/keys/' + encodeURIComponent(id);
       const [a, logs] = await Promise.all([api('GET', base + '/analytics?granularity=hour'), api('GET', base + '/logs?limit=10')]);
       const points = a.series;
-      const charts = points.length === 0
+      const charts = points.every((p) => p.requests === 0)
         ? [h('div', { class: 'sub' }, 'No requests in the last 7 days.')]
         : [
             chart('Requests', ['requests', 'errors'], points, (p, i) => (i === 0 ? p.requests : p.errors)),
@@ -77,7 +77,7 @@ export const ADMIN_UI_ANALYTICS = String.raw`
         h('div', { class: 'row usage-head' }, h('strong', null, 'All keys, last 7 days'),
           h('button', { type: 'button', class: 'small', onclick: () => renderOverview() }, 'Refresh')),
         h('div', { class: 'charts' },
-          a.series.length
+          a.series.some((p) => p.requests > 0)
             ? [chart('Requests (all keys)', ['requests', 'errors'], a.series, (p, i) => (i === 0 ? p.requests : p.errors)),
                chart('Spend (all keys, USD)', ['cost'], a.series, (p) => p.cost_usd)]
             : h('div', { class: 'sub' }, 'No requests in the last 7 days.'),
