@@ -9,6 +9,7 @@
 // they carry API keys.
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
+import { webhookReceiver } from './demo-webhooks.mjs';
 
 /**
  * @typedef {import('node:http').IncomingMessage} IncomingMessage
@@ -108,6 +109,7 @@ async function handle(req, res) {
   const params = new URLSearchParams(query);
   const method = req.method ?? 'GET';
 
+  if (path === '/webhooks' || path.startsWith('/webhooks/')) return webhookReceiver(req, res, path);
   if (method === 'POST' && path === '/v1/chat/completions') return openAiChat(req, res);
   if (method === 'POST' && path === '/v1/messages') return anthropicMessages(req, res);
   if (method === 'POST' && path === '/echo-body') return echoBody(req, res);

@@ -252,7 +252,8 @@ if (upstreamUrl === '') await new Promise(() => {}); // supervise is already sto
 
 // A --port among the extra arguments replaces the default: wrangler refuses two.
 const portGiven = extraArgs.some((a) => a === '--port' || a.startsWith('--port='));
-const wranglerArgs = ['dev', '--ip', HOST, ...(portGiven ? [] : ['--port', String(GATEWAY_PORT)]), ...PERSIST_ARGS, ...extraArgs];
+// WEBHOOKS_ALLOW_PRIVATE: the demo upstream's webhook receiver is on 127.0.0.1.
+const wranglerArgs = ['dev', '--ip', HOST, ...(portGiven ? [] : ['--port', String(GATEWAY_PORT)]), '--var', 'WEBHOOKS_ALLOW_PRIVATE:true', ...PERSIST_ARGS, ...extraArgs];
 // --var NAME:value may carry secrets (dev-upstash passes a token): show names only.
 const shownArgs = wranglerArgs.map((a, i) => (wranglerArgs[i - 1] === '--var' ? a.replace(/:.*/s, ':<hidden>') : a));
 console.log(`[dev] starting: wrangler ${shownArgs.join(' ')}\n`);

@@ -7,6 +7,8 @@ import { Hono } from 'hono';
 import { adminApp } from './admin/app';
 import { holderApp } from './holder/app';
 import type { AppEnv } from './context';
+import { emitRefusalEvent } from './events/request-event';
+import { GatewayError } from './errors';
 import { notFound, onError } from './http/errors';
 import { proxy } from './gateway/proxy';
 
@@ -24,5 +26,10 @@ app.all('/_keygate', notFound);
 app.all('/_keygate/*', notFound);
 app.all('*', proxy);
 
-app.onError(onError);
+// A refusal of an identified key (revoked, rate limited, upstream down, ...) is a request event too.
+app.onError((err, c) => {
+  const response = onError(err, c);
+  if (err instanceof GatewayError) emitRefusalEvent(c, err, response);
+  return response;
+});
 app.notFound(notFound);

@@ -18,6 +18,8 @@ export interface Env {
   KEY_CACHE_TTL_MS?: string;
   STORE_TIMEOUT_MS?: string;
   MAX_KEYS_PER_OWNER?: string;
+  /** Request events and webhook deliveries (src/events, src/webhooks); unset turns both off. */
+  EVENTS?: Queue<import('./events/messages').QueueMessage>;
   /** Upstream credentials named by routes' upstream_auth.secret. */
   [secret: string]: unknown;
 }

@@ -5,6 +5,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { ERRORS, type ErrorCode } from '../errors';
+import { emitUse } from '../events/request-event';
 import { counterIdOf, presentKey } from '../keys/record';
 import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage-view';
 import { verifyPresentedKey } from '../http/key-auth';
@@ -54,6 +55,7 @@ verifyApp.openapi(
       return c.json({ valid: false, code: result.code, key: result.key ? presentKey(result.key) : null, usage: null }, 200);
     }
     const key = result.key;
+    emitUse(c, key.id, 'verify');
     const now = Date.now();
     if (body.consume) {
       const plan = usagePlan(config, key);

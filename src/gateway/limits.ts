@@ -11,6 +11,7 @@ import { GatewayError } from '../errors';
 import type { KeyRecord } from '../keys/record';
 import {
   admittedHeaders,
+  chargedUsage,
   ENCODED_MODEL_BODY,
   freshCheckRefusal,
   meteredBodyTooLarge,
@@ -140,19 +141,23 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   let meter: ((res: Response) => Response) | undefined;
   if (metered && !format?.free) {
     const metering = route.metering!;
-    const settle = (reading: UsageReading, status: number): Promise<void> => settleTicket(c, admitted.ticket, admission, reading, status);
+    const settle = (reading: Promise<UsageReading>, status: number): void => {
+      // The request event reports what was charged, once the response has been read.
+      c.set('metered', { model, price: admission.price, usage: reading.then((r) => chargedUsage(admission, r, status)) });
+      c.executionCtx.waitUntil(reading.then((r) => settleTicket(c, admitted.ticket, admission, r, status)));
+    };
     meter = (res) => {
       if (format?.headerUsage) {
         const usage = format.headerUsage(res.headers, metering.header ?? '');
-        c.executionCtx.waitUntil(settle({ usage, complete: usage !== null, streamed: 0 }, res.status));
+        settle(Promise.resolve({ usage, complete: usage !== null, streamed: 0 }), res.status);
         return res;
       }
       if (!res.body || !format) {
-        c.executionCtx.waitUntil(settle(NOTHING_READ, res.status));
+        settle(Promise.resolve(NOTHING_READ), res.status);
         return res;
       }
       const observed = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
-      c.executionCtx.waitUntil(observed.reading.then((reading) => settle(reading, res.status)));
+      settle(observed.reading, res.status);
       return new Response(observed.stream, res);
     };
   }

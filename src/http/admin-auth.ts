@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
+import { emitUse } from '../events/request-event';
 import { parseKey } from '../keys/key-format';
 import { timingSafeEqualStrings } from '../lib/timing-safe';
 import { recordFailure, throttledFor } from '../admin/auth-throttle';
@@ -27,6 +28,7 @@ async function authenticateAdmin(c: Context<AppEnv>): Promise<string> {
       if (result.code === 'insufficient_scope') throw new GatewayError('forbidden', 'This key lacks the admin scope.');
       throw new GatewayError(result.code);
     }
+    emitUse(c, result.key.id, 'admin');
     return result.key.id;
   }
 

@@ -12,7 +12,7 @@ import type { Price, Route } from '../config/schema';
 import type { ErrorCode } from '../errors';
 import { counterIdOf, type KeyRecord } from '../keys/record';
 import { admittedTokens, chargeFor, type ReservationPlan } from '../usage/charge';
-import type { UsageReading } from '../usage/types';
+import type { TokenUsage, UsageReading } from '../usage/types';
 import { boundAdmitInput } from './admit-input';
 import { budgetHeaders, rateLimitHeaders, retryAfterSeconds } from './headers';
 import { budgetSpec, costMicros, countersForRequest, hasAnyLimit, priceFor, reservationCostMicros, type EffectivePolicy } from './policy';
@@ -146,12 +146,22 @@ export function admittedHeaders(outcome: Extract<AdmitOutcome, { status: 'admitt
  * refusal without usage generated nothing to read: the reservation stands.
  */
 export function settlementOf(admission: AdmissionPlan, reading: UsageReading, status: number, now: number): Settlement | null {
+  // An upstream error without usage keeps the admission's reservation as it stands.
   if (status >= 400 && !reading.complete) return null;
   const charged = chargeFor(admission.plan, reading);
   const tokenDelta = charged.input + charged.output - admission.reservation;
   const costDeltaMicros = costMicros(admission.price, charged.input, charged.output) - admission.reservedMicros;
   if (tokenDelta === 0 && costDeltaMicros === 0) return null;
   return { tokenDelta, costDeltaMicros, now };
+}
+
+/**
+ * The tokens a metered request is charged in the end: an upstream error without usage keeps
+ * the admission's reservation; otherwise the charge rule (src/usage/charge.ts).
+ */
+export function chargedUsage(admission: AdmissionPlan, reading: UsageReading, status: number): TokenUsage {
+  if (status >= 400 && !reading.complete) return { input: admission.plan.input, output: admission.reservation - admission.plan.input };
+  return chargeFor(admission.plan, reading);
 }
 
 /** A metered request's body past the route's `metering.max_body_bytes`. */
