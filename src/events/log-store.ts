@@ -113,30 +113,8 @@ export interface LogFilter {
   limit: number;
 }
 
-export interface LogRow {
-  id: string;
-  at: number;
-  request_id: string;
-  key_id: string;
-  owner: string | null;
-  route: string | null;
-  method: string;
-  path: string;
-  status: number;
-  outcome: string;
-  ip: string | null;
-  user_agent: string | null;
-  referer: string | null;
-  key_ms: number | null;
-  store_ms: number | null;
-  upstream_ms: number | null;
-  total_ms: number | null;
-  model: string | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  cost_micros: number | null;
-  store: string | null;
-}
+/** A request_log row: the request event's own fields (the alert context stays on the queue). */
+export type LogRow = Omit<RequestEvent, 'kind' | 'limit' | 'budget'>;
 
 /** Newest first; the cursor is the last id of the previous page. */
 export async function listLogs(db: D1Database, f: LogFilter): Promise<LogRow[]> {
