@@ -34,12 +34,18 @@ const COMMON = {
   logLevel: 'silent',
 };
 
-/** uPlot's ES module, minified on its own (the page's own code stays readable). */
+// The page's own code is bundled readable; uPlot goes in minified. One esbuild run cannot
+// mix the two (it would re-print the minified library), so uPlot is built on its own into
+// UPLOT_LOCAL, a local of the script's outer function, and the page's bundle imports 'uplot'
+// as that local.
+const UPLOT_LOCAL = '__keygateUplot';
+
 async function minifiedUplot(uplotDir, version) {
   const result = await build({
     ...COMMON,
     entryPoints: [join(uplotDir, 'dist/uPlot.esm.js')],
-    format: 'esm',
+    format: 'iife',
+    globalName: UPLOT_LOCAL,
     minify: true,
     // Its copyright header is a plain comment that minifying drops; keep a notice.
     banner: { js: `/*! uPlot v${version} (c) Leon Sorokin, MIT licensed, https://github.com/leeoniya/uPlot */` },
@@ -57,24 +63,24 @@ async function render() {
   const uplot = await minifiedUplot(uplotDir, version);
   const result = await build({
     ...COMMON,
-    absWorkingDir: ROOT,
     entryPoints: [ENTRY],
     bundle: true,
     format: 'iife',
     tsconfig: 'tsconfig.client.json',
     plugins: [
       {
-        name: 'uplot-minified',
+        name: 'uplot-local',
         setup(b) {
-          b.onResolve({ filter: /^uplot$/ }, () => ({ path: 'uplot', namespace: 'uplot-minified' }));
-          b.onLoad({ filter: /.*/, namespace: 'uplot-minified' }, () => ({ contents: uplot, loader: 'js' }));
+          b.onResolve({ filter: /^uplot$/ }, () => ({ path: 'uplot', namespace: 'uplot-local' }));
+          b.onLoad({ filter: /.*/, namespace: 'uplot-local' }, () => ({ contents: `export default ${UPLOT_LOCAL}.default;`, loader: 'js' }));
         },
       },
     ],
   });
   const file = result.outputFiles[0];
   if (!file) throw new Error('esbuild wrote no output');
-  const js = file.text;
+  const app = file.text.replace(/^"use strict";\n/, '');
+  const js = `(() => {\n"use strict";\n${uplot}${app}})();\n`;
   // Both end up inside <script>/<style> elements: a closing tag or a comment opener in them
   // would end the element early or change how the HTML parser reads it.
   if (/<\/script|<!--/i.test(js)) throw new Error('the bundle contains "</script" or "<!--"; it cannot be inlined');
