@@ -1,23 +1,22 @@
-// The shapes the page reads from the /admin API (only the fields it uses). The server's
-// zod schemas are the truth; these stay loose where the page only prints a value.
+// The shapes the page reads from the /admin API, only the fields it uses. The server's zod
+// schemas (src/admin/schemas.ts and the analytics/logs routes) are the truth.
 
-export type KeyStatus = 'active' | 'inactive' | 'revoked' | 'expired';
-
+/** The fields of the API's `Key` (src/admin/schemas.ts, KeySchema) the page shows. */
 export interface KeyRecord {
   id: string;
-  name: string | null;
-  description?: string | null;
+  name: string;
+  description: string;
   display: string;
   owner: string | null;
   type: string;
-  status: KeyStatus | string;
+  status: 'active' | 'inactive' | 'revoked' | 'expired';
   is_active: boolean;
-  scopes?: string[];
-  tags?: string[];
+  scopes: string[];
+  tags: string[];
   expires_at: string | null;
   last_used_at: string | null;
-  rotated_to?: string | null;
-  revoked_reason?: string | null;
+  rotated_to: string | null;
+  revoked_reason: string | null;
 }
 
 export interface KeyList {
