@@ -8,6 +8,7 @@ import { notFound, onError } from '../middleware/errors';
 import { requestContext } from '../middleware/request-context';
 import { adminAuth } from './auth';
 import { keysApp } from './keys-routes';
+import { signingApp } from './signing-routes';
 import { verifyApp } from './verify-routes';
 import { errorResponses } from './schemas';
 import { adminUi } from './ui-route';
@@ -40,6 +41,7 @@ adminApp.doc31('/openapi.json', {
 });
 adminApp.use('*', adminAuth());
 adminApp.route('/', keysApp);
+adminApp.route('/', signingApp);
 adminApp.route('/', verifyApp);
 
 const AuditEntrySchema = z

@@ -141,6 +141,11 @@ export const RouteSchema = z
     // unauthenticated ("upstream").
     preflight: z.enum(['key', 'upstream']).default('key'),
     allow_service_worker: z.boolean().default(false),
+    // Which credentials the route accepts: the key itself and/or a signed request
+    // (`Authorization: JWT`, for keys with a signing secret).
+    auth: z.array(z.enum(['key', 'signed'])).nonempty().default(['key', 'signed']),
+    // Send a signed identity token (x-gateway-identity) to the upstream.
+    identity_jwt: z.boolean().default(false),
     on_store_error: z
       .object({ requests: OnStoreError.default('open'), budget: OnStoreError.default('closed') })
       .strict()

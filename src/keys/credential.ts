@@ -4,9 +4,12 @@
 export const DEFAULT_KEY_HEADERS = ['authorization', 'x-api-key'] as const;
 
 export interface Credential {
+  /** The key, or for a signed request the JWT. */
   key: string;
   /** Header name (lower-case) or `?param` for the query string. */
   source: string;
+  /** `Authorization: JWT <token>`: a signed request (src/signing/signed-request.ts). */
+  signed?: true;
 }
 
 function fromHeaderValue(value: string): string {
@@ -31,13 +34,15 @@ export function credentialHeaders(extra: readonly string[]): readonly string[] {
 }
 
 const BEARER = /^\s*bearer\s/i;
+const SIGNED = /^\s*jwt\s+(\S+)\s*$/i;
 
 /**
  * The key a header value would present, or '' when it presents none. Authorization carries
- * a key only in the Bearer scheme: `Basic` and other schemes belong to the upstream.
+ * a key in the Bearer scheme and a signed request's token in the JWT scheme: `Basic` and
+ * other schemes belong to the upstream.
  */
 export function keyInHeader(name: string, value: string): string {
-  if (name === 'authorization' && !BEARER.test(value)) return '';
+  if (name === 'authorization' && !BEARER.test(value)) return SIGNED.exec(value)?.[1] ?? '';
   return fromHeaderValue(value);
 }
 
@@ -59,6 +64,8 @@ export function readCredential(headers: Headers, url: string, extraHeaders: read
     const key = keyInHeader(name, value);
     if (!key) continue;
     if (KEY_SHAPE.test(key)) return { key, source: name };
+    // Authorization presents only Bearer keys and JWT tokens: not Bearer, it is a signed request.
+    if (name === 'authorization' && !BEARER.test(value)) return { key, source: name, signed: true };
     fallback ??= { key, source: name };
   }
   if (queryParam) {

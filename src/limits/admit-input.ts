@@ -49,6 +49,9 @@ export function checkAdmitInput(input: AdmitInput): AdmitInputCheck {
     if (cost !== budget.costMicros || limit !== budget.limitMicros) budget = { ...budget, limitMicros: limit, costMicros: cost };
   }
   if (!Number.isSafeInteger(input.now)) return { ok: false, problem: 'now is not an integer' };
+  if (input.replay && (!Number.isSafeInteger(input.replay.expiresAt) || input.replay.id.length === 0 || input.replay.id.length > 128)) {
+    return { ok: false, problem: 'replay: token id or expiry is out of range' };
+  }
   if (counters === undefined && budget === input.budget) return { ok: true, input };
   return { ok: true, input: { ...input, counters: counters ?? input.counters, budget } };
 }

@@ -114,7 +114,9 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   const plan = metered?.plan ?? NO_PLAN;
   const reservation = admittedTokens(plan);
 
-  if (!hasAnyLimit(policy) && !route.instant_revocation) return unlimited(metered);
+  // A signed request's token id is checked in the admission: it always asks the store.
+  const replay = c.get('replay');
+  if (!hasAnyLimit(policy) && !route.instant_revocation && replay === undefined) return unlimited(metered);
 
   const now = Date.now();
   const price = priceFor(config.prices, config.DEFAULT_PRICE, model);
@@ -124,7 +126,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
 
   // Amounts are bounded and checked before the store: a bad number is this request's problem,
   // never a store failure that would count towards the breaker.
-  const checked = checkAdmitInput({ keyId: key.id, counterId: counterIdOf(key), counters, budget, now });
+  const checked = checkAdmitInput({ keyId: key.id, counterId: counterIdOf(key), counters, budget, now, replay });
   if (!checked.ok) throw new GatewayError('internal_error', `The admission could not be computed (${checked.problem}).`);
   const guarded = await services.guard.run('admit', services.storeTimeoutMs, () => services.limits.admit(checked.input));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
@@ -132,7 +134,10 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   let outcome: AdmitOutcome | undefined;
   if (guarded.ok) outcome = guarded.value;
   else if (guarded.reason === 'rejected') throw new GatewayError('internal_error');
-  else {
+  else if (replay !== undefined) {
+    // Without the store nothing can tell a replayed token from a fresh one: refuse.
+    throw new GatewayError('store_unavailable', 'The limit store is unavailable; signed requests fail closed.', { headers: { 'retry-after': '1' } });
+  } else {
     // Store down: apply the route's failure policy. Budgets fail closed by default; `requests`
     // covers the request windows and the revocation marker, so it applies on every route.
     const closed = (budget && route.on_store_error.budget === 'closed') || route.on_store_error.requests === 'closed';
@@ -147,6 +152,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   const format = metered?.format ?? null;
   const llm = metered !== null && !format?.headerUsage;
   if (outcome?.status === 'blocked') throw new GatewayError(outcome.reason);
+  if (outcome?.status === 'replayed') throw new GatewayError('token_replayed');
   if (outcome?.status === 'rate_limited') {
     const r = outcome.refusedBy;
     throw new GatewayError('rate_limited', `Rate limit ${r.name} exceeded (${r.limit} ${r.kind} per ${r.windowMs / 1000}s).`, {
