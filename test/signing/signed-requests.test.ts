@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Echo } from '../harness/gateway';
-import { downGateway, errorOf, gateway, STORE_KINDS, type Gateway, type Vars } from '../limits/stores';
+import { bridgeStats, downGateway, errorOf, gateway, STORE_KINDS, type Gateway, type Vars } from '../limits/stores';
 import { upstreamOrigin } from '../harness/gateway';
 import { asymmetricToken, jwtAuth, signToken, unsignedToken } from './sign';
 
@@ -154,6 +154,21 @@ describe.each(STORE_KINDS)('signed requests (%s store)', (kind) => {
     const res = await down.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) });
     expect(res.status).toBe(503);
     expect((await errorOf(res)).code).toBe('store_unavailable');
+  });
+});
+
+describe('signed requests on Upstash', () => {
+  it('checks the token id in the admission\'s one round trip', async () => {
+    const tag = `signed-${crypto.randomUUID()}`;
+    const gw = gateway('upstash', vars(), { tag });
+    const { id, secret } = await pair(gw);
+    const token = await signToken(id, secret);
+    const before = await bridgeStats(tag);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(token) })).status).toBe(200);
+    const after = await bridgeStats(tag);
+    expect(after.httpRequests - before.httpRequests).toBe(1);
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(token) }))).code).toBe('token_replayed');
+    expect((await bridgeStats(tag)).httpRequests - after.httpRequests).toBe(1);
   });
 });
 
