@@ -164,6 +164,13 @@ export const ConfigSchema = z
     KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
     STORE_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
     MAX_KEYS_PER_OWNER: z.coerce.number().int().min(0).optional(),
+    // `iss` of x-gateway-identity tokens; default: the gateway's URL (src/identity/).
+    IDENTITY_ISSUER: z.string().url().optional(),
+    // Admin sign-in through an identity provider (src/admin/idp-auth.ts): on when all three are set.
+    ADMIN_JWT_ISSUER: z.string().min(1).optional(),
+    ADMIN_JWT_AUDIENCE: z.string().min(1).optional(),
+    ADMIN_JWKS_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be http or https').optional(),
+    ADMIN_JWT_ROLES_CLAIM: z.string().min(1).max(200).default('roles'),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
