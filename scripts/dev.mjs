@@ -10,7 +10,7 @@
 //
 // Ctrl-C / SIGTERM stops wrangler and the upstream; the exit code is wrangler's.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { constants } from 'node:os';
@@ -133,6 +133,21 @@ function unquote(value) {
 }
 
 const { token: adminToken, created } = ensureAdminToken();
+
+// Secrets for signed requests (SECRETS_MASTER_KEY) and signed identity (IDENTITY_SIGNING_KEY,
+// an Ed25519 private JWK): generated once into .dev.vars when missing, never printed.
+/** @param {string} name @param {() => string} generate */
+function ensureDevSecret(name, generate) {
+  const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, 'utf8') : '';
+  if (new RegExp(`^[ \\t]*${name}[ \\t]*=.+$`, 'm').test(text)) return;
+  writeFileSync(DEV_VARS, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${name}=${generate()}\n`, { mode: 0o600 });
+  console.log(`[dev] generated ${name} into .dev.vars`);
+}
+ensureDevSecret('SECRETS_MASTER_KEY', () => randomBytes(32).toString('base64'));
+ensureDevSecret('IDENTITY_SIGNING_KEY', () => {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  return `'${JSON.stringify({ ...jwk, kid: `dev-${randomBytes(4).toString('hex')}`, alg: 'EdDSA' })}'`;
+});
 console.log(
   created
     ? `\n[dev] generated a new admin token and saved it to .dev.vars:\n\n    ADMIN_TOKEN=${adminToken}\n`
@@ -146,7 +161,8 @@ console.log(
 /** @type {import('./demo-upstream.mjs').DemoUpstream} */
 let upstream;
 try {
-  upstream = await startDemoUpstream({ host: HOST, port: UPSTREAM_PORT });
+  // The demo upstream verifies x-gateway-identity against the gateway's JWKS (routes with identity_jwt).
+  upstream = await startDemoUpstream({ host: HOST, port: UPSTREAM_PORT, identityJwksUrl: `${GATEWAY_URL}/_keygate/jwks.json` });
 } catch (err) {
   const e = /** @type {NodeJS.ErrnoException} */ (err);
   fail(

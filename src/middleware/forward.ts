@@ -16,6 +16,7 @@ import { withoutQueryParam } from '../proxy/query';
 import { rewriteRedirects } from '../proxy/redirects';
 import { splitRequestUrl, upstreamUrl } from '../proxy/upstream-url';
 import type { Admission } from './limits';
+import { identityTokenFor } from '../identity/forward-identity';
 import { addTiming } from './request-context';
 
 /** Where a request goes, decided before authentication. */
@@ -76,6 +77,7 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
     host: target.host,
     upstreamAuth: target.upstreamAuth,
     bodyReplaced: body !== null && preRead !== undefined,
+    identityToken: route.identity_jwt && key !== null ? await identityTokenFor(c, route, key) : undefined,
   });
 
   const result = await c.get('services').upstream.send(target.url, { method, headers, body }, route.timeout_ms);
