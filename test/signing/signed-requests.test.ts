@@ -7,6 +7,7 @@ import type { Echo } from '../harness/gateway';
 import { bridgeStats, downGateway, errorOf, gateway, STORE_KINDS, type Gateway, type Vars } from '../limits/stores';
 import { upstreamOrigin } from '../harness/gateway';
 import { asymmetricToken, jwtAuth, signToken, unsignedToken } from './sign';
+import { signedRequestToken } from '../../cli/commands.mjs';
 
 const vars = (): Vars => ({
   ROUTES: [
@@ -43,6 +44,13 @@ describe.each(STORE_KINDS)('signed requests (%s store)', (kind) => {
     expect(record).not.toContain(secret);
     expect(audit).not.toContain(secret);
     expect(audit).toContain('signing_secret');
+  });
+
+  it('a token printed by `keygate sign` is accepted once', async () => {
+    const { id, secret } = await pair(gw);
+    const token = signedRequestToken(id, secret, 60);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(token) })).status).toBe(200);
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(token) }))).code).toBe('token_replayed');
   });
 
   it('refuses a tampered token', async () => {
