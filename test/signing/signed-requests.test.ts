@@ -114,6 +114,14 @@ describe.each(STORE_KINDS)('signed requests (%s store)', (kind) => {
     expect((await errorOf(res)).code).toBe('key_revoked');
   });
 
+  it('a deleted key\'s tokens are refused, and its secret goes with it', async () => {
+    const { id, secret } = await pair(gw);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) })).status).toBe(200);
+    expect((await gw.admin(`/keys/${id}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) }))).code).toBe('invalid_signature');
+    expect((await gw.admin(`/keys/${id}/signing-secret`, { method: 'POST' })).status).toBe(404);
+  });
+
   it('a replayed token is refused, on routes with and without limits', async () => {
     const { id, secret } = await pair(gw);
     for (const path of ['/signed/x', '/bare/x']) {
