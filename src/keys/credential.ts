@@ -53,11 +53,14 @@ const KEY_SHAPE = /^[a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16}){0,3}_[0-9A-Za-z]{38}$
 /**
  * `url` is parsed only when the route accepts a key in the query string. When several
  * headers present a value, the first that has a keygate key's shape wins, so a client can
- * send its key in `x-api-key` and its own `Authorization: Bearer` for the upstream; with
- * none of that shape, the first value is the (invalid) key.
+ * send its key in `x-api-key` and its own `Authorization: Bearer` (or `JWT`) for the
+ * upstream; with none of that shape, `Authorization: JWT` is a signed request, else the first
+ * value is the (invalid) key.
  */
 export function readCredential(headers: Headers, url: string, extraHeaders: readonly string[], queryParam: string | undefined): Credential | null {
   let fallback: Credential | null = null;
+  // `Authorization: JWT` is a signed request unless another header presents a keygate key.
+  let signed: Credential | null = null;
   for (const name of credentialHeaders(extraHeaders)) {
     const value = headers.get(name);
     if (value === null) continue;
@@ -65,12 +68,15 @@ export function readCredential(headers: Headers, url: string, extraHeaders: read
     if (!key) continue;
     if (KEY_SHAPE.test(key)) return { key, source: name };
     // Authorization presents only Bearer keys and JWT tokens: not Bearer, it is a signed request.
-    if (name === 'authorization' && !BEARER.test(value)) return { key, source: name, signed: true };
+    if (name === 'authorization' && !BEARER.test(value)) {
+      signed = { key, source: name, signed: true };
+      continue;
+    }
     fallback ??= { key, source: name };
   }
   if (queryParam) {
     const key = new URL(url).searchParams.get(queryParam);
-    if (key && (fallback === null || KEY_SHAPE.test(key))) return { key, source: `?${queryParam}` };
+    if (key && ((fallback === null && signed === null) || KEY_SHAPE.test(key))) return { key, source: `?${queryParam}` };
   }
-  return fallback;
+  return signed ?? fallback;
 }

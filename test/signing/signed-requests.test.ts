@@ -53,6 +53,16 @@ describe.each(STORE_KINDS)('signed requests (%s store)', (kind) => {
     expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(token) }))).code).toBe('token_replayed');
   });
 
+  it('a keygate key in x-api-key wins: an Authorization: JWT beside it is the upstream\'s and travels on', async () => {
+    const { key } = await pair(gw);
+    const upstreamJwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1cHN0cmVhbSJ9.c2ln';
+    const res = await gw.call('/signed/x', { headers: { 'x-api-key': key, authorization: `JWT ${upstreamJwt}` } });
+    expect(res.status).toBe(200);
+    const echo = (await res.json()) as Echo;
+    expect(echo.headers.authorization).toBe(`JWT ${upstreamJwt}`);
+    expect(echo.headers['x-api-key']).toBeUndefined();
+  });
+
   it('refuses a tampered token', async () => {
     const { id, secret } = await pair(gw);
     const token = await signToken(id, secret);
