@@ -161,8 +161,11 @@ console.log(
 /** @type {import('./demo-upstream.mjs').DemoUpstream} */
 let upstream;
 try {
-  // The demo upstream verifies x-gateway-identity against the gateway's JWKS (routes with identity_jwt).
-  upstream = await startDemoUpstream({ host: HOST, port: UPSTREAM_PORT, identityJwksUrl: `${GATEWAY_URL}/_keygate/jwks.json` });
+  // The demo upstream verifies x-gateway-identity against the gateway's JWKS (routes with
+  // identity_jwt), on the gateway's port (a --port among the extra arguments moves it).
+  const portArg = extraArgs.findIndex((a) => a === '--port' || a.startsWith('--port='));
+  const gatewayPort = portArg === -1 ? GATEWAY_PORT : (extraArgs[portArg]?.includes('=') ? extraArgs[portArg]?.split('=')[1] : extraArgs[portArg + 1]);
+  upstream = await startDemoUpstream({ host: HOST, port: UPSTREAM_PORT, identityJwksUrl: `http://${HOST}:${gatewayPort}/_keygate/jwks.json` });
 } catch (err) {
   const e = /** @type {NodeJS.ErrnoException} */ (err);
   fail(
