@@ -85,11 +85,6 @@ export async function setSigningSecret(db: D1Database, box: SecretBox, keyId: st
   return secret;
 }
 
-/** Whether a key has a signing secret. */
-export async function hasSigningSecret(db: D1Database, keyId: string): Promise<boolean> {
-  return (await db.prepare('SELECT 1 AS one FROM signing_secrets WHERE key_id = ?').bind(keyId).first()) !== null;
-}
-
 /** Drops this isolate's copy (other isolates drop theirs within the cache TTL). */
 export function forgetSigningKey(keyId: string): void {
   known.delete(keyId);
