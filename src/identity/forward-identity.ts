@@ -15,7 +15,8 @@ export async function identityTokenFor(c: Context<AppEnv>, route: Route, key: Ke
   const parts = splitRequestUrl(c.req.url);
   const issuer = c.get('config').IDENTITY_ISSUER ?? `${parts.proto}://${parts.host}`;
   try {
-    return await identityToken({ env: c.env, issuer, routePath: route.path, upstream: route.upstream, key, now: Date.now() });
+    const background = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+    return await identityToken({ env: c.env, issuer, routePath: route.path, upstream: route.upstream, key, now: Date.now(), background });
   } catch (error) {
     if (error instanceof IdentityKeyError) throw new GatewayError('config_invalid', `Invalid configuration: ${error.message}`);
     throw error;

@@ -11,12 +11,16 @@ import { identitySigner } from './signing-key';
 
 export const IDENTITY_TOKEN_LIFETIME_S = 60;
 // Reused while at least 20 s of its life are left: an upstream always gets a token it can
-// verify after the request's own latency.
+// verify after the request's own latency. From 30 s on, a request that reuses it also mints
+// the next one after its response, so a key in steady use never waits for a signature.
 const REUSE_MS = 40_000;
+const REFRESH_MS = 30_000;
 
 interface Cached {
   token: string;
   updatedAt: number;
+  mintedAt: number;
+  refreshing: boolean;
 }
 
 const tokens = new LruCache<string, Cached>(10_000, REUSE_MS);
@@ -36,6 +40,8 @@ export interface IdentityInput {
   upstream: string;
   key: KeyRecord;
   now: number;
+  /** Runs work after the response (ctx.waitUntil): the early re-mint. */
+  background?: (work: Promise<unknown>) => void;
 }
 
 /** The identity token for this key on this route; rejects with IdentityKeyError when unconfigured. */
@@ -44,7 +50,18 @@ export async function identityToken(input: IdentityInput): Promise<string> {
   const cacheKey = `${key.id}\n${input.routePath}\n${issuer}`;
   const cached = tokens.get(cacheKey, input.now);
   // A changed key (owner, scopes, type) is a newer record: its claims must not be stale.
-  if (cached && cached.updatedAt === key.updated_at) return cached.token;
+  if (cached && cached.updatedAt === key.updated_at) {
+    if (input.background && !cached.refreshing && input.now - cached.mintedAt >= REFRESH_MS) {
+      cached.refreshing = true;
+      input.background(mint(input, cacheKey).catch(() => (cached.refreshing = false)));
+    }
+    return cached.token;
+  }
+  return mint(input, cacheKey);
+}
+
+async function mint(input: IdentityInput, cacheKey: string): Promise<string> {
+  const { key, issuer } = input;
   const signer = await identitySigner(input.env);
   const iat = Math.floor(input.now / 1000);
   const token = await new SignJWT({ owner: key.owner, scopes: key.scopes, key_type: key.type })
@@ -55,6 +72,6 @@ export async function identityToken(input: IdentityInput): Promise<string> {
     .setIssuedAt(iat)
     .setExpirationTime(iat + IDENTITY_TOKEN_LIFETIME_S)
     .sign(signer.key);
-  tokens.set(cacheKey, { token, updatedAt: key.updated_at }, REUSE_MS, input.now);
+  tokens.set(cacheKey, { token, updatedAt: key.updated_at, mintedAt: input.now, refreshing: false }, REUSE_MS, input.now);
   return token;
 }

@@ -3,7 +3,7 @@
 // README's ten-line check does.
 
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, decodeJwt } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { call, createKey, testEnv, upstreamOrigin, admin, type Echo } from '../harness/gateway';
 import { errorOf } from '../limits/stores';
 import { jwtAuth, signToken } from '../signing/sign';
@@ -26,6 +26,10 @@ async function echo(path: string, init: RequestInit, e = env): Promise<IdentityE
 }
 
 describe('x-gateway-identity', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('the upstream verifies the identity with jose and reads the key from it', async () => {
     const key = await createKey({ owner: 'acme', type: 'service', scopes: ['read', 'write'] }, { env });
     const seen = await echo('/who/hello', { headers: { authorization: `Bearer ${key.key}` } });
@@ -58,6 +62,19 @@ describe('x-gateway-identity', () => {
     expect((await admin(`/keys/${key.id}`, { method: 'PATCH', json: { owner: 'after' } }, { env })).status).toBe(200);
     const c = await echo('/who/4', { headers: { authorization: `Bearer ${key.key}` } });
     expect(c.identity?.claims?.owner).toBe('after');
+  });
+
+  it('a token in steady use is re-minted after a response, before it would have to be minted on the way in', async () => {
+    const key = await createKey({}, { env });
+    const headers = { authorization: `Bearer ${key.key}` };
+    const first = (await echo('/who/a', { headers })).headers['x-gateway-identity'];
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 31_000);
+    // Past 30 s: this request still carries the cached token and mints the next one after its response.
+    expect((await echo('/who/b', { headers })).headers['x-gateway-identity']).toBe(first);
+    const next = (await echo('/who/c', { headers })).headers['x-gateway-identity'];
+    expect(next).not.toBe(first);
+    expect(decodeJwt(next as string).iat! - decodeJwt(first as string).iat!).toBeGreaterThanOrEqual(30);
   });
 
   it('signed requests carry the identity too', async () => {
