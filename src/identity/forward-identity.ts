@@ -11,14 +11,14 @@ import { splitRequestUrl } from '../proxy/upstream-url';
 import { identityToken } from './mint';
 import { IdentityKeyError } from './signing-key';
 
-export async function identityTokenFor(c: Context<AppEnv>, route: Route, key: KeyRecord): Promise<string> {
+export function identityTokenFor(c: Context<AppEnv>, route: Route, key: KeyRecord): string | Promise<string> {
   const parts = splitRequestUrl(c.req.url);
   const issuer = c.get('config').IDENTITY_ISSUER ?? `${parts.proto}://${parts.host}`;
-  try {
-    const background = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
-    return await identityToken({ env: c.env, issuer, routePath: route.path, upstream: route.upstream, key, now: Date.now(), background });
-  } catch (error) {
+  const background = (work: Promise<unknown>) => c.executionCtx.waitUntil(work);
+  const token = identityToken({ env: c.env, issuer, routePath: route.path, upstream: route.upstream, key, now: Date.now(), background });
+  if (typeof token === 'string') return token;
+  return token.catch((error: unknown) => {
     if (error instanceof IdentityKeyError) throw new GatewayError('config_invalid', `Invalid configuration: ${error.message}`);
     throw error;
-  }
+  });
 }

@@ -44,8 +44,12 @@ export interface IdentityInput {
   background?: (work: Promise<unknown>) => void;
 }
 
-/** The identity token for this key on this route; rejects with IdentityKeyError when unconfigured. */
-export async function identityToken(input: IdentityInput): Promise<string> {
+/**
+ * The identity token for this key on this route: the cached one as a plain string (no
+ * promise on the common path), else a promise of a new one, which rejects with
+ * IdentityKeyError when unconfigured.
+ */
+export function identityToken(input: IdentityInput): string | Promise<string> {
   const { key, issuer } = input;
   const cacheKey = `${key.id}\n${input.routePath}\n${issuer}`;
   const cached = tokens.get(cacheKey, input.now);
