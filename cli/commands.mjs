@@ -105,6 +105,7 @@ export const COMMANDS = [
       ...CREATE_FIELD_OPTIONS,
       prefix: { type: 'string', arg: '<prefix>', help: 'key prefix, one of the gateway KEY_PREFIXES (default KEY_PREFIX)' },
       'replace-existing': { type: 'boolean', help: "deactivate the owner's active keys when the owner is at its key cap" },
+      'signing-secret': { type: 'boolean', help: 'also issue a signing secret for signed requests (shown once; see keygate sign)' },
     },
     positionals: [0, 0],
     examples: [
@@ -116,6 +117,7 @@ export const COMMANDS = [
       const body = await fieldsBody(v, 'create', async () => ({}));
       if (v.prefix !== undefined) body.prefix = v.prefix;
       if (v['replace-existing']) body.replace_existing = true;
+      if (v['signing-secret']) body.signing_secret = true;
       let created;
       try {
         created = await ctx.client().request('POST', '/admin/keys', { body });
@@ -124,8 +126,8 @@ export const COMMANDS = [
         throw err;
       }
       if (ctx.json) return printJson(ctx, created);
-      const { key, ...record } = created;
-      ctx.print(`${keyBlock(record)}\n\n${plaintextBlock(key)}`);
+      const { key, signing_secret: secret, ...record } = created;
+      ctx.print(`${keyBlock(record)}\n\n${plaintextBlock(key)}${secret ? `\n\n${plaintextBlock(secret, 'signing secret')}` : ''}`);
     },
   },
   {
