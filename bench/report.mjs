@@ -26,6 +26,7 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
 
   const targets = {
     ratio_ge_0_8: ratio >= 0.8,
+    logging_ratio_ge_0_95: rps('logging') / rps('keygate') >= 0.95,
     bad_key_rps_ge_2x_keygate: rps('bad_key') >= 2 * rps('keygate'),
     zero_kv_reads_warm: warm.kvReadsPerRequest === 0,
     zero_d1_reads_warm: warm.d1ReadsPerRequest === 0,
@@ -36,6 +37,7 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
   };
   const targetText = {
     ratio_ge_0_8: `keygate/pass-through throughput ${round(ratio, 3)} (>= 0.8)`,
+    logging_ratio_ge_0_95: `request events on/off throughput ${round(rps('logging') / rps('keygate'), 3)} (>= 0.95)`,
     bad_key_rps_ge_2x_keygate: `bad-key ${round(rps('bad_key'), 0)} req/s vs 2 x keygate ${round(2 * rps('keygate'), 0)} req/s`,
     zero_kv_reads_warm: `KV reads per warm request ${round(warm.kvReadsPerRequest, 4)} (== 0)`,
     zero_d1_reads_warm: `D1 reads per warm request ${round(warm.d1ReadsPerRequest, 4)} (== 0)`,
@@ -55,6 +57,7 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     ['a. upstream direct', 'upstream'],
     ['b. pass-through Worker', 'passthrough'],
     ['c. keygate (no limits, no marker)', 'keygate'],
+    ['c3. keygate, request events on', 'logging'],
     ...(r.baseline ? [['c0. keygate, baseline bundle', 'baseline']] : []),
     ['d. keygate bad-checksum key (401)', 'bad_key'],
     ['h. floor: Worker with a fixed 401', 'refusal_floor'],
@@ -146,6 +149,8 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
       upstream_rps: round(rps('upstream'), 1),
       passthrough_rps: round(rps('passthrough'), 1),
       keygate_rps: round(rps('keygate'), 1),
+      logging_rps: round(rps('logging'), 1),
+      logging_ratio: round(rps('logging') / rps('keygate'), 4),
       ratio: round(ratio, 4),
       ...(r.baseline ? { baseline_rps: round(rps('baseline'), 1), baseline_ratio: round(rps('baseline') / rps('passthrough'), 4) } : {}),
       bad_key_rps: round(rps('bad_key'), 1),

@@ -110,7 +110,7 @@ async function main() {
   const deployed = { ...common, compatibilityFlags: wrangler.compatibilityFlags };
 
   progress('starting workerd (Miniflare): pass-through, keygate (Durable Object store), keygate (Upstash store), refusal floor');
-  const [pt, kg, kgu, floor] = await Promise.all([
+  const [pt, kg, kgu, floor, kge] = await Promise.all([
     startWorker({ ...common, scriptPath: passthroughScript, bindings: { UPSTREAM: upstream.url }, direct: true }),
     startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, direct: true }),
     startWorker({
@@ -120,8 +120,10 @@ async function main() {
       storage: true,
     }),
     startWorker({ ...common, scriptPath: floorScript, bindings: {} }),
+    // The same keygate with request events on (the EVENTS queue and its consumer).
+    startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, events: true }),
   ]);
-  for (const w of [pt, kg, kgu, floor]) cleanups.push(() => w.mf.dispose());
+  for (const w of [pt, kg, kgu, floor, kge]) cleanups.push(() => w.mf.dispose());
   const base = args.baseline ? await startWorker({ ...deployed, ...(args['baseline-flags'] ? { compatibilityFlags: args['baseline-flags'].split(',') } : {}), scriptPath: args.baseline, bindings: keygateBindings, storage: true }) : null;
   if (base) {
     cleanups.push(() => base.mf.dispose());
@@ -129,11 +131,12 @@ async function main() {
   }
   const baseKey = base ? await createKey(base.url, adminToken, { name: 'bench-baseline' }) : null;
 
-  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf)]);
-  const [loadKey, sampleKey, upstashKey, signedKey] = await Promise.all([
+  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf), applyMigrations(kge.mf)]);
+  const [loadKey, sampleKey, upstashKey, eventsKey, signedKey] = await Promise.all([
     createKey(kg.url, adminToken, { name: 'bench-load' }),
     createKey(kg.url, adminToken, { name: 'bench-sample' }),
     createKey(kgu.url, adminToken, { name: 'bench-upstash' }),
+    createKey(kge.url, adminToken, { name: 'bench-logging' }),
     createKey(kg.url, adminToken, { name: 'bench-signed', signing_secret: true }),
   ]);
   const signedPair = { keyId: signedKey.id, secret: /** @type {string} */ (/** @type {any} */ (signedKey).signing_secret) };
@@ -171,6 +174,7 @@ async function main() {
     { key: 'passthrough', label: 'b. pass-through Worker', url: `${pt.url}${PATH}`, headers: auth(loadKey.key) },
     { key: 'keygate', label: 'c. keygate (no limits, no marker)', url: `${kg.url}/open${PATH}`, headers: auth(loadKey.key) },
     ...(base && baseKey ? [{ key: 'baseline', label: 'c0. keygate, baseline bundle', url: `${base.url}/open${PATH}`, headers: auth(baseKey.key) }] : []),
+    { key: 'logging', label: 'c3. keygate, request events on', url: `${kge.url}/open${PATH}`, headers: auth(eventsKey.key) },
     { key: 'bad_key', label: 'd. keygate bad-checksum key (401)', url: `${kg.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'refusal_floor', label: 'h. floor: Worker with a fixed 401', url: `${floor.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     // The same three without Miniflare's entry Worker in front (direct sockets): what the

@@ -3,6 +3,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { ApiError, NetworkError, UsageError } from './errors.mjs';
 import { auditTable, bold, dim, keyBlock, keysTable, kv, plaintextBlock, usageView, when } from './format.mjs';
+import { LOG_COMMANDS } from './log-commands.mjs';
 import { CREATE_FIELD_OPTIONS, FIELD_OPTIONS, fieldsBody, listOf, parseDuration, parseExpiry, positiveInt } from './options.mjs';
 
 /**
@@ -429,6 +430,7 @@ export const COMMANDS = [
       if (next) ctx.print(dim(`\nmore with --cursor ${next} (or --all)`));
     },
   },
+  ...LOG_COMMANDS,
 ];
 
 /**

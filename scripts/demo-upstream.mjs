@@ -10,6 +10,7 @@
 import { createServer } from 'node:http';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { pathToFileURL } from 'node:url';
+import { webhookReceiver } from './demo-webhooks.mjs';
 
 /**
  * @typedef {import('node:http').IncomingMessage} IncomingMessage
@@ -39,11 +40,13 @@ export async function startDemoUpstream({ host = '127.0.0.1', port = 0, identity
   /** @type {Identity | null} */
   let identity = null;
   const server = createServer((req, res) => {
-    handle(req, res, identity).catch(() => {
-      // Never echo internals; the demo has no secrets, but the habit matters.
-      if (!res.headersSent) sendJson(res, 500, { error: { message: 'demo upstream failed' } });
-      else res.destroy();
-    });
+    // Whatever one request does (a HEAD, a broken body, a client that hangs up mid-stream),
+    // it fails alone: stream errors are ignored here and every throw ends in failRequest.
+    // An 'error' event without a listener, or a throw out of the catch handler, would
+    // otherwise end the whole process and with it every other user of the upstream.
+    req.on('error', () => res.destroy());
+    res.on('error', () => {});
+    handle(req, res, identity).catch(() => failRequest(res));
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -94,6 +97,39 @@ async function verifyIdentity(identity, token) {
 }
 
 /**
+ * Answers a request whose handler threw: a 500 when nothing was sent yet, else a cut
+ * connection. Never throws itself.
+ * @param {ServerResponse} res
+ */
+function failRequest(res) {
+  try {
+    if (res.headersSent) return void res.destroy();
+    // Headers set before the throw may be what made it throw (a Trailer on a bodiless answer).
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    // Never echo internals; the demo has no secrets, but the habit matters.
+    sendJson(res, 500, { error: { message: 'demo upstream failed' } });
+  } catch {
+    res.destroy();
+  }
+}
+
+/**
+ * Runs fn later for this response; a throw fails the request, not the process.
+ * @param {ServerResponse} res
+ * @param {() => void} fn
+ * @param {number} ms
+ */
+function later(res, fn, ms) {
+  return setTimeout(() => {
+    try {
+      fn();
+    } catch {
+      failRequest(res);
+    }
+  }, ms);
+}
+
+/**
  * @param {IncomingMessage} req
  * @param {ServerResponse} res
  * @param {Identity | null} identity
@@ -106,6 +142,7 @@ async function handle(req, res, identity) {
   const params = new URLSearchParams(query);
   const method = req.method ?? 'GET';
 
+  if (path === '/webhooks' || path.startsWith('/webhooks/')) return webhookReceiver(req, res, path);
   if (method === 'POST' && path === '/v1/chat/completions') return openAiChat(req, res);
   if (method === 'POST' && path === '/v1/messages') return anthropicMessages(req, res);
   if (method === 'POST' && path === '/echo-body') return echoBody(req, res);
@@ -390,7 +427,7 @@ async function slowStream(req, res, params) {
     if (sent >= chunks) return void res.end();
     sent += 1;
     res.write(`chunk-${sent}\n`);
-    timer = setTimeout(next, sent >= chunks ? 0 : interval);
+    timer = later(res, next, sent >= chunks ? 0 : interval);
   };
   next();
 }
@@ -405,7 +442,7 @@ async function delay(req, res, params) {
   await readBody(req, 0);
   const ms = intParam(params, 'ms', 0, MAX_WAIT_MS);
   if (ms === null) return badParam(res);
-  const timer = setTimeout(() => sendJson(res, 200, { delayed_ms: ms }), ms);
+  const timer = later(res, () => sendJson(res, 200, { delayed_ms: ms }), ms);
   res.on('close', () => clearTimeout(timer));
 }
 
@@ -419,7 +456,6 @@ async function echoBody(req, res) {
   res.flushHeaders();
   req.on('data', (chunk) => res.write(chunk));
   req.on('end', () => res.end());
-  req.on('error', () => res.destroy());
 }
 
 /**
@@ -448,10 +484,11 @@ async function hopHeaders(req, res, params) {
   res.setHeader('connection', params.get('connection') ?? 'keep-alive, x-hop-secret');
   res.setHeader('keep-alive', 'timeout=5');
   res.setHeader('proxy-authenticate', 'Basic realm="upstream"');
-  res.setHeader('trailer', 'x-checksum');
+  // Chunked (write, then end): a Trailer header is only valid with chunked encoding, which
+  // an answer to HEAD never has (Node refuses the header there: ERR_HTTP_TRAILER_INVALID).
+  if (req.method !== 'HEAD') res.setHeader('trailer', 'x-checksum');
   res.setHeader('x-hop-secret', 'only for the next hop');
   res.setHeader('x-kept', 'yes');
-  // Chunked (write, then end): a Trailer header is only valid with chunked encoding.
   res.writeHead(200, { 'content-type': 'application/json' });
   res.write(JSON.stringify({ hop: true }));
   res.end();

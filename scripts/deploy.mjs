@@ -295,6 +295,14 @@ export async function deploy({
   const existed = before.id !== undefined;
   if (existed && (await migrate(before.id)) !== 0) return 1;
 
+  // Queues are not provisioned by `wrangler deploy`: create the ones the config names
+  // (events and their dead-letter queue); one that exists already is fine.
+  for (const name of queueNames(scope)) {
+    const r = await wrangler(['queues', 'create', name, ...configArgs]);
+    if (r.code === 0) out(`deploy: created queue ${name}`);
+    else if (!/already (exists|taken)|is taken/i.test(`${r.stdout}\n${r.stderr}`)) return fail(`\`wrangler queues create ${name}\` failed: ${lastWords(r)}`);
+  }
+
   out('deploy: running wrangler deploy ...');
   const deployed = await wrangler(['deploy', ...configArgs], { show: true });
   if (deployed.code !== 0) return fail(`\`wrangler deploy\` failed: ${lastWords(deployed)}`);
@@ -340,6 +348,26 @@ export async function deploy({
       `-H 'content-type: application/json' -d '{"name":"first","owner":"me"}'`,
   );
   return 0;
+}
+
+/**
+ * Every queue the config names (producers, consumers, dead-letter queues).
+ * @param {Record<string, unknown>} scope
+ * @returns {string[]}
+ */
+function queueNames(scope) {
+  const queues = isTable(scope.queues) ? scope.queues : {};
+  /** @type {Set<string>} */
+  const names = new Set();
+  for (const list of [queues.producers, queues.consumers]) {
+    if (!Array.isArray(list)) continue;
+    for (const q of list) {
+      if (!isTable(q)) continue;
+      if (typeof q.queue === 'string') names.add(q.queue);
+      if (typeof q.dead_letter_queue === 'string') names.add(q.dead_letter_queue);
+    }
+  }
+  return [...names];
 }
 
 /**

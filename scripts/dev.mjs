@@ -2,13 +2,22 @@
 //
 //   1. applies the D1 migrations to the local database (.wrangler/state),
 //   2. makes sure .dev.vars holds an ADMIN_TOKEN (generates one on first run) and prints it,
-//   3. starts the demo upstream in this process on http://127.0.0.1:8788 (the /demo and /llm
-//      routes in wrangler.toml point there),
+//   3. starts the demo upstream (scripts/demo-upstream.mjs, a child process) on
+//      http://127.0.0.1:8788 (the /demo and /llm routes in wrangler.toml point there),
 //   4. runs `wrangler dev --ip 127.0.0.1 --port 8787` with any extra arguments passed on
 //      (e.g. `node scripts/dev.mjs --var NAME:value`, as scripts/dev-upstash.mjs does),
 //   5. prints a banner with the admin token and two curl commands once the gateway answers.
 //
-// Ctrl-C / SIGTERM stops wrangler and the upstream; the exit code is wrangler's.
+// Ctrl-C / SIGTERM stops wrangler and the upstream; the exit code is wrangler's. When either
+// child dies on its own, the script stops the other and exits 1 saying which one died: a
+// gateway left running without its upstream answers every proxied request with 502.
+//
+// Environment (for running a second copy, e.g. the test of this script; the routes in
+// wrangler.toml still point at 8788):
+//   KEYGATE_DEV_PORT           gateway port (default 8787)
+//   KEYGATE_DEV_UPSTREAM_PORT  demo upstream port (default 8788)
+//   KEYGATE_DEV_PERSIST_TO     local state directory for migrations and wrangler dev
+//                              (default: wrangler's own, .wrangler/state)
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,19 +25,33 @@ import { createServer } from 'node:net';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startDemoUpstream } from './demo-upstream.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const HOST = '127.0.0.1';
-const GATEWAY_PORT = 8787;
-// KEYGATE_DEV_UPSTREAM_PORT moves the demo upstream (test/cli/quickstart.e2e.mjs runs beside a
-// developer's `npm run dev`); routes then need `--var ROUTES:<json>` pointing at it.
-const UPSTREAM_PORT = Number(process.env.KEYGATE_DEV_UPSTREAM_PORT || 8788);
+/**
+ * @param {string} name
+ * @param {number} fallback
+ */
+function portFromEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 65535) {
+    console.error(`\n[dev] error: ${name} must be a port number (1-65535), not ${JSON.stringify(raw)}\n`);
+    process.exit(1);
+  }
+  return Number(raw);
+}
+const GATEWAY_PORT = portFromEnv('KEYGATE_DEV_PORT', 8787);
+const UPSTREAM_PORT = portFromEnv('KEYGATE_DEV_UPSTREAM_PORT', 8788);
+const PERSIST_ARGS = process.env.KEYGATE_DEV_PERSIST_TO ? ['--persist-to', process.env.KEYGATE_DEV_PERSIST_TO] : [];
+const UPSTREAM_SCRIPT = join(ROOT, 'scripts', 'demo-upstream.mjs');
 const GATEWAY_URL = `http://${HOST}:${GATEWAY_PORT}`;
 const DEV_VARS = join(ROOT, '.dev.vars');
 const WRANGLER_BIN = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 /** How long to wait for wrangler to exit after a signal before killing it. */
 const STOP_GRACE_MS = 10_000;
+/** How long a child's exit waits for a signal to this script that explains it. */
+const CHILD_EXIT_SETTLE_MS = 200;
 /** How long to wait for the gateway to answer before printing the banner anyway. */
 const READY_TIMEOUT_MS = 120_000;
 
@@ -101,7 +124,7 @@ function runWrangler(args, env) {
 }
 
 console.log('[dev] applying D1 migrations to the local database (.wrangler/state) ...');
-const migrateCode = await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local'], { ...process.env, CI: '1' });
+const migrateCode = await runWrangler(['d1', 'migrations', 'apply', 'DB', '--local', ...PERSIST_ARGS], { ...process.env, CI: '1' });
 if (migrateCode !== 0) fail(`\`wrangler d1 migrations apply DB --local\` failed (exit code ${migrateCode}). See the output above.`);
 
 // ---------------------------------------------------------------------------------------------
@@ -155,28 +178,100 @@ console.log(
 );
 
 // ---------------------------------------------------------------------------------------------
-// 3. Demo upstream, in this process.
+// 3. Demo upstream, a child process: whatever it does, it cannot take this script down.
 // ---------------------------------------------------------------------------------------------
 
-/** @type {import('./demo-upstream.mjs').DemoUpstream} */
-let upstream;
-try {
-  // The demo upstream verifies x-gateway-identity against the gateway's JWKS (routes with
-  // identity_jwt), on the gateway's port (a --port among the extra arguments moves it).
-  const portArg = extraArgs.findIndex((a) => a === '--port' || a.startsWith('--port='));
-  const gatewayPort = portArg === -1 ? GATEWAY_PORT : (extraArgs[portArg]?.includes('=') ? extraArgs[portArg]?.split('=')[1] : extraArgs[portArg + 1]);
-  upstream = await startDemoUpstream({ host: HOST, port: UPSTREAM_PORT, identityJwksUrl: `http://${HOST}:${gatewayPort}/_keygate/jwks.json` });
-} catch (err) {
-  const e = /** @type {NodeJS.ErrnoException} */ (err);
-  fail(
-    e.code === 'EADDRINUSE'
-      ? `port ${UPSTREAM_PORT} on ${HOST} is already in use, so the demo upstream cannot start.\n` +
-          `        The /demo and /llm routes in wrangler.toml expect it there. Stop whatever holds the port\n` +
-          `        (e.g. an earlier \`npm run dev\`; see \`ss -ltnp | grep :${UPSTREAM_PORT}\`) and retry.`
-      : `the demo upstream failed to start: ${e.message}`,
+/** @typedef {import('node:child_process').ChildProcess} ChildProcess */
+
+/** @type {Map<ChildProcess, string>} the running children, by what they are */
+const children = new Map();
+let exiting = false;
+
+/** Stops every child still running: SIGTERM, then SIGKILL after STOP_GRACE_MS. */
+function stopChildren() {
+  const running = [...children.keys()].filter((c) => c.exitCode === null && c.signalCode === null);
+  return Promise.all(
+    running.map(
+      (child) =>
+        new Promise((resolve) => {
+          const killTimer = setTimeout(() => {
+            console.error(`[dev] the ${children.get(child)} did not stop in time; killing it.`);
+            child.kill('SIGKILL');
+          }, STOP_GRACE_MS);
+          child.once('exit', () => {
+            clearTimeout(killTimer);
+            resolve(undefined);
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
   );
 }
-console.log(`[dev] demo upstream listening on ${upstream.url}`);
+
+/** @param {number} code */
+async function shutdown(code) {
+  if (exiting) return;
+  exiting = true;
+  await stopChildren();
+  process.exit(code);
+}
+
+/** @param {number | null} code @param {NodeJS.Signals | null} signal */
+const exitCodeOf = (code, signal) => code ?? (signal ? 128 + ((/** @type {Record<string, number>} */ (constants.signals))[signal] ?? 0) : 0);
+
+/**
+ * Watches a child: when it dies while the others still run, say which and stop everything.
+ * @param {ChildProcess} child
+ * @param {string} what
+ * @param {(code: number | null, signal: NodeJS.Signals | null) => number} exitWith this script's exit code
+ */
+function supervise(child, what, exitWith) {
+  children.set(child, what);
+  child.once('error', (err) => {
+    if (exiting) return;
+    console.error(`\n[dev] error: could not run the ${what}: ${err.message}\n`);
+    void shutdown(1);
+  });
+  child.once('exit', async (code, signal) => {
+    // Ctrl-C reaches the children and this script together: let the signal handler go first.
+    await new Promise((r) => setTimeout(r, CHILD_EXIT_SETTLE_MS));
+    if (exiting) return;
+    const others = [...children.values()].filter((w) => w !== what);
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    console.error(`\n[dev] the ${what} ${how}; stopping ${others.join(' and ') || 'the rest'} and exiting.\n`);
+    void shutdown(exitWith(code, signal));
+  });
+}
+
+const gatewayUrl = (() => {
+  // Follow a --port override so the banner and the upstream's JWKS URL stay truthful.
+  const i = extraArgs.findIndex((a) => a === '--port' || a.startsWith('--port='));
+  if (i === -1) return GATEWAY_URL;
+  const port = extraArgs[i]?.includes('=') ? extraArgs[i]?.split('=')[1] : extraArgs[i + 1];
+  return `http://${HOST}:${port}`;
+})();
+
+console.log(`[dev] starting the demo upstream on ${HOST}:${UPSTREAM_PORT} ...`);
+// The demo upstream verifies x-gateway-identity (routes with identity_jwt) against the gateway's JWKS.
+const upstream = spawn(process.execPath, [UPSTREAM_SCRIPT, '--host', HOST, '--port', String(UPSTREAM_PORT), '--identity-jwks', `${gatewayUrl}/_keygate/jwks.json`], {
+  cwd: ROOT,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+/** @type {Promise<string>} its URL, once it listens */
+const upstreamReady = new Promise((resolve, reject) => {
+  let out = '';
+  upstream.stdout?.on('data', (chunk) => {
+    process.stdout.write(chunk);
+    out += chunk;
+    const m = /listening on (\S+)/.exec(out);
+    if (m?.[1]) resolve(m[1]);
+  });
+  upstream.once('exit', () => reject(new Error('exited before it listened')));
+});
+upstreamReady.catch(() => {});
+supervise(upstream, 'demo upstream', () => 1);
+const upstreamUrl = await upstreamReady.catch(() => '');
+if (upstreamUrl === '') await new Promise(() => {}); // supervise is already stopping everything.
 
 // ---------------------------------------------------------------------------------------------
 // 4. wrangler dev.
@@ -184,58 +279,33 @@ console.log(`[dev] demo upstream listening on ${upstream.url}`);
 
 // A --port among the extra arguments replaces the default: wrangler refuses two.
 const portGiven = extraArgs.some((a) => a === '--port' || a.startsWith('--port='));
-const wranglerArgs = ['dev', '--ip', HOST, ...(portGiven ? [] : ['--port', String(GATEWAY_PORT)]), ...extraArgs];
+// WEBHOOKS_ALLOW_PRIVATE: the demo upstream's webhook receiver is on 127.0.0.1.
+const wranglerArgs = ['dev', '--ip', HOST, ...(portGiven ? [] : ['--port', String(GATEWAY_PORT)]), '--var', 'WEBHOOKS_ALLOW_PRIVATE:true', ...PERSIST_ARGS, ...extraArgs];
 // --var NAME:value may carry secrets (dev-upstash passes a token): show names only.
 const shownArgs = wranglerArgs.map((a, i) => (wranglerArgs[i - 1] === '--var' ? a.replace(/:.*/s, ':<hidden>') : a));
 console.log(`[dev] starting: wrangler ${shownArgs.join(' ')}\n`);
 const wrangler = spawn(process.execPath, [WRANGLER_BIN, ...wranglerArgs], { cwd: ROOT, stdio: 'inherit' });
-
-let exiting = false;
-/** @type {NodeJS.Timeout | undefined} */
-let killTimer;
-
-/** @param {number} code */
-async function shutdown(code) {
-  if (exiting) return;
-  exiting = true;
-  clearTimeout(killTimer);
-  await upstream.close().catch(() => {});
-  process.exit(code);
-}
-
-wrangler.once('error', (err) => {
-  console.error(`[dev] could not start wrangler: ${err.message}`);
-  void shutdown(1);
-});
-wrangler.once('exit', (code, signal) => {
-  const signo = signal ? (/** @type {Record<string, number>} */ (constants.signals)[signal] ?? 0) : 0;
-  void shutdown(code ?? (signal ? 128 + signo : 0));
-});
+// When wrangler ends on its own, its exit code is this script's.
+supervise(wrangler, 'gateway (wrangler dev)', exitCodeOf);
 
 for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
-  process.on(sig, () => {
-    if (wrangler.exitCode !== null || wrangler.signalCode !== null) return void shutdown(0);
-    // On Ctrl-C the terminal signals wrangler too; a second SIGTERM is harmless.
-    wrangler.kill(sig === 'SIGHUP' ? 'SIGTERM' : sig);
-    // wrangler stops workerd itself; if it hangs, make sure nothing is left behind.
-    killTimer ??= setTimeout(() => {
-      console.error('[dev] wrangler did not stop in time; killing it.');
-      wrangler.kill('SIGKILL');
-    }, STOP_GRACE_MS);
+  process.on(sig, async () => {
+    if (exiting) return;
+    exiting = true;
+    // On Ctrl-C the terminal signals the children too; stopping them again is harmless.
+    await stopChildren();
+    process.exit(exitCodeOf(wrangler.exitCode, wrangler.signalCode));
   });
 }
+// This script failing must not leave the children behind either.
+process.on('uncaughtException', (err) => {
+  console.error(`\n[dev] error: ${err.message}; stopping the gateway and the demo upstream.\n`);
+  void shutdown(1);
+});
 
 // ---------------------------------------------------------------------------------------------
 // 5. Banner, once the gateway answers.
 // ---------------------------------------------------------------------------------------------
-
-const gatewayUrl = (() => {
-  // Follow a --port override so the banner stays truthful.
-  const i = extraArgs.findIndex((a) => a === '--port' || a.startsWith('--port='));
-  if (i === -1) return GATEWAY_URL;
-  const port = extraArgs[i]?.includes('=') ? extraArgs[i]?.split('=')[1] : extraArgs[i + 1];
-  return `http://${HOST}:${port}`;
-})();
 
 async function waitForGateway() {
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -259,7 +329,7 @@ if (!exiting) {
       '',
       bar,
       ready ? `  keygate is running: ${gatewayUrl}` : `  keygate should be at ${gatewayUrl} (it has not answered yet; see wrangler's output)`,
-      `  demo upstream:      ${upstream.url}  (routes /demo and /llm)`,
+      `  demo upstream:      ${upstreamUrl}  (routes /demo and /llm)`,
       `  admin token:        ${adminToken}   (in .dev.vars)`,
       '',
       '  Create a key:',

@@ -1,4 +1,4 @@
-// The keygate Hono app. A proxied request takes exactly this path (src/middleware/proxy.ts):
+// The keygate Hono app. A proxied request takes exactly this path (src/gateway/proxy.ts):
 //   proxy: beginRequest -> resolveRoute -> [cors] -> prepareForward -> authenticate -> enforceLimits -> forward (-> meter, settle)
 // /admin is its own app, mounted (see below); the key-holder endpoints come before the
 // catch-all proxy route.
@@ -8,9 +8,11 @@ import { adminApp } from './admin/app';
 import { holderApp } from './holder/app';
 import { jwks } from './identity/jwks-route';
 import type { AppEnv } from './context';
-import { notFound, onError } from './middleware/errors';
-import { proxy } from './middleware/proxy';
-import { requestContext } from './middleware/request-context';
+import { emitRefusalEvent } from './events/request-event';
+import { GatewayError } from './errors';
+import { notFound, onError } from './http/errors';
+import { requestContext } from './http/request-context';
+import { proxy } from './gateway/proxy';
 
 export const app = new Hono<AppEnv>();
 
@@ -28,5 +30,10 @@ app.all('/_keygate', notFound);
 app.all('/_keygate/*', notFound);
 app.all('*', proxy);
 
-app.onError(onError);
+// A refusal of an identified key (revoked, rate limited, upstream down, ...) is a request event too.
+app.onError((err, c) => {
+  const response = onError(err, c);
+  if (err instanceof GatewayError) emitRefusalEvent(c, err, response);
+  return response;
+});
 app.notFound(notFound);

@@ -2,6 +2,7 @@
 
 import type { LoadedConfig } from './config/load';
 import type { Env } from './env';
+import type { EventVariables } from './events/request-event';
 import type { Credential } from './keys/credential';
 import type { KeyRecord } from './keys/record';
 import type { Services } from './services';
@@ -26,7 +27,7 @@ export interface AdminVariables {
   actor: string;
 }
 
-export interface AppVariables extends RequestContextVariables, AuthVariables, AdminVariables {}
+export interface AppVariables extends RequestContextVariables, AuthVariables, AdminVariables, EventVariables {}
 
 export interface AppEnv {
   Bindings: Env;

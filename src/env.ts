@@ -30,6 +30,8 @@ export interface Env {
   ADMIN_JWT_AUDIENCE?: string;
   ADMIN_JWKS_URL?: string;
   ADMIN_JWT_ROLES_CLAIM?: string;
+  /** Request events and webhook deliveries (src/events, src/webhooks); unset turns both off. */
+  EVENTS?: Queue<import('./events/messages').QueueMessage>;
   /** Upstream credentials named by routes' upstream_auth.secret. */
   [secret: string]: unknown;
 }

@@ -44,12 +44,12 @@ export interface ErrorBody {
 }
 
 /**
- * Thrown by HTTP-facing code; mapped to a response in exactly one place (middleware/errors.ts).
+ * Thrown by HTTP-facing code; mapped to a response in exactly one place (http/errors.ts).
  *
  * An Error by its prototype chain (so `instanceof Error` holds and Hono hands it to onError),
  * but built without running the Error constructor: expected refusals need no stack trace,
- * and native Error construction was the largest single cost of answering a bad key
- * (bench/profile.mjs --target bad_key), even with Error.stackTraceLimit set to 0.
+ * and capturing one (even with Error.stackTraceLimit at 0) is the costliest part of
+ * answering a bad key, a request anyone can send at will.
  */
 export class GatewayError {
   readonly name = 'GatewayError';
@@ -70,7 +70,7 @@ Object.setPrototypeOf(GatewayError.prototype, Error.prototype);
 // Error's type, for the places typed against Error (Hono's onError).
 export interface GatewayError extends Error {}
 
-export function statusOf(code: ErrorCode): ErrorStatus {
+export function httpStatusOf(code: ErrorCode): ErrorStatus {
   return ERRORS[code].status;
 }
 
@@ -89,7 +89,7 @@ export function errorResponse(
   headers['content-type'] = 'application/json; charset=utf-8';
   headers['cache-control'] = 'no-store';
   headers['x-request-id'] = requestId;
-  const status = statusOf(code);
+  const status = httpStatusOf(code);
   if (status === 401 && headers['www-authenticate'] === undefined) {
     headers['www-authenticate'] = code === 'unauthorized' ? 'Bearer realm="keygate-admin"' : `Bearer realm="keygate", error="invalid_token"`;
   }

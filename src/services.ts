@@ -6,9 +6,11 @@ import type { LoadedConfig } from './config/load';
 import type { Env } from './env';
 import { KeyStore } from './keys/key-store';
 import { DurableObjectLimitStore } from './limits/durable-object-store';
+import { LruCache } from './lib/lru';
 import { StoreGuard } from './limits/guard';
 import type { LimitStore } from './limits/store';
 import { UpstashLimitStore } from './limits/upstash-store';
+import { storeTimeouts, type StoreTimeouts } from './limits/timeouts';
 import { fetchUpstream, type Upstream } from './proxy/upstream';
 
 export interface Services {
@@ -16,7 +18,8 @@ export interface Services {
   limits: LimitStore;
   guard: StoreGuard;
   upstream: Upstream;
-  storeTimeoutMs: number;
+  /** Store timeouts by purpose, derived once from STORE_TIMEOUT_MS. */
+  timeouts: StoreTimeouts;
 }
 
 const built = new WeakMap<object, Services>();
@@ -29,8 +32,10 @@ export function limitStoreFor(env: Env): LimitStore {
 }
 
 // Guards are per store and isolate-wide, so the breaker sees every request's failures:
-// Upstash by URL (bounded), the Durable Object store by its namespace binding.
-const guards = new Map<string, StoreGuard>();
+// Upstash by URL, the Durable Object store by its namespace binding. Services are built once
+// per env object, so a guard is looked up rarely; the TTL only drops guards of URLs a
+// configuration no longer names (a dropped guard's breaker state is a cache, never the truth).
+const guards = new LruCache<string, StoreGuard>(16, 3_600_000);
 const objectGuards = new WeakMap<object, StoreGuard>();
 
 function guardFor(env: Env, limits: LimitStore): StoreGuard {
@@ -42,7 +47,6 @@ function guardFor(env: Env, limits: LimitStore): StoreGuard {
   const guardKey = `${limits.kind}:${env.UPSTASH_REDIS_REST_URL ?? ''}`;
   let guard = guards.get(guardKey);
   if (!guard) {
-    if (guards.size > 16) guards.clear();
     guard = new StoreGuard(limits.kind);
     guards.set(guardKey, guard);
   }
@@ -59,7 +63,7 @@ export function servicesFor(env: Env, config: LoadedConfig): Services {
       limits,
       guard,
       upstream: fetchUpstream,
-      storeTimeoutMs: config.STORE_TIMEOUT_MS,
+      timeouts: storeTimeouts(config.STORE_TIMEOUT_MS),
     };
     built.set(env, services);
   }

@@ -111,7 +111,7 @@ describe('documentation matches the code', () => {
 
   it('docs/storage.md lists exactly the fields of the KV key snapshot', async () => {
     const { key } = await createKey({ name: 'storage doc', owner: 'docs', limits: { rpm: 5 } });
-    const snapshot = await testEnv().KEYS.get<Record<string, unknown>>(KV_PREFIX + (await digestKey(key)), 'json');
+    const snapshot = await testEnv().KEYS.get<Record<string, unknown>>(KV_PREFIX + (digestKey(key)), 'json');
     expect(snapshot).not.toBeNull();
     expect([...table('| Field | D1 column | Notes |', storage).keys()].sort()).toEqual(Object.keys(snapshot ?? {}).sort());
   });

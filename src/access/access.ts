@@ -2,6 +2,7 @@
 // referer, scopes. Pure: plain inputs, a tagged result.
 
 import type { KeyRecord } from '../keys/record';
+import { blockReasonOf } from '../keys/status';
 import { cidrContains, parseCidr, parseIp } from './cidr';
 import { refererAllowed } from './referer';
 
@@ -49,9 +50,8 @@ export function ipAllowed(allowlist: readonly string[], ip: string | null): bool
 }
 
 export function checkAccess(key: KeyRecord, req: AccessRequest): AccessResult {
-  if (!key.is_active && key.revoked_at === null) return { ok: false, code: 'key_inactive' };
-  if (key.revoked_at !== null) return { ok: false, code: 'key_revoked' };
-  if (key.expires_at !== null && key.expires_at <= req.now) return { ok: false, code: 'key_expired' };
+  const blocked = blockReasonOf(key, req.now);
+  if (blocked !== null) return { ok: false, code: blocked };
   if (!req.skipNetworkRules) {
     if (key.allowed_ips.length > 0 && !ipAllowed(key.allowed_ips, req.ip)) return { ok: false, code: 'ip_not_allowed' };
     if (key.allowed_referers.length > 0 && !refererAllowed(key.allowed_referers, req.referer)) return { ok: false, code: 'referer_not_allowed' };

@@ -1,5 +1,5 @@
 // /admin/keys: the key lifecycle over HTTP. Handlers validate with the shared schemas,
-// call the domain KeyService, and present records redacted (never digest or plaintext).
+// call the domain KeyLifecycle, and present records redacted (never digest or plaintext).
 
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
@@ -7,9 +7,9 @@ import { GatewayError } from '../errors';
 import { digestKey } from '../keys/digest';
 import { parseKey } from '../keys/key-format';
 import { presentKey } from '../keys/record';
-import { readUsageGuarded } from '../limits/usage';
-import type { Changed, SyncState } from '../keys/service';
-import { createInput, keyService, unwrap, updateInput } from './key-service';
+import { readUsageGuarded } from '../limits/usage-view';
+import type { Changed, SyncState } from '../keys/lifecycle';
+import { createInput, keyLifecycle, unwrap, updateInput } from './key-lifecycle';
 import { issueSigningSecret, signingBox } from './signing-routes';
 import {
   ChangedKeySchema,
@@ -64,7 +64,7 @@ keysApp.openapi(
     const input = createInput(body, c);
     // The master key is checked before the key exists, so a misconfiguration creates nothing.
     const box = body.signing_secret ? await signingBox(c) : null;
-    const { record, plaintext, marker } = unwrap(await keyService(c).create(input, c.get('actor')));
+    const { record, plaintext, marker } = unwrap(await keyLifecycle(c).create(input, c.get('actor')));
     const secret = box ? { signing_secret: await issueSigningSecret(c, box, record.id) } : {};
     return c.json({ ...presentKey(record), ...pending(marker), key: plaintext, ...secret }, 201, NO_STORE);
   },
@@ -82,7 +82,7 @@ keysApp.openapi(
   async (c) => {
     const q = c.req.valid('query');
     const now = Date.now();
-    const rows = await keyService(c).repo.list({ ...q, limit: q.limit + 1 }, now);
+    const rows = await keyLifecycle(c).repo.list({ ...q, limit: q.limit + 1 }, now);
     const page = rows.slice(0, q.limit);
     const next = rows.length > q.limit ? (page[page.length - 1]?.id ?? null) : null;
     return c.json({ keys: page.map((r) => presentKey(r, now)), next_cursor: next }, 200);
@@ -100,10 +100,10 @@ keysApp.openapi(
   }),
   async (c) => {
     const body = c.req.valid('json');
-    const repo = keyService(c).repo;
+    const repo = keyLifecycle(c).repo;
     if (body.key !== undefined) {
       const parsed = parseKey(body.key, c.get('config').prefixes);
-      const record = parsed.ok ? await repo.byDigest(await digestKey(body.key)) : null;
+      const record = parsed.ok ? await repo.byDigest(digestKey(body.key)) : null;
       return c.json({ keys: record ? [presentKey(record)] : [], next_cursor: null }, 200);
     }
     const records = await repo.byDisplay(body.start, body.end, 100);
@@ -121,7 +121,7 @@ keysApp.openapi(
     responses: { 200: ok(KeySchema, 'The key'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
   }),
   async (c) => {
-    const record = await keyService(c).get(c.req.valid('param').id);
+    const record = await keyLifecycle(c).get(c.req.valid('param').id);
     if (!record) throw new GatewayError('not_found', 'No key with this id.');
     return c.json(presentKey(record), 200);
   },
@@ -138,7 +138,7 @@ keysApp.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid('param');
-    const result = await keyService(c).update(id, updateInput(c.req.valid('json')), c.get('actor'));
+    const result = await keyLifecycle(c).update(id, updateInput(c.req.valid('json')), c.get('actor'));
     if (!result.ok && result.code === 'not_found') throw new GatewayError('not_found', 'No key with this id.');
     return c.json(changed(unwrap(result)), 200);
   },
@@ -154,7 +154,7 @@ keysApp.openapi(
     responses: { 200: ok(DeletedKeySchema, 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
   }),
   async (c) => {
-    const { record, marker } = unwrap(await keyService(c).delete(c.req.valid('param').id, c.get('actor')));
+    const { record, marker } = unwrap(await keyLifecycle(c).delete(c.req.valid('param').id, c.get('actor')));
     return c.json({ id: record.id, deleted: true as const, ...pending(marker) }, 200);
   },
 );
@@ -162,15 +162,15 @@ keysApp.openapi(
 keysApp.openapi(keyActionWithBody('/keys/{id}/revoke', 'Revoke a key with a reason (final)', RevokeBody), async (c) => {
   const { id } = c.req.valid('param');
   const { reason } = c.req.valid('json');
-  return c.json(changed(unwrap(await keyService(c).revoke(id, reason, c.get('actor')))), 200);
+  return c.json(changed(unwrap(await keyLifecycle(c).revoke(id, reason, c.get('actor')))), 200);
 });
 
 keysApp.openapi(keyAction('/keys/{id}/activate', 'Activate a deactivated key'), async (c) => {
-  return c.json(changed(unwrap(await keyService(c).setActive(c.req.valid('param').id, true, c.get('actor')))), 200);
+  return c.json(changed(unwrap(await keyLifecycle(c).setActive(c.req.valid('param').id, true, c.get('actor')))), 200);
 });
 
 keysApp.openapi(keyAction('/keys/{id}/deactivate', 'Deactivate a key (reversible)'), async (c) => {
-  return c.json(changed(unwrap(await keyService(c).setActive(c.req.valid('param').id, false, c.get('actor')))), 200);
+  return c.json(changed(unwrap(await keyLifecycle(c).setActive(c.req.valid('param').id, false, c.get('actor')))), 200);
 });
 
 keysApp.openapi(keyActionWithBody('/keys/{id}/extend', 'Set a new expiry (or none)', ExtendBody), async (c) => {
@@ -180,7 +180,7 @@ keysApp.openapi(keyActionWithBody('/keys/{id}/extend', 'Set a new expiry (or non
   if (expiresAt !== null && expiresAt <= now) {
     throw new GatewayError('validation_failed', undefined, { details: [{ path: 'expires_at', message: 'must be in the future' }] });
   }
-  return c.json(changed(unwrap(await keyService(c).extend(c.req.valid('param').id, expiresAt, c.get('actor')))), 200);
+  return c.json(changed(unwrap(await keyLifecycle(c).extend(c.req.valid('param').id, expiresAt, c.get('actor')))), 200);
 });
 
 const UsageSchema = z
@@ -204,7 +204,7 @@ keysApp.openapi(
     responses: { 200: ok(UsageSchema, 'Usage'), ...errorResponses('validation_failed', 'not_found', 'store_unavailable', ...AUTH_ERRORS) },
   }),
   async (c) => {
-    const record = await keyService(c).get(c.req.valid('param').id);
+    const record = await keyLifecycle(c).get(c.req.valid('param').id);
     if (!record) throw new GatewayError('not_found', 'No key with this id.');
     const services = c.get('services');
     const usage = await readUsageGuarded(services, c.get('config'), record);
@@ -234,7 +234,7 @@ keysApp.openapi(
     const { id } = c.req.valid('param');
     const { grace_seconds } = c.req.valid('json');
     const idem = c.req.valid('header')['idempotency-key'];
-    const out = unwrap(await keyService(c).rotate(id, grace_seconds, c.get('actor'), idem));
+    const out = unwrap(await keyLifecycle(c).rotate(id, grace_seconds, c.get('actor'), idem));
     return c.json({ ...presentKey(out.record), ...pending(out.marker), key: out.plaintext, previous: presentKey(out.previous), replayed: out.replayed }, 200, NO_STORE);
   },
 );

@@ -5,10 +5,10 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { ERRORS, type ErrorCode } from '../errors';
+import { emitUse } from '../events/request-event';
 import { counterIdOf, presentKey } from '../keys/record';
-import { storeTimeouts } from '../limits/timeouts';
-import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage';
-import { verifyPresentedKey } from './key-auth';
+import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage-view';
+import { verifyPresentedKey } from '../http/key-auth';
 import { errorResponses, KeySchema, VerifyBody } from './schemas';
 import { validationError } from './validation';
 
@@ -55,11 +55,12 @@ verifyApp.openapi(
       return c.json({ valid: false, code: result.code, key: result.key ? presentKey(result.key) : null, usage: null }, 200);
     }
     const key = result.key;
+    emitUse(c, key.id, 'verify');
     const now = Date.now();
     if (body.consume) {
       const plan = usagePlan(config, key);
       const counters = plan.counters.filter((x) => x.kind === 'requests').map((x) => ({ ...x, cost: 1 }));
-      const guarded = await services.guard.run('admit', storeTimeouts(services.storeTimeoutMs).admit, () => services.limits.admit({ keyId: key.id, counterId: counterIdOf(key), counters, now }));
+      const guarded = await services.guard.run('admit', services.timeouts.admit, () => services.limits.admit({ keyId: key.id, counterId: counterIdOf(key), counters, now }));
       if (!guarded.ok) return c.json({ valid: false, code: 'store_unavailable' as const, key: presentKey(key), usage: null }, 200);
       const o = guarded.value;
       if (o.status === 'blocked') {

@@ -164,6 +164,15 @@ export const ConfigSchema = z
     KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
     STORE_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
     MAX_KEYS_PER_OWNER: z.coerce.number().int().min(0).optional(),
+    // Request log and webhooks (src/events, src/webhooks): read by the queue consumer, the cron and /admin.
+    LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    ROLLUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+    WEBHOOKS_ALLOW_PRIVATE: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+      .transform((v) => v === true || v === 'true' || v === '1')
+      .default(false),
+    BUDGET_ALERT_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.8),
     // `iss` of x-gateway-identity tokens; default: the gateway's URL (src/identity/).
     IDENTITY_ISSUER: z.string().url().optional(),
     // Admin sign-in through an identity provider (src/admin/idp-auth.ts): on when all three are set.

@@ -2,25 +2,12 @@
 // GET /_keygate/usage (windows and budget) and GET /_keygate/key (the redacted record).
 
 import { Hono, type Context } from 'hono';
-import { createMiddleware } from 'hono/factory';
-import { accessOf, verifyPresentedKey } from '../admin/key-auth';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
-import { readCredential } from '../keys/credential';
 import { presentKey } from '../keys/record';
-import { readUsageGuarded } from '../limits/usage';
-import { requestContext } from '../middleware/request-context';
-
-const selfAuth = () =>
-  createMiddleware<AppEnv>(async function selfAuth(c, next) {
-    const credential = readCredential(c.req.raw.headers, c.req.url, [], undefined);
-    if (!credential) throw new GatewayError('missing_key');
-    const result = await verifyPresentedKey(c, credential.key, accessOf(c, []));
-    if (!result.ok) throw new GatewayError(result.code);
-    c.set('key', result.key);
-    c.set('credential', credential);
-    await next();
-  });
+import { readUsageGuarded } from '../limits/usage-view';
+import { holderAuth } from '../http/holder-auth';
+import { requestContext } from '../http/request-context';
 
 async function usageOf(c: Context<AppEnv>) {
   const usage = await readUsageGuarded(c.get('services'), c.get('config'), c.get('key'));
@@ -30,11 +17,10 @@ async function usageOf(c: Context<AppEnv>) {
 
 export const holderApp = new Hono<AppEnv>();
 holderApp.use('*', requestContext());
-holderApp.use('*', selfAuth());
+holderApp.use('*', holderAuth());
 holderApp.get('/usage', async (c) => c.json(await usageOf(c), 200, { 'cache-control': 'no-store' }));
 holderApp.get('/key', async (c) => {
   const key = c.get('key');
   return c.json({ key: presentKey(key), usage: await usageOf(c) }, 200, { 'cache-control': 'no-store' });
 });
 
-export { usageOf };

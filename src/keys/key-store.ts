@@ -5,6 +5,7 @@
 // reach D1 are bounded per isolate, so forged keys with valid checksums can neither evict real
 // keys nor turn one isolate into a D1 load generator.
 
+import { InFlight } from '../lib/in-flight';
 import { LruCache } from '../lib/lru';
 import type { KeyRecord } from './record';
 import { KeyRepository } from './repository';
@@ -25,6 +26,8 @@ export const MAX_COLD_LOOKUPS = 1_024;
 /** Of those, lookups that missed KV and ask D1, the system of record: forged keys always do. */
 export const MAX_D1_FALLBACKS = 32;
 const KV_MAX_EXPIRATION_S = 2 ** 31 - 1;
+/** Longer than any KV or D1 read is allowed to take: past it, a read is not shared any more. */
+const IN_FLIGHT_TTL_MS = 30_000;
 
 // Module scope on purpose: shared by every request the isolate serves. Bounded.
 const cache = new LruCache<string, KeyRecord>(10_000, 10_000);
@@ -32,11 +35,11 @@ const cache = new LruCache<string, KeyRecord>(10_000, 10_000);
 // checksums) evicts only other unknown digests, never a known key.
 const unknown = new LruCache<string, true>(10_000, NEGATIVE_TTL_MS);
 // Cold lookups in flight, one per digest: concurrent requests with the same key share one
-// KV (and D1) read. Entries leave when their lookup settles; the size is capped above.
-const inFlight = new Map<string, Promise<Lookup>>();
+// KV (and D1) read. Entries leave when their lookup settles (or after IN_FLIGHT_TTL_MS).
+const inFlight = new InFlight<string, Lookup>(MAX_COLD_LOOKUPS, IN_FLIGHT_TTL_MS);
 let d1Fallbacks = 0;
-// Fresh reads in flight (lookupFresh), one per digest, same bound.
-const freshInFlight = new Map<string, Promise<KeyRecord | null>>();
+// Fresh reads in flight (lookupFresh), one per digest, same bounds.
+const freshInFlight = new InFlight<string, KeyRecord | null>(MAX_COLD_LOOKUPS, IN_FLIGHT_TTL_MS);
 
 /** Drops the isolate tier (tests). */
 export function clearKeyCache(): void {
@@ -66,10 +69,8 @@ export class KeyStore {
     if (hit) return Promise.resolve(hit);
     const pending = inFlight.get(digest);
     if (pending) return pending;
-    if (inFlight.size >= MAX_COLD_LOOKUPS) return Promise.resolve(BUSY);
-    const lookup = this.coldLookup(digest, backfill).finally(() => inFlight.delete(digest));
-    inFlight.set(digest, lookup);
-    return lookup;
+    if (!inFlight.hasRoom()) return Promise.resolve(BUSY);
+    return inFlight.track(digest, this.coldLookup(digest, backfill));
   }
 
   private async coldLookup(digest: string, backfill: (p: Promise<unknown>) => void): Promise<Lookup> {
@@ -114,14 +115,7 @@ export class KeyStore {
     const pending = freshInFlight.get(digest);
     if (pending) return pending;
     const read = this.readFresh(digest);
-    if (freshInFlight.size < MAX_COLD_LOOKUPS) {
-      freshInFlight.set(digest, read);
-      void read.then(
-        () => freshInFlight.delete(digest),
-        () => freshInFlight.delete(digest),
-      );
-    }
-    return read;
+    return freshInFlight.hasRoom() ? freshInFlight.track(digest, read) : read;
   }
 
   private async readFresh(digest: string): Promise<KeyRecord | null> {

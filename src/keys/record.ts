@@ -3,10 +3,10 @@
 
 import type { Budget, Limits } from '../config/schema';
 import { redactedKey } from './key-format';
+import { keyStatus } from './status';
 
 export const KEY_TYPES = ['user', 'service', 'system'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
-export type KeyStatus = 'active' | 'inactive' | 'revoked' | 'expired';
 
 /** Per-key limit policy; route defaults fill what a key leaves out. */
 export interface KeyPolicy {
@@ -53,26 +53,6 @@ export function counterIdOf(r: Pick<KeyRecord, 'id' | 'counter_id'>): string {
   return r.counter_id ?? r.id;
 }
 
-/** Why a key cannot be used (also the revocation marker's value; `invalid_key` = deleted). */
-export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
-
-export function blockReasonOf(r: KeyRecord, now: number): BlockReason | null {
-  if (r.revoked_at !== null) return 'key_revoked';
-  if (!r.is_active) return 'key_inactive';
-  if (r.expires_at !== null && r.expires_at <= now) return 'key_expired';
-  return null;
-}
-
-export function isUsable(r: KeyRecord, now: number): boolean {
-  return blockReasonOf(r, now) === null;
-}
-
-export function statusOf(record: KeyRecord, now = Date.now()): KeyStatus {
-  if (record.revoked_at !== null) return 'revoked';
-  if (record.expires_at !== null && record.expires_at <= now) return 'expired';
-  return record.is_active ? 'active' : 'inactive';
-}
-
 // Clamped to what Date can hold, so a row written before the API bounded expiries (or by hand)
 // still lists instead of throwing a RangeError.
 const MAX_DATE_MS = 8.64e15;
@@ -98,7 +78,7 @@ export function presentKey(record: KeyRecord, now = Date.now()) {
     limits: record.policy.limits ?? null,
     model_limits: record.policy.model_limits ?? null,
     budget: record.policy.budget ?? null,
-    status: statusOf(record, now),
+    status: keyStatus(record, now),
     is_active: record.is_active,
     expires_at: iso(record.expires_at),
     revoked_at: iso(record.revoked_at),
@@ -109,4 +89,3 @@ export function presentKey(record: KeyRecord, now = Date.now()) {
     rotated_to: record.rotated_to,
   };
 }
-export type PresentedKey = ReturnType<typeof presentKey>;

@@ -1,8 +1,9 @@
 // D1 access for key records: the system of record. SQL lives here and nowhere else.
 
-import type { KeyPolicy, KeyRecord, KeyStatus, KeyType } from './record';
+import type { KeyPolicy, KeyRecord, KeyType } from './record';
+import { statusSql, type KeyStatus } from './status';
 
-interface KeyRow {
+export interface KeyRow {
   id: string;
   digest: string;
   prefix: string;
@@ -36,7 +37,7 @@ export interface SqlGuard {
 }
 
 /** SQL for "k2 is usable at time ?" (one bound parameter: now). */
-const USABLE_K2 = 'k2.revoked_at IS NULL AND k2.is_active = 1 AND (k2.expires_at IS NULL OR k2.expires_at > ?)';
+const USABLE_K2 = statusSql('active', 'k2').sql;
 
 export function fromRow(row: KeyRow): KeyRecord {
   return {
@@ -203,22 +204,10 @@ export class KeyRepository {
     // case, as LIKE did.
     if (filter.q !== undefined) (where.push('instr(lower(name), lower(?)) > 0'), args.push(filter.q));
     if (filter.cursor !== undefined) (where.push('id < ?'), args.push(filter.cursor));
-    switch (filter.status) {
-      case 'revoked':
-        where.push('revoked_at IS NOT NULL');
-        break;
-      case 'expired':
-        where.push('revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= ?');
-        args.push(now);
-        break;
-      case 'inactive':
-        where.push('revoked_at IS NULL AND is_active = 0 AND (expires_at IS NULL OR expires_at > ?)');
-        args.push(now);
-        break;
-      case 'active':
-        where.push('revoked_at IS NULL AND is_active = 1 AND (expires_at IS NULL OR expires_at > ?)');
-        args.push(now);
-        break;
+    if (filter.status !== undefined) {
+      const status = statusSql(filter.status);
+      where.push(status.sql);
+      if (status.binds === 1) args.push(now);
     }
     const sql = `SELECT * FROM keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     const res = await this.db.prepare(sql).bind(...args, filter.limit).all<KeyRow>();

@@ -7,11 +7,13 @@ import { digestKey } from './digest';
 import { IdempotencyRepository } from './idempotency-repository';
 import { displayParts, generateKey } from './key-format';
 import { OutboxRepository, outboxRowOf } from './outbox-repository';
-import { blockReasonOf, counterIdOf, type KeyRecord } from './record';
+import { counterIdOf, type KeyRecord } from './record';
+import { blockReasonOf } from './status';
 import type { ServiceResult, SyncState } from './result';
 import { complete, targetOf, type SyncDeps } from './sync';
 import { newKeyId, writeToken } from '../lib/ids';
-import { open, seal, sha256Hex } from '../lib/sealed';
+import { open, seal } from '../lib/sealed';
+import { sha256Hex } from '../lib/sha256';
 
 /**
  * Issues a new key with the same settings; the old one keeps working for `graceSeconds`
@@ -29,7 +31,7 @@ export async function rotateKey(
   const repo = deps.store.repo;
   const idempotency = new IdempotencyRepository(deps.db);
   const outbox = new OutboxRepository(deps.db);
-  const idemId = idempotencyKey ? await sha256Hex(`rotate:${id}:${idempotencyKey}`) : undefined;
+  const idemId = idempotencyKey ? sha256Hex(`rotate:${id}:${idempotencyKey}`) : undefined;
   const replay = async (): Promise<Stored | null> => {
     if (!idemId || !idempotencyKey) return null;
     const sealed = await idempotency.sealed(idemId);
@@ -63,7 +65,7 @@ export async function rotateKey(
   const record: KeyRecord = {
     ...current,
     id: newKeyId(now),
-    digest: await digestKey(plaintext),
+    digest: digestKey(plaintext),
     start,
     end,
     last_used_at: null,

@@ -7,7 +7,8 @@
 import { audit } from './audit';
 import type { KeyStore } from './key-store';
 import { OutboxRepository } from './outbox-repository';
-import { blockReasonOf, counterIdOf, type BlockReason, type KeyRecord } from './record';
+import { counterIdOf, type KeyRecord } from './record';
+import { blockReasonOf, type BlockReason } from './status';
 import type { SyncState } from './result';
 
 /** Writes (or clears, with null) a key's revocation marker; false when the store failed. */

@@ -6,10 +6,11 @@
 // Plain inputs, tagged result.
 
 import { checkAccess, type AccessFailure, type AccessRequest } from '../access/access';
-import { digestKeySync } from './digest';
+import { digestKey } from './digest';
 import { checkKey } from './key-format';
 import type { KeyStore, LookupSource } from './key-store';
-import type { BlockReason, KeyRecord } from './record';
+import type { KeyRecord } from './record';
+import type { BlockReason } from './status';
 
 export type MarkerFailure = BlockReason | 'store_unavailable';
 export type VerifyFailure = 'invalid_key' | AccessFailure | MarkerFailure;
@@ -28,7 +29,7 @@ export interface VerifyDeps {
 export async function verifyKey(presented: string, deps: VerifyDeps, access: AccessRequest): Promise<VerifyResult> {
   // Malformed, bad-checksum and unknown keys answer identically: no enumeration.
   if (checkKey(presented, deps.prefixes) !== null) return { ok: false, code: 'invalid_key' };
-  return verifyDigest(digestKeySync(presented), deps, access);
+  return verifyDigest(digestKey(presented), deps, access);
 }
 
 /** The checks after the key string: lookup by digest, access rules, marker (signed requests start here). */

@@ -36,8 +36,3 @@ export async function open<T>(secret: string, purpose: string, sealed: string): 
     return null;
   }
 }
-
-export async function sha256Hex(s: string): Promise<string> {
-  const buf = await crypto.subtle.digest('SHA-256', encoder.encode(s));
-  return [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}

@@ -31,29 +31,35 @@ function boundedCost(cost: number, limit: number): number | null {
 
 /** The admission to send, or why none may be sent. Returns the input itself when it is already sound. */
 export function checkAdmitInput(input: AdmitInput): AdmitInputCheck {
+  const bounded = boundAdmitInput(input);
+  return typeof bounded === 'string' ? { ok: false, problem: bounded } : { ok: true, input: bounded };
+}
+
+/** checkAdmitInput without the wrapper: the sound input, or the problem. */
+export function boundAdmitInput(input: AdmitInput): AdmitInput | string {
   let counters: CounterSpec[] | undefined;
   for (let i = 0; i < input.counters.length; i++) {
     const c = input.counters[i] as CounterSpec;
     const limit = boundedLimit(c.limit);
-    if (limit === null || !Number.isSafeInteger(c.windowMs) || c.windowMs <= 0) return { ok: false, problem: `counter ${c.name}: limit or window is not a non-negative number` };
+    if (limit === null || !Number.isSafeInteger(c.windowMs) || c.windowMs <= 0) return `counter ${c.name}: limit or window is not a non-negative number`;
     const cost = boundedCost(c.cost, limit);
-    if (cost === null) return { ok: false, problem: `counter ${c.name}: cost is not a finite non-negative number` };
+    if (cost === null) return `counter ${c.name}: cost is not a finite non-negative number`;
     if (cost !== c.cost || limit !== c.limit) (counters ??= input.counters.slice())[i] = { ...c, limit, cost };
   }
   let budget = input.budget;
   if (budget) {
     const limit = boundedLimit(budget.limitMicros);
-    if (limit === null) return { ok: false, problem: 'budget: limit is not a non-negative number' };
+    if (limit === null) return 'budget: limit is not a non-negative number';
     const cost = boundedCost(budget.costMicros, limit);
-    if (cost === null) return { ok: false, problem: 'budget: cost is not a finite non-negative number' };
+    if (cost === null) return 'budget: cost is not a finite non-negative number';
     if (cost !== budget.costMicros || limit !== budget.limitMicros) budget = { ...budget, limitMicros: limit, costMicros: cost };
   }
-  if (!Number.isSafeInteger(input.now)) return { ok: false, problem: 'now is not an integer' };
+  if (!Number.isSafeInteger(input.now)) return 'now is not an integer';
   if (input.replay && (!Number.isSafeInteger(input.replay.expiresAt) || input.replay.id.length === 0 || input.replay.id.length > 128)) {
-    return { ok: false, problem: 'replay: token id or expiry is out of range' };
+    return 'replay: token id or expiry is out of range';
   }
-  if (counters === undefined && budget === input.budget) return { ok: true, input };
-  return { ok: true, input: { ...input, counters: counters ?? input.counters, budget } };
+  if (counters === undefined && budget === input.budget) return input;
+  return { ...input, counters: counters ?? input.counters, budget };
 }
 
 /**

@@ -4,7 +4,8 @@
 
 import { boundedSettlement } from './admit-input';
 import type { LimiterObject } from './durable-object';
-import { markerFlag, type AdmitInput, type BlockReason, type AdmitOutcome, type BudgetSpec, type CounterSpec, type LimitStore, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import type { BlockReason } from '../keys/status';
+import { markerFlag, type AdmitInput, type AdmitOutcome, type BudgetSpec, type CounterSpec, type LimitStore, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 export class DurableObjectLimitStore implements LimitStore {
   readonly kind = 'durable_object' as const;

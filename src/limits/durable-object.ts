@@ -3,17 +3,18 @@
 // of a key's windows and budget is atomic: exact, all or nothing, no compensation needed.
 
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from '../env';
-import { budgetStateOf, ticketFor } from './upstash-store';
-import { BLOCK_REASONS, bucketOf, markerFlag, windowEnd, type AdmitInput, type BlockReason, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import type { BlockReason } from '../keys/status';
+import { blockReasonFrom, budgetStateOf, bucketOf, counterStateOf, markerFlag, ticketFor, windowEnd, type AdmitInput, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 const DAY_MS = 86_400_000;
 
-export class LimiterObject extends DurableObject<Env> {
+// The object reads no bindings: typed with the runtime's global Env rather than src/env.ts,
+// which names this class for the LIMITER binding, so the two modules do not import each other.
+export class LimiterObject extends DurableObject {
   private readonly sql: SqlStorage;
   private lastSweep = 0;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(`
@@ -59,13 +60,12 @@ export class LimiterObject extends DurableObject<Env> {
 
   private blocked(flag: string): BlockReason | null {
     const row = this.sql.exec<{ value: string }>('SELECT value FROM flags WHERE name = ?', flag).toArray()[0];
-    return row ? (BLOCK_REASONS.find((r) => r === row.value) ?? 'key_revoked') : null;
+    return row ? blockReasonFrom(row.value) : null;
   }
 
   private state(c: CounterSpec, now: number): CounterState {
     const bucket = bucketOf(now, c.windowMs);
-    const used = this.used(c.name, bucket);
-    return { name: c.name, kind: c.kind, limit: c.limit, used, remaining: Math.max(0, c.limit - used), windowMs: c.windowMs, resetAt: windowEnd(bucket, c.windowMs) };
+    return counterStateOf(c, this.used(c.name, bucket), bucket);
   }
 
   admit(input: AdmitInput): AdmitOutcome {
@@ -92,11 +92,15 @@ export class LimiterObject extends DurableObject<Env> {
     if (budget && spent + budget.costMicros > budget.limitMicros) {
       return { status: 'budget_exhausted', counters: states, budget: budgetStateOf(budget, spent) };
     }
-    for (const c of counters) this.add(c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
-    if (budget) this.addSpend(budget.periodKey, budget.costMicros, budget.resetAt === null ? null : budget.resetAt + DAY_MS);
-    if (replayId !== null) {
-      this.sql.exec('INSERT INTO replays (id, expires) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires = excluded.expires', replayId, replay!.expiresAt);
-    }
+    // One transaction: a write that fails (a constraint, a bad value) rolls back the others, so
+    // a request is never charged part of its admission, nor its token id recorded without it.
+    this.ctx.storage.transactionSync(() => {
+      for (const c of counters) this.add(c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
+      if (budget) this.addSpend(budget.periodKey, budget.costMicros, budget.resetAt === null ? null : budget.resetAt + DAY_MS);
+      if (replayId !== null) {
+        this.sql.exec('INSERT INTO replays (id, expires) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires = excluded.expires', replayId, replay!.expiresAt);
+      }
+    });
     const after = states.map((s, i) => ({ ...s, used: s.used + counters[i]!.cost, remaining: Math.max(0, s.remaining - counters[i]!.cost) }));
     return {
       status: 'admitted',
@@ -107,6 +111,10 @@ export class LimiterObject extends DurableObject<Env> {
   }
 
   settle(ticket: Ticket, s: Settlement): void {
+    this.ctx.storage.transactionSync(() => this.applySettlement(ticket, s));
+  }
+
+  private applySettlement(ticket: Ticket, s: Settlement): void {
     if (s.tokenDelta !== 0) {
       for (const w of ticket.tokenWindows) {
         const current = bucketOf(s.now, w.windowMs);

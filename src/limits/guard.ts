@@ -35,7 +35,8 @@ export interface BreakerOptions {
 export class StoreGuard {
   #consecutiveFailures = 0;
   #openUntil = 0;
-  readonly stats = { calls: 0, failures: 0, timeouts: 0, shortCircuited: 0, rejected: 0 };
+  /** Store faults seen by this isolate, reported in each failure log line. */
+  readonly stats = { failures: 0 };
 
   constructor(
     readonly storeKind: string,
@@ -48,9 +49,7 @@ export class StoreGuard {
 
   async run<T>(op: string, timeoutMs: number, fn: () => Promise<T>): Promise<Guarded<T>> {
     const started = performance.now();
-    this.stats.calls++;
     if (this.open) {
-      this.stats.shortCircuited++;
       return { ok: false, reason: 'circuit_open', ms: 0 };
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -72,7 +71,6 @@ export class StoreGuard {
 
   /** A request's own fault: logged, never counted towards the breaker, streak unchanged. */
   private rejected(op: string, started: number, error: unknown): Guarded<never> {
-    this.stats.rejected++;
     console.warn(
       JSON.stringify({
         level: 'warn',
@@ -87,7 +85,6 @@ export class StoreGuard {
 
   private failed(op: string, reason: 'timeout' | 'error', started: number, error?: unknown): Guarded<never> {
     this.stats.failures++;
-    if (reason === 'timeout') this.stats.timeouts++;
     this.#consecutiveFailures++;
     let opened = false;
     if (this.#consecutiveFailures >= this.opts.failureThreshold) {

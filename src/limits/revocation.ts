@@ -10,10 +10,11 @@
 // writeRevocationMarker sets it after admin changes.
 
 import type { KeyStore } from '../keys/key-store';
-import { counterIdOf, statusOf, type KeyRecord } from '../keys/record';
+import { counterIdOf, type KeyRecord } from '../keys/record';
+import { blockReasonOf, type BlockReason } from '../keys/status';
 import type { StoreGuard } from './guard';
-import type { BlockReason, LimitStore } from './store';
-import { storeTimeouts } from './timeouts';
+import type { LimitStore } from './store';
+import type { StoreTimeouts } from './timeouts';
 
 export type MarkerCheck = { ok: true } | { ok: false; reason: BlockReason | 'store_unavailable' };
 
@@ -22,7 +23,7 @@ const OK: MarkerCheck = Object.freeze({ ok: true });
 interface MarkerDeps {
   limits: LimitStore;
   guard: StoreGuard;
-  storeTimeoutMs: number;
+  timeouts: StoreTimeouts;
 }
 
 export interface RevocationDeps extends MarkerDeps {
@@ -31,7 +32,7 @@ export interface RevocationDeps extends MarkerDeps {
 
 export async function checkRevocationMarker(deps: RevocationDeps, key: KeyRecord): Promise<MarkerCheck> {
   const input = { keyId: key.id, counterId: counterIdOf(key), counters: [], now: Date.now() };
-  const guarded = await deps.guard.run('marker', storeTimeouts(deps.storeTimeoutMs).marker, () => deps.limits.admit(input));
+  const guarded = await deps.guard.run('marker', deps.timeouts.marker, () => deps.limits.admit(input));
   if (!guarded.ok) return checkFreshSnapshot(deps.keys, key);
   if (guarded.value.status === 'blocked') return { ok: false, reason: guarded.value.reason };
   return OK;
@@ -46,14 +47,12 @@ export async function checkFreshSnapshot(keys: KeyStore, key: KeyRecord, now = D
     return { ok: false, reason: 'store_unavailable' };
   }
   if (fresh === null || fresh.id !== key.id) return { ok: false, reason: 'invalid_key' };
-  const reason = BLOCKED_BY_STATUS[statusOf(fresh, now)];
+  const reason = blockReasonOf(fresh, now);
   return reason === null ? OK : { ok: false, reason };
 }
 
-const BLOCKED_BY_STATUS = { active: null, revoked: 'key_revoked', expired: 'key_expired', inactive: 'key_inactive' } as const satisfies Record<ReturnType<typeof statusOf>, BlockReason | null>;
-
 /** Sets (or with null clears) a key's marker; false when the store failed or timed out. */
 export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string }, reason: BlockReason | null): Promise<boolean> {
-  const guarded = await deps.guard.run('set_blocked', storeTimeouts(deps.storeTimeoutMs).markerWrite, () => deps.limits.setBlocked(key.keyId, reason, key.counterId));
+  const guarded = await deps.guard.run('set_blocked', deps.timeouts.markerWrite, () => deps.limits.setBlocked(key.keyId, reason, key.counterId));
   return guarded.ok;
 }

@@ -2,6 +2,8 @@
 // Everything one request needs decided goes out in a single admit() call, which is one
 // round trip on either store.
 
+import { BLOCK_REASONS, type BlockReason } from '../keys/status';
+
 export type CounterKind = 'requests' | 'tokens';
 
 /** One fixed window to check and consume, e.g. rpm = 100 requests per 60 s. */
@@ -77,8 +79,6 @@ export type AdmitOutcome =
   | { status: 'replayed' };
 
 /** Why a key is blocked in the store (the instant-revocation marker's value). */
-export type BlockReason = 'key_revoked' | 'key_inactive' | 'key_expired' | 'invalid_key';
-export const BLOCK_REASONS: readonly BlockReason[] = ['key_revoked', 'key_inactive', 'key_expired', 'invalid_key'];
 
 export interface Settlement {
   /** Actual tokens minus the reservation: positive charges, negative refunds. */
@@ -109,9 +109,35 @@ export const windowEnd = (bucket: number, windowMs: number): number => (bucket +
 
 /**
  * The flag a key's marker is kept under in its counter object: `blocked` for the object's
- * own key (one key per object, as before rotation lineages), `blocked:<key id>` for a
+ * own key (one key per object), `blocked:<key id>` for a
  * rotation successor sharing its predecessor's object.
  */
 export function markerFlag(keyId: string, counterId: string | undefined): string {
   return counterId === undefined || counterId === keyId ? 'blocked' : `blocked:${keyId}`;
+}
+
+// What both stores build their answers from, so an answer means the same on either.
+
+/** A window's state from its spec and the amount used in its current bucket. */
+export function counterStateOf(c: CounterSpec, used: number, bucket: number): CounterState {
+  return { name: c.name, kind: c.kind, limit: c.limit, used, remaining: Math.max(0, c.limit - used), windowMs: c.windowMs, resetAt: windowEnd(bucket, c.windowMs) };
+}
+
+export function budgetStateOf(budget: Pick<BudgetSpec, 'limitMicros' | 'period' | 'resetAt'>, spent: number): BudgetState {
+  const s = Math.max(0, spent);
+  return { limitMicros: budget.limitMicros, spentMicros: s, remainingMicros: Math.max(0, budget.limitMicros - s), period: budget.period, resetAt: budget.resetAt };
+}
+
+/** What settle() needs to adjust exactly the token windows and budget an admission charged. */
+export function ticketFor(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Ticket {
+  return {
+    keyId,
+    tokenWindows: counters.filter((c) => c.kind === 'tokens').map((c) => ({ name: c.name, limit: c.limit, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
+    budget: budget ? { periodKey: budget.periodKey, period: budget.period, limitMicros: budget.limitMicros } : undefined,
+  };
+}
+
+/** A stored marker value as a block reason; anything unrecognised blocks as revoked (fail closed). */
+export function blockReasonFrom(value: unknown): BlockReason {
+  return BLOCK_REASONS.find((r) => r === value) ?? 'key_revoked';
 }

@@ -1,16 +1,15 @@
 // Limit store on Upstash Redis.
 //
 // Admission is ONE Lua script (one EVALSHA in one /pipeline HTTP request): it checks the
-// revocation marker, every window and the budget, and consumes all of them or none. We began
-// with one @upstash/ratelimit call per window batched into one pipeline, but separate
-// per-window scripts must increment before they can refuse; a refused request then briefly
-// holds capacity it must give back in a second round trip, and concurrent requests that
-// would have fitted were refused. The single script is exact and never compensates.
+// revocation marker, every window and the budget, and consumes all of them or none. It must be
+// one script: a check per window has to increment before it can refuse, so a refused request
+// would hold capacity until a second round trip gave it back, refusing concurrent requests
+// that fit. One script is exact and never compensates.
 //
 // The admission is one command, so it leaves as one /pipeline request of one command, sent
 // through the SDK's HTTP client directly (AdmissionRedis below): the auto-pipelining proxy
-// would build a Pipeline object (some two hundred command closures) per batch, a measurable
-// share of the hot path, to batch nothing. Everything else (settlement, markers, usage) uses
+// builds a Pipeline object per batch, work on the hot path that batches nothing when there
+// is one command. Everything else (settlement, markers, usage) uses
 // the auto-pipelining client. The windows keep @upstash/ratelimit's fixed-window layout
 // (<prefix>:<id>:<bucket>), and settlement (charging or refunding the reservation difference
 // after the response) goes through @upstash/ratelimit's fixedWindow with a positive or
@@ -21,14 +20,14 @@ import { Redis } from '@upstash/redis/cloudflare';
 import { LruCache } from '../lib/lru';
 import { boundedSettlement } from './admit-input';
 import {
+  blockReasonFrom,
+  budgetStateOf,
   bucketOf,
-  windowEnd,
+  counterStateOf,
+  ticketFor,
   type AdmitInput,
   type AdmitOutcome,
-  BLOCK_REASONS,
-  type BlockReason,
   type BudgetSpec,
-  type BudgetState,
   type CounterSpec,
   type CounterState,
   type LimitStore,
@@ -36,6 +35,7 @@ import {
   type Ticket,
   type UsageSnapshot,
 } from './store';
+import type { BlockReason } from '../keys/status';
 
 const NS = 'kg';
 const revokedKey = (keyId: string) => `${NS}:revoked:${keyId}`;
@@ -92,18 +92,26 @@ return after
 
 const DAY_MS = 86_400_000;
 
-/**
- * A Lua script run with EVALSHA (EVAL once when Redis answers NOSCRIPT). Unlike the SDK's
- * Script, run() issues its command synchronously, so it joins the current auto-pipeline
- * batch instead of leaving as a second HTTP request.
- */
 /** The SDK's client without auto-pipelining, plus one /pipeline request of given commands. */
 class AdmissionRedis extends Redis {
-  pipelineRequest(commands: (string | number)[][]): Promise<{ result?: unknown; error?: string }[]> {
-    return this.client.request({ path: ['pipeline'], body: commands }) as unknown as Promise<{ result?: unknown; error?: string }[]>;
+  /** The response body: an array of replies, one per command (see firstReply). */
+  pipelineRequest(commands: (string | number)[][]): Promise<unknown> {
+    return this.client.request({ path: ['pipeline'], body: commands });
   }
 }
 
+type PipelineReply = { result?: unknown; error?: string };
+
+function firstReply(body: unknown): PipelineReply | undefined {
+  if (!Array.isArray(body)) throw new Error('Command failed: the /pipeline response is not an array');
+  return body[0] as PipelineReply | undefined;
+}
+
+/**
+ * A Lua script run by its SHA-1 (EVALSHA), falling back to EVAL when Redis answers NOSCRIPT
+ * (a new or flushed instance). run() issues its command synchronously once the digest is
+ * known, so on the auto-pipelining client it joins the current batch.
+ */
 class LuaScript {
   sha1 = '';
   readonly ready: Promise<void>;
@@ -125,10 +133,10 @@ class LuaScript {
   /** The script as the only command of one /pipeline request; EVAL when Redis lacks it. */
   async runAlone<T>(redis: AdmissionRedis, keys: string[], args: string[]): Promise<T> {
     if (!this.sha1) await this.ready;
-    const [reply] = await redis.pipelineRequest([['evalsha', this.sha1, keys.length, ...keys, ...args]]);
+    const reply = firstReply(await redis.pipelineRequest([['evalsha', this.sha1, keys.length, ...keys, ...args]]));
     if (!reply?.error) return reply?.result as T;
     if (!reply.error.toLowerCase().includes('noscript')) throw new Error(`Command failed: ${reply.error}`);
-    const [evaluated] = await redis.pipelineRequest([['eval', this.source, keys.length, ...keys, ...args]]);
+    const evaluated = firstReply(await redis.pipelineRequest([['eval', this.source, keys.length, ...keys, ...args]]));
     if (evaluated?.error) throw new Error(`Command failed: ${evaluated.error}`);
     return evaluated?.result as T;
   }
@@ -203,13 +211,12 @@ export class UpstashLimitStore implements LimitStore {
     }
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
     const status = Number(reply[0]);
-    if (status === -1) return { status: 'blocked', reason: asBlockReason(reply[1]) };
+    if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
     if (status === -3) return { status: 'replayed' };
     const spent = Number(reply[2]);
     const states: CounterState[] = counters.map((c, i) => {
       const used = Number(reply[3 + i] ?? 0);
-      const bucket = bucketOf(now, c.windowMs);
-      return { name: c.name, kind: c.kind, limit: c.limit, used, remaining: Math.max(0, c.limit - used), windowMs: c.windowMs, resetAt: windowEnd(bucket, c.windowMs) };
+      return counterStateOf(c, used, bucketOf(now, c.windowMs));
     });
     const budgetState = budget && budgetStateOf(budget, spent);
     if (status === 1) return { status: 'admitted', counters: states, budget: budgetState, ticket: ticketFor(counterId, counters, budget, now) };
@@ -244,29 +251,14 @@ export class UpstashLimitStore implements LimitStore {
     const values = keys.length ? await this.redis.mget<(string | number | null)[]>(...keys) : [];
     const states = counters.map((c, i) => {
       const used = Math.max(0, Number(values[i] ?? 0));
-      return { name: c.name, kind: c.kind, limit: c.limit, used, remaining: Math.max(0, c.limit - used), windowMs: c.windowMs, resetAt: windowEnd(bucketOf(now, c.windowMs), c.windowMs) };
+      return counterStateOf(c, used, bucketOf(now, c.windowMs));
     });
     return { counters: states, budget: budget ? budgetStateOf(budget, Number(values[counters.length] ?? 0)) : undefined };
   }
 }
 
-function asBlockReason(value: unknown): BlockReason {
-  return BLOCK_REASONS.find((r) => r === value) ?? 'key_revoked';
-}
 
 function budgetTtlMs(budget: BudgetSpec, now: number): number {
   return budget.resetAt === null ? 0 : budget.resetAt - now + DAY_MS;
 }
 
-export function budgetStateOf(budget: Pick<BudgetSpec, 'limitMicros' | 'period' | 'resetAt'>, spent: number): BudgetState {
-  const s = Math.max(0, spent);
-  return { limitMicros: budget.limitMicros, spentMicros: s, remainingMicros: Math.max(0, budget.limitMicros - s), period: budget.period, resetAt: budget.resetAt };
-}
-
-export function ticketFor(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Ticket {
-  return {
-    keyId,
-    tokenWindows: counters.filter((c) => c.kind === 'tokens').map((c) => ({ name: c.name, limit: c.limit, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
-    budget: budget ? { periodKey: budget.periodKey, period: budget.period, limitMicros: budget.limitMicros } : undefined,
-  };
-}

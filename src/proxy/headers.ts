@@ -1,9 +1,9 @@
 // Header hygiene for both directions of the proxy. The upstream must be able to trust every
 // x-gateway-* header it sees, so client-sent ones are always removed before ours are added.
 //
-// Cost model (measured in workerd with bench/profile.mjs and A/B runs of the bench): every
-// Headers object is a native object whose construction, per-entry strings and destruction
-// cost CPU, and converting a JS array of pairs into one is by far the slowest way to fill it.
+// Cost model: every Headers object is a native object whose construction, per-entry strings
+// and destruction cost CPU, and converting a JS array of pairs into one is the slowest way
+// to fill it.
 // So the request side builds a plain record, which fetch() turns into its own Headers once
 // (no intermediate Headers object), and the response side edits, in place, the native copy
 // the new Response already holds.
@@ -41,7 +41,27 @@ export const UNTRUSTED_REQUEST_HEADERS: readonly string[] = [
   'host',
   'cf-connecting-ip',
   'cf-worker',
+  // CGI exposes `Proxy:` as HTTP_PROXY, which HTTP clients in the upstream then use as their
+  // outbound proxy (httpoxy); every other `proxy-*` name is for a proxy, never the origin.
+  'proxy',
+  // Identity headers that common authenticating proxies set for the app behind them
+  // (Kubernetes/Apache, oauth2-proxy and nginx auth_request, Grafana's auth proxy).
+  'remote-user',
+  'x-remote-user',
+  'x-remote-group',
+  'x-webauth-user',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-groups',
+  'x-auth-request-preferred-username',
+  'x-original-host',
+  'x-host',
+  'x-originating-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'client-ip',
 ];
+const PROXY_PREFIX = 'proxy-';
 
 const DROPPED = new Set([...HOP_BY_HOP, ...UNTRUSTED_REQUEST_HEADERS]);
 // Spelled with `_`, even the client's correlation id would reach a CGI upstream as a second
@@ -50,10 +70,10 @@ const DROPPED_UNDERSCORED = new Set([...DROPPED, 'x-request-id']);
 
 /** Whether a client request header (lower-case name) is dropped on every route. */
 export function isUntrustedRequestHeader(name: string): boolean {
-  if (DROPPED.has(name) || name.startsWith(IDENTITY_PREFIX) || name.startsWith(FORWARDED_PREFIX)) return true;
+  if (DROPPED.has(name) || name.startsWith(IDENTITY_PREFIX) || name.startsWith(FORWARDED_PREFIX) || name.startsWith(PROXY_PREFIX)) return true;
   if (name.indexOf('_') === -1) return false;
   const dashed = name.replaceAll('_', '-');
-  return DROPPED_UNDERSCORED.has(dashed) || dashed.startsWith(IDENTITY_PREFIX) || dashed.startsWith(FORWARDED_PREFIX);
+  return DROPPED_UNDERSCORED.has(dashed) || dashed.startsWith(IDENTITY_PREFIX) || dashed.startsWith(FORWARDED_PREFIX) || dashed.startsWith(PROXY_PREFIX);
 }
 
 export interface Identity {
@@ -68,7 +88,7 @@ export interface ForwardHeaderOptions {
   credentialHeaders: readonly string[];
   /** The key this request presented: a credential header whose value presents it is removed. */
   presentedKey: string | null;
-  /** The verified key; null for a preflight passed to the upstream unauthenticated. */
+  /** The verified key; null for a preflight passed to the upstream unauthenticated (then no key header is forwarded). */
   identity: Identity | null;
   requestId: string;
   clientIp: string | null;
@@ -116,11 +136,19 @@ export function forwardHeaders(incoming: Headers, opts: ForwardHeaderOptions): F
   const out: Record<string, string> = Object.create(null);
   // Only set-cookie is listed once per value by Headers; keep every value, as a pair.
   let repeated: [string, string][] | undefined;
+  const anonymous = opts.identity === null;
   incoming.forEach((value, name) => {
     if (isUntrustedRequestHeader(name)) return;
-    // Exactly the credential that carried the key goes; `Authorization: Basic ...` or a
-    // key header holding something else is the client's credential for the upstream.
-    if (presented !== null && credentials.has(name) && keyInHeader(name, value) === presented) return;
+    if (credentials.has(name)) {
+      // A preflight passed on without a key carries none of the route's key headers.
+      if (anonymous) return;
+      // Exactly the credential that carried the key goes; `Authorization: Basic ...` or a
+      // key header holding something else is the client's credential for the upstream.
+      if (presented !== null && keyInHeader(name, value) === presented) return;
+    }
+    // The key never travels on, wherever else the client put it: in a second header, or
+    // joined with other values into one (`Bearer <key>, Basic ...`).
+    if (presented !== null && value.includes(presented)) return;
     if (out[name] === undefined) out[name] = value;
     else (repeated ??= []).push([name, value]);
   });
@@ -151,15 +179,18 @@ export function forwardHeaders(incoming: Headers, opts: ForwardHeaderOptions): F
  * Cleans a copy of the upstream's response headers in place (the caller passes the Headers
  * of the Response it built, which workerd copied natively): hop-by-hop headers out,
  * `Service-Worker-Allowed` out (with it, a proxied script could control the gateway's whole
- * origin, /admin/ui included), keygate's request id in as `x-gateway-request-id`. The
- * upstream's own `x-request-id` stays; without one, the response carries keygate's. A
- * delete per known name (a native no-op when absent) is cheaper than walking every header
- * from JavaScript.
+ * origin, /admin/ui included), `Clear-Site-Data` out, keygate's request id in as
+ * `x-gateway-request-id`. The upstream's own `x-request-id` stays; without one, the
+ * response carries keygate's. A delete per known name (a native no-op when absent) is
+ * cheaper than walking every header from JavaScript.
  */
 export function scrubResponseHeaders(headers: Headers, requestId: string): void {
   const listed = connectionListed(headers.get('connection'));
   for (const name of HOP_BY_HOP) headers.delete(name);
   headers.delete('service-worker-allowed');
+  // Clear-Site-Data acts on the whole origin: one route's upstream could wipe the storage and
+  // cookies every other route's pages keep, and reload the admin page (signing it out).
+  headers.delete('clear-site-data');
   // Only valid field names: delete() throws on anything else, and no such header can exist.
   if (listed !== null) for (const name of listed) if (FIELD_NAME.test(name)) headers.delete(name);
   if (!headers.has('x-request-id')) headers.set('x-request-id', requestId);

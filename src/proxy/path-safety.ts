@@ -5,7 +5,10 @@
 // changes, then NFKC-normalised. A segment is refused when that reading
 //   - is `.` or `..`, or becomes one once its `;params` are dropped,
 //   - starts with `..` (`..;`, `..%09`, `..\`),
-//   - holds a control character, `/` or `\`.
+//   - holds a control character, `/` or `\` (or a look-alike a best-fit code page maps to
+//     one: `∕`, `⁄`, `∖`, `⧸`, `⧹`),
+//   - or can only be read by a decoder no standard allows: an overlong UTF-8 sequence
+//     (`%C0%AE` is `.` to a lenient decoder) or IIS's `%uXXXX`.
 // The WHATWG URL parser has already resolved plain `.`/`..` segments and turned `\` into `/`
 // before the Worker sees the URL; everything it leaves encoded is judged here.
 
@@ -13,8 +16,8 @@
 const MAX_DECODE_ROUNDS = 8;
 
 const PERCENT_TRIPLET = /%[0-9A-Fa-f]{2}/;
-// C0, DEL and C1 controls.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// C0, DEL and C1 controls, and slashes by any other name.
+const CONTROL_OR_SLASH = /[\u0000-\u001f\u007f-\u009f/\\\u2215\u2044\u2216\u29f8\u29f9]/;
 
 const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
@@ -38,13 +41,19 @@ function decodeOnce(s: string): string {
   return utf8.decode(new Uint8Array(bytes));
 }
 
+// Lead bytes C0/C1, and E0 or F0 followed by a byte too small for them: never valid UTF-8,
+// only ever an overlong spelling of a shorter character.
+const OVERLONG = /%C[01]|%E0%[89]|%F0%8/i;
+const IIS_UNICODE = /%u[0-9A-F]{4}/i;
+
 /** The segment as the most aggressive upstream would read it, or null when it never settles. */
 export function fullyDecoded(segment: string): string | null {
   let s = segment;
   for (let round = 0; PERCENT_TRIPLET.test(s); round++) {
-    if (round === MAX_DECODE_ROUNDS) return null;
+    if (round === MAX_DECODE_ROUNDS || OVERLONG.test(s)) return null;
     s = decodeOnce(s);
   }
+  if (IIS_UNICODE.test(s)) return null;
   return s.normalize('NFKC');
 }
 
@@ -56,7 +65,7 @@ export function isSafeSegment(segment: string): boolean {
   if (PLAIN_SEGMENT.test(segment)) return true;
   const s = fullyDecoded(segment);
   if (s === null) return false;
-  if (s.startsWith('..') || CONTROL.test(s) || s.includes('/') || s.includes('\\')) return false;
+  if (s.startsWith('..') || CONTROL_OR_SLASH.test(s)) return false;
   const semi = s.indexOf(';');
   const bare = semi === -1 ? s : s.slice(0, semi);
   return bare !== '.' && bare !== '..';

@@ -3,6 +3,7 @@
 // (dot segments however encoded, `..;`, control characters, encoded slashes), and empty
 // segments are refused rather than normalised.
 
+import { LruCache } from '../lib/lru';
 import type { Route } from '../config/schema';
 import { isSafeRemainder } from './path-safety';
 
@@ -34,15 +35,15 @@ export function upstreamUrl(route: Route, rawPath: string, search: string): Upst
 const VERBATIM_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@\/%]*$/;
 const VERBATIM_QUERY = /^(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@\/%?]*)?$/;
 
-// Parsed once per upstream string per isolate (bounded: routes come from configuration).
-const parsedBases = new Map<string, { base: URL; basePath: string }>();
+// Parsed once per upstream string per isolate. Routes come from configuration, so a few
+// entries; the bound and TTL keep a configuration change from leaving old ones behind.
+const parsedBases = new LruCache<string, { base: URL; basePath: string }>(256, 600_000);
 
 export function parsedUpstream(upstream: string): { base: URL; basePath: string } {
   let parsed = parsedBases.get(upstream);
   if (!parsed) {
     const base = new URL(upstream);
     parsed = { base, basePath: base.pathname.replace(/\/+$/, '') };
-    if (parsedBases.size > 256) parsedBases.clear();
     parsedBases.set(upstream, parsed);
   }
   return parsed;

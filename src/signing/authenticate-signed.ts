@@ -14,7 +14,7 @@ import { verifySignedToken, type SignedFailure } from './signed-request';
 
 export type SignedRequestResult =
   | { ok: true; key: KeyRecord; source: LookupSource; replay: { id: string; expiresAt: number } }
-  | { ok: false; code: VerifyFailure | SignedFailure | 'config_invalid'; detail?: string };
+  | { ok: false; code: VerifyFailure | SignedFailure | 'config_invalid'; key?: KeyRecord; detail?: string };
 
 export async function verifySignedRequest(env: Env, token: string, deps: VerifyDeps, access: AccessRequest): Promise<SignedRequestResult> {
   let box;
@@ -29,6 +29,7 @@ export async function verifySignedRequest(env: Env, token: string, deps: VerifyD
   if (!checked.ok) return checked;
   const result = await verifyDigest(checked.token.digest, deps, access);
   // A key deleted since its secret was cached reads as an invalid signature, not an unknown key.
-  if (!result.ok) return result.code === 'invalid_key' ? { ok: false, code: 'invalid_signature' } : { ok: false, code: result.code, detail: result.detail };
+  // An identified key refused by its access rules is named, so the refusal is a request event.
+  if (!result.ok) return result.code === 'invalid_key' ? { ok: false, code: 'invalid_signature' } : { ok: false, code: result.code, key: result.key, detail: result.detail };
   return { ok: true, key: result.key, source: result.source, replay: { id: checked.token.jti, expiresAt: checked.token.replayUntil } };
 }

@@ -35,7 +35,29 @@ const SUCCESS: Record<string, { body?: (target: CreatedKey) => unknown; status: 
   'POST /keys/{id}/signing-secret': { status: 200 },
   'POST /verify': { body: (t) => ({ key: t.key }), status: 200 },
   'GET /audit': { status: 200 },
+  'GET /logs': { status: 200 },
+  'GET /keys/{id}/logs': { status: 200 },
+  'GET /keys/{id}/analytics': { status: 200 },
+  'GET /analytics': { status: 200 },
+  // .invalid never resolves: deliveries fail at once, without reaching any network.
+  'POST /webhooks': { body: () => ({ url: 'https://hooks.invalid/admin-auth', events: ['budget.exhausted'] }), status: 201 },
+  'GET /webhooks': { status: 200 },
+  'GET /webhooks/{id}': { status: 200 },
+  'PATCH /webhooks/{id}': { body: () => ({ description: 'renamed by admin-auth test' }), status: 200 },
+  'DELETE /webhooks/{id}': { status: 200 },
+  'POST /webhooks/{id}/test': { status: 200 },
+  'GET /webhooks/{id}/deliveries': { status: 200 },
+  'POST /webhooks/{id}/deliveries/{delivery_id}/replay': { status: 202 },
 };
+
+/** A webhook with one failed (replayable) delivery, for the /webhooks/{id} routes. */
+async function webhookFixture(): Promise<{ id: string; delivery_id: string }> {
+  const created = await admin('/webhooks', { method: 'POST', json: { url: 'https://hooks.invalid/fixture', events: ['budget.exhausted'] } });
+  const { id } = (await created.json()) as { id: string };
+  const ping = await admin(`/webhooks/${id}/test`, { method: 'POST' });
+  const { id: delivery_id } = (await ping.json()) as { id: string };
+  return { id, delivery_id };
+}
 
 /** Admin routes served without credentials: they hold no secrets. */
 const PUBLIC = ['GET /openapi.json', 'GET /ui'];
@@ -59,15 +81,17 @@ const AUDITED: Record<string, string> = {
   'POST /keys/{id}/signing-secret': 'signing_secret',
 };
 
-function concretePath(op: Op, target: CreatedKey): string {
+function concretePath(op: Op, target: CreatedKey, hook?: { id: string; delivery_id: string }): string {
   return op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+    if (hook && name === 'id') return hook.id;
+    if (hook && name === 'delivery_id') return hook.delivery_id;
     if (name !== 'id') throw new Error(`${label(op)}: no substitution for path parameter {${name}}; teach the admin-auth test about it`);
     return target.id;
   });
 }
 
 /** Sends `op` exactly as an admin would, with `authorization` as given (null: no header at all). */
-function send(op: Op, target: CreatedKey, authorization: string | null, e?: Env): Promise<Response> {
+async function send(op: Op, target: CreatedKey, authorization: string | null, e?: Env): Promise<Response> {
   const headers = new Headers({ 'cf-connecting-ip': freshIp() });
   if (authorization !== null) headers.set('authorization', authorization);
   const body = SUCCESS[label(op)]?.body?.(target);
@@ -76,7 +100,8 @@ function send(op: Op, target: CreatedKey, authorization: string | null, e?: Env)
     headers.set('content-type', 'application/json');
     init.body = JSON.stringify(body ?? {});
   }
-  return call(`/admin${concretePath(op, target)}`, init, { env: e });
+  const hook = op.path.startsWith('/webhooks/{id}') ? await webhookFixture() : undefined;
+  return call(`/admin${concretePath(op, target, hook)}`, init, { env: e });
 }
 
 async function outcome(res: Response) {

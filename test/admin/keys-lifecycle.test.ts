@@ -201,7 +201,7 @@ describe('creating keys', () => {
   it('never returns the plaintext or digest after create: not from get, list, find, update or actions', async () => {
     const owner = uniq('no-plaintext');
     const k = await createKey({ owner, name: 'secret holder' });
-    const digest = await digestKey(k.key);
+    const digest = digestKey(k.key);
     const responses = [
       await admin(`/keys/${k.id}`),
       await admin(`/keys?owner=${encodeURIComponent(owner)}`),
@@ -491,7 +491,7 @@ describe('deleting keys', () => {
     // Used first, so every cache tier has seen it.
     expect((await gateway(k.key)).status).toBe(200);
     expect((await gateway(k.key)).status).toBe(200);
-    const digest = await digestKey(k.key);
+    const digest = digestKey(k.key);
     expect(await env.KEYS.get(KV_PREFIX + digest)).not.toBeNull();
 
     const res = await admin(`/keys/${k.id}`, { method: 'DELETE' });

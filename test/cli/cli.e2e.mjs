@@ -366,6 +366,47 @@ test('find, audit and delete', async () => {
   assert.equal(JSON.parse(gone.stdout).error.code, 'not_found');
 });
 
+test('keys logs and keys analytics show what a key did; --follow prints new requests', async () => {
+  const created = JSON.parse((await cli(['keys', 'create', '--name', 'logged', '--json'])).stdout);
+  // The /demo route's upstream (127.0.0.1:8788) may not be running: a 502 is logged like a 200.
+  const first = await fetch(`${baseUrl}/demo/logged-one`, { headers: { authorization: `Bearer ${created.key}` } });
+  await first.arrayBuffer();
+  /** @type {any} */
+  let page = { entries: [] };
+  for (let i = 0; i < 60 && page.entries.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const r = await cli(['keys', 'logs', created.id, '--json']);
+    assertOk(r);
+    page = JSON.parse(r.stdout);
+  }
+  assert.equal(page.entries.length, 1, 'the request reached the log through the queue');
+  assert.equal(page.entries[0].path, '/demo/logged-one');
+  assert.equal(page.entries[0].status, first.status);
+  const table = await cli(['keys', 'logs', created.id]);
+  assertOk(table);
+  assert.match(table.stdout, /\/demo\/logged-one/);
+  const analytics = await cli(['keys', 'analytics', created.id]);
+  assertOk(analytics);
+  assert.match(analytics.stdout, /REQUESTS/);
+  assert.match(analytics.stdout, /\s1\s/);
+  assert.equal((await cli(['keys', 'logs', 'kg_live_notanid'])).code, 2);
+
+  const env = { ...process.env, KEYGATE_URL: baseUrl, KEYGATE_ADMIN_TOKEN: TOKEN, NO_COLOR: '1' };
+  const follow = spawn(process.execPath, [CLI, 'keys', 'logs', created.id, '--follow'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  follow.stdout.on('data', (d) => (out += d));
+  try {
+    for (let i = 0; i < 40 && !out.includes('/demo/logged-one'); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.match(out, /\/demo\/logged-one/);
+    const second = await fetch(`${baseUrl}/demo/logged-two`, { headers: { authorization: `Bearer ${created.key}` } });
+    await second.arrayBuffer();
+    for (let i = 0; i < 120 && !out.includes('/demo/logged-two'); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.match(out, /\/demo\/logged-two/, `--follow printed:\n${out}`);
+  } finally {
+    follow.kill();
+  }
+});
+
 test('failures: bad token, no URL, unreachable gateway, bad flags', async () => {
   const badToken = await cli(['keys', 'list'], { env: { KEYGATE_ADMIN_TOKEN: 'not-the-token' } });
   assertFails(badToken, 1, /^error: unauthorized: /);

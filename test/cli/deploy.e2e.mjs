@@ -64,7 +64,9 @@ function fakeWrangler(answers) {
   const run = async (args, opts = {}) => {
     calls.push({ args, input: opts.input });
     const key = Object.keys(answers).find((k) => args.join(' ').startsWith(k));
-    const a = key === undefined ? { code: 1, stderr: `unexpected wrangler call: ${args.join(' ')}` } : answers[key];
+    // Creating the config's queues succeeds unless a test says otherwise.
+    const fallback = args[0] === 'queues' && args[1] === 'create' ? {} : { code: 1, stderr: `unexpected wrangler call: ${args.join(' ')}` };
+    const a = key === undefined ? fallback : answers[key];
     const r = typeof a === 'function' ? a() : a;
     return { code: r?.code ?? 0, stdout: r?.stdout ?? '', stderr: r?.stderr ?? '' };
   };
@@ -131,6 +133,8 @@ test('first deploy: checks secrets, deploys (creating KV and D1), migrates, sets
     'secret list': { stdout: JSON.stringify([{ name: 'OPENAI_API_KEY', type: 'secret_text' }]) },
     // Before the first deploy the database does not exist; deploy provisions it.
     'd1 list': () => ({ stdout: JSON.stringify(listed++ === 0 ? [] : [{ uuid: DB_ID, name: 'keygate' }]) }),
+    'queues create keygate-events-dlq': { code: 1, stderr: 'A queue with name keygate-events-dlq already exists [code: 11009]' },
+    'queues create keygate-events': {},
     deploy: { stdout: deployOutput },
     'd1 migrations apply DB --remote': {},
     'secret put ADMIN_TOKEN': {},
@@ -138,15 +142,17 @@ test('first deploy: checks secrets, deploys (creating KV and D1), migrates, sets
   const o = captured();
   const code = await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'generated-admin-token-1234', ci: false });
   assert.equal(code, 0, o.lines.err.join('\n'));
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'deploy --config', 'd1 list', 'd1 migrations apply', 'secret put']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'queues create', 'queues create', 'deploy --config', 'd1 list', 'd1 migrations apply', 'secret put']);
+  // The event queue and its dead-letter queue are created (an existing one is fine).
+  assert.deepEqual(w.calls.filter((c) => c.args[0] === 'queues').map((c) => c.args[2]).sort(), ['keygate-events', 'keygate-events-dlq']);
 
   // No database_id in the config: migrations get a config naming the database deploy created.
-  const migrate = w.calls[4]?.args ?? [];
+  const migrate = w.calls[6]?.args ?? [];
   const cfgPath = migrate[migrate.indexOf('--config') + 1];
   assert.ok(cfgPath && cfgPath.endsWith('wrangler.json'));
   assert.ok(migrate.includes('--remote'));
   // The token reaches wrangler on stdin, never as an argument.
-  const put = w.calls[5];
+  const put = w.calls[7];
   assert.equal(put?.input, 'generated-admin-token-1234');
   assert.ok(!put?.args.some((a) => a.includes('generated-admin-token')));
 
@@ -161,11 +167,12 @@ test('redeploy: migrations run before the new code is deployed, and an existing 
     'secret list': { stdout: JSON.stringify([{ name: 'OPENAI_API_KEY' }, { name: 'ADMIN_TOKEN' }]) },
     'd1 list': { stdout: JSON.stringify([{ uuid: DB_ID, name: 'keygate' }, { uuid: 'other', name: 'other' }]) },
     'd1 migrations apply DB --remote': {},
+    'queues create': { code: 1, stderr: 'Queue name is already taken' },
     deploy: { stdout: deployOutput },
   });
   const o = captured();
   assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output }), 0, o.lines.err.join('\n'));
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'deploy --config']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config']);
   assert.match(o.lines.out.join('\n'), /ADMIN_TOKEN is already set/);
 });
 
@@ -178,7 +185,7 @@ test('under CI a missing ADMIN_TOKEN is not generated (it would stay in the buil
   });
   const o = captured();
   assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'must-not-appear', ci: true }), 0, o.lines.err.join('\n'));
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'deploy --config']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config']);
   assert.ok(!`${o.lines.out.join('\n')}${o.lines.err.join('\n')}`.includes('must-not-appear'));
   assert.match(o.lines.err.join('\n'), /npx wrangler secret put ADMIN_TOKEN/);
 });
@@ -193,7 +200,7 @@ test('a pinned database_id is used as is: no lookup, no temporary config', async
     });
     const o = captured();
     assert.equal(await deploy({ argv: ['--config', path], wrangler: w.run, output: o.output }), 0, o.lines.err.join('\n'));
-    assert.deepEqual(w.commands(), ['secret list', 'd1 migrations apply', 'deploy --config']);
+    assert.deepEqual(w.commands(), ['secret list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config']);
     assert.deepEqual(w.calls[1]?.args, ['d1', 'migrations', 'apply', 'DB', '--remote', '--config', path]);
   });
 });
@@ -214,7 +221,7 @@ test('a failed wrangler deploy stops: no migrations on a new database, no token'
   });
   const o = captured();
   assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output }), 1);
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'deploy --config']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'queues create', 'queues create', 'deploy --config']);
   assert.match(o.lines.err.join('\n'), /`wrangler deploy` failed: Authentication error/);
   assert.ok(!o.lines.out.join('\n').includes('ADMIN_TOKEN='));
 });

@@ -152,6 +152,23 @@ async function handle(req, res, origin) {
     return json(res, 200, { ok: true }, { 'server-timing': 'db;dur=12.5, app;desc="render";dur=3', 'x-request-id': 'upstream-req-7' });
   }
 
+  // A hostile upstream's response headers, chosen by the test: `h` is a JSON array of
+  // [name, value] pairs, `status` the status code, and `big` one more header too long for a
+  // URL, as [name, prefix, unit, count, suffix] (the value is prefix + unit x count + suffix).
+  if (path.endsWith('/respond-with')) {
+    req.resume();
+    const params = new URLSearchParams(rawQuery);
+    /** @type {[string, string][]} */
+    const pairs = JSON.parse(params.get('h') ?? '[]');
+    const big = params.get('big');
+    if (big !== null) {
+      const [name, prefix, unit, count, suffix] = JSON.parse(big);
+      pairs.push([name, prefix + unit.repeat(count) + suffix]);
+    }
+    res.writeHead(Number(params.get('status') ?? 200), pairs.flat());
+    return res.end('hostile');
+  }
+
   if (path === '/sw.js') {
     req.resume();
     res.writeHead(200, { 'content-type': 'text/javascript', 'service-worker-allowed': '/', 'cache-control': 'no-store' });

@@ -5,7 +5,7 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import { generateKey } from '../../src/keys/key-format';
-import { digestKeySync } from '../../src/keys/digest';
+import { digestKey } from '../../src/keys/digest';
 import { KeyStore, MAX_D1_FALLBACKS } from '../../src/keys/key-store';
 import type { Env } from '../../src/env';
 import { bearer, call, countingEnv, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
@@ -34,7 +34,7 @@ describe('forged keys with valid checksums', () => {
     const store = new KeyStore(nowhere.kv, nowhere.db, 300_000);
     const batch = MAX_D1_FALLBACKS;
     for (let sent = 0; sent < 10_000; sent += batch) {
-      const found = await Promise.all(Array.from({ length: batch }, () => store.lookup(digestKeySync(forged()), () => undefined)));
+      const found = await Promise.all(Array.from({ length: batch }, () => store.lookup(digestKey(forged()), () => undefined)));
       for (const f of found) expect(f).toEqual({ record: null, source: 'd1' });
     }
 

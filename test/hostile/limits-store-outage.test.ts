@@ -24,7 +24,7 @@ function outage(kind: StoreKind): Gateway {
 
 /** What another isolate's admin change leaves behind: KV updated, this isolate's cache not. */
 async function changeElsewhere(gw: Gateway, key: string, change: Partial<KeyRecord>): Promise<void> {
-  const kvKey = KV_PREFIX + (await digestKey(key));
+  const kvKey = KV_PREFIX + (digestKey(key));
   const snapshot = JSON.parse((await gw.env.KEYS.get(kvKey))!) as KeyRecord;
   await gw.env.KEYS.put(kvKey, JSON.stringify({ ...snapshot, ...change }));
 }

@@ -47,6 +47,7 @@ describe('client identity-style headers (src/proxy/headers.ts)', () => {
         const reserved =
           NAMED.includes(dashed) || ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'http2-settings', 'host'].includes(dashed) ||
           dashed.startsWith('x-forwarded-') ||
+          dashed.startsWith('proxy-') ||
           dashed.startsWith('x-gateway-') ||
           (dashed === 'x-request-id' && name !== 'x-request-id');
         expect(isUntrustedRequestHeader(name)).toBe(reserved);

@@ -3,6 +3,7 @@ import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { budgetSpec } from '../../src/limits/policy';
 import { DurableObjectLimitStore } from '../../src/limits/durable-object-store';
+import type { LimiterObject } from '../../src/limits/durable-object';
 import { limitStoreContract } from './contract';
 
 limitStoreContract('Durable Object', () => new DurableObjectLimitStore(env.LIMITER));
@@ -36,5 +37,20 @@ describe('Durable Object store housekeeping', () => {
     }));
     expect(rows.counters).toEqual([Math.floor(later / 60_000)]);
     expect(rows.budget).toEqual(['2026-11-25', 'total']);
+  });
+
+  it('charges nothing when one write of an admission fails: windows and budget commit together', async () => {
+    const keyId = `key_ATOMIC${crypto.randomUUID().slice(0, 8).toUpperCase()}`;
+    const stub = env.LIMITER.get(env.LIMITER.idFromName(keyId));
+    const now = Date.now();
+    const rpm = { name: 'rpm', kind: 'requests' as const, limit: 10, windowMs: 60_000, cost: 1 };
+    const tpm = { name: 'tpm', kind: 'tokens' as const, limit: 10_000, windowMs: 60_000, cost: 256 };
+    // A budget cost the object cannot store (NaN violates NOT NULL): the gateway never sends
+    // one (amounts are checked before the store), but a failed write must not leave the
+    // windows charged.
+    const budget = { ...budgetSpec({ usd: 5, period: 'day' }, 1000, now)!, costMicros: Number.NaN };
+    await expect(runInDurableObject(stub, (obj: LimiterObject) => obj.admit({ keyId, counters: [rpm, tpm], budget, now }))).rejects.toThrow();
+    const usage = await runInDurableObject(stub, (obj: LimiterObject) => obj.usage([rpm, tpm], undefined, now));
+    expect(usage.counters.map((c) => c.used)).toEqual([0, 0]);
   });
 });

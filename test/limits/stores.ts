@@ -5,7 +5,7 @@
 
 import { inject } from 'vitest';
 import type { Env } from '../../src/env';
-import type { UsageView } from '../../src/limits/usage';
+import type { UsageView } from '../../src/limits/usage-view';
 import { admin, call, callDeferred, createKey, testEnv, type CreatedKey, type RouteInput } from '../harness/gateway';
 
 export type StoreKind = 'durable_object' | 'upstash';

@@ -150,3 +150,52 @@ describe('demo upstream utilities', () => {
     expect(await echo.text()).toBe('round trip');
   });
 });
+
+describe('the demo upstream survives any request', () => {
+  const PATHS = ['/hop-headers', '/hop-headers?connection=close', '/slow-stream?chunks=2&interval_ms=1', '/delay?ms=1', '/usage-header?units=3', '/echo-body', '/status/200', '/status/204', '/status/503', '/v1/chat/completions', '/v1/messages', '/anything?x=1'];
+  const alive = async () => expect((await fetch(`${base()}/status/200`)).status).toBe(200);
+
+  it('answers HEAD /hop-headers with its headers and no body, and keeps serving', async () => {
+    const res = await fetch(`${base()}/hop-headers`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-kept')).toBe('yes');
+    expect(await res.text()).toBe('');
+    await alive();
+  });
+
+  it('answers every path with every method, bodies or none, and keeps serving', async () => {
+    const method = fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS');
+    const body = fc.option(fc.oneof(fc.string(), fc.constant('{"messages":'), fc.constant('{"messages":[],"max_tokens":-1}')), { nil: undefined });
+    await fc.assert(
+      fc.asyncProperty(method, fc.constantFrom(...PATHS), body, async (m, path, b) => {
+        const withBody = b !== undefined && m !== 'GET' && m !== 'HEAD';
+        const res = await fetch(`${base()}${path}`, { method: m, body: withBody ? b : undefined });
+        await res.arrayBuffer();
+        expect(res.status).toBeGreaterThanOrEqual(200);
+        expect(res.status).toBeLessThan(600);
+      }),
+      { numRuns: 60, seed: 15 },
+    );
+    await alive();
+  });
+
+  it('keeps serving after malformed HTTP: a broken chunked body, request trailers, a hang-up mid-body', async () => {
+    const { connect } = await import('cloudflare:sockets');
+    const raw = async (request: string) => {
+      const socket = connect({ hostname: '127.0.0.1', port: Number(inject('upstreamPort')) });
+      const writer = socket.writable.getWriter();
+      await writer.write(new TextEncoder().encode(request));
+      await writer.close();
+      // Whatever comes back (a 400 from Node's parser, an answer, or a closed socket) is fine.
+      const reader = socket.readable.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read());
+      await socket.close().catch(() => {});
+    };
+    await raw('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n');
+    await raw('POST /echo-body HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ntrailer: x-t\r\nconnection: close\r\n\r\n2\r\nhi\r\n0\r\nx-t: 1\r\n\r\n');
+    await raw('POST /v1/messages HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n{"messa');
+    await raw('HEAD /hop-headers HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+    await raw('GET /\xff\xfe HTTP/1.1\r\nhost: x\r\n\r\n');
+    await alive();
+  });
+});

@@ -5,6 +5,7 @@
 
 import { ADMIN_UI_SCRIPT } from './script';
 import { ADMIN_UI_CSS } from './styles';
+import { UPLOT_CSS, UPLOT_JS } from './vendor-uplot';
 
 const NONCE = '__KEYGATE_CSP_NONCE__';
 
@@ -17,7 +18,8 @@ const HTML = `<!doctype html>
 <meta name="robots" content="noindex, nofollow">
 <link rel="icon" href="data:,">
 <title>keygate admin</title>
-<style nonce="${NONCE}">${ADMIN_UI_CSS}</style>
+<style nonce="${NONCE}">${UPLOT_CSS}
+${ADMIN_UI_CSS}</style>
 </head>
 <body>
 <header class="top">
@@ -41,6 +43,7 @@ const HTML = `<!doctype html>
   </section>
 
   <section id="app-view" class="panel" hidden>
+    <div id="overview" class="overview" aria-live="polite"></div>
     <form id="filters" class="toolbar" autocomplete="off">
       <label class="grow">Search name <input name="q" type="search" maxlength="200" placeholder="Name contains..."></label>
       <label>Status
@@ -154,7 +157,8 @@ const HTML = `<!doctype html>
   </form>
 </dialog>
 
-<script nonce="${NONCE}">${ADMIN_UI_SCRIPT}</script>
+<script nonce="${NONCE}">${UPLOT_JS}
+${ADMIN_UI_SCRIPT}</script>
 </body>
 </html>
 `;

@@ -113,7 +113,9 @@ export const ADMIN_UI_KEY_LIST = String.raw`
           h('strong', null, 'Usage'),
           h('span', { class: 'sub' }, 'store: ' + u.store),
           h('button', { type: 'button', class: 'small', onclick: () => renderUsage(cell, id) }, 'Refresh')),
-        items.length ? h('div', { class: 'usage' }, items) : h('div', { class: 'sub' }, 'No limits or budget apply to this key.'));
+        items.length ? h('div', { class: 'usage' }, items) : h('div', { class: 'sub' }, 'No limits or budget apply to this key.'),
+        h('div', { class: 'activity', 'data-activity-for': id }, h('div', { class: 'sub' }, 'Loading activity\u2026')));
+      renderActivity(cell.querySelector('.activity'), id);
     } catch (err) {
       cell.replaceChildren(h('div', { class: 'sub' }, 'Usage unavailable.'));
       handle(err);

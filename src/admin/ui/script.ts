@@ -15,6 +15,7 @@
 // errors, views, formatting), script-key-list.ts (key list, usage panel) and
 // script-key-actions.ts (key actions, wiring). Function declarations are hoisted across them.
 
+import { ADMIN_UI_ANALYTICS } from './script-analytics';
 import { ADMIN_UI_KEY_ACTIONS } from './script-key-actions';
 import { ADMIN_UI_KEY_LIST } from './script-key-list';
 
@@ -183,6 +184,7 @@ const SETUP = String.raw`
     els.appView.hidden = false;
     els.whoami.hidden = false;
     els.signout.hidden = false;
+    renderOverview();
   }
 
   function showSignIn() {
@@ -244,4 +246,4 @@ const SETUP = String.raw`
 
 `;
 
-export const ADMIN_UI_SCRIPT = SETUP + ADMIN_UI_KEY_LIST + ADMIN_UI_KEY_ACTIONS;
+export const ADMIN_UI_SCRIPT = SETUP + ADMIN_UI_KEY_LIST + ADMIN_UI_ANALYTICS + ADMIN_UI_KEY_ACTIONS;

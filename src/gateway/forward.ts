@@ -11,13 +11,14 @@ import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { credentialHeaders } from '../keys/credential';
 import type { KeyRecord } from '../keys/record';
+import { scopeSetCookies } from '../proxy/cookies';
 import { forwardHeaders, scrubResponseHeaders } from '../proxy/headers';
 import { withoutQueryParam } from '../proxy/query';
 import { rewriteRedirects } from '../proxy/redirects';
 import { splitRequestUrl, upstreamUrl } from '../proxy/upstream-url';
 import type { Admission } from './limits';
 import { identityTokenFor } from '../identity/forward-identity';
-import { addTiming } from './request-context';
+import { addTiming } from '../http/request-context';
 
 /** Where a request goes, decided before authentication. */
 export interface Target {
@@ -37,8 +38,12 @@ export function prepareForward(c: Context<AppEnv>, route: Route): Target {
 
   // Browsers mark service-worker script fetches; a script served from the gateway's origin
   // could control every page on it, /admin/ui included.
-  if (!route.allow_service_worker && request.headers.has('service-worker')) {
-    throw new GatewayError('forbidden', 'Service-worker scripts may not be loaded through this route.');
+  if (request.headers.has('service-worker')) {
+    // Even where allowed: a script whose directory is the root would control the root scope,
+    // /admin/ui included (Service-Worker-Allowed, which could narrow or widen it, is stripped).
+    if (!route.allow_service_worker || parts.rawPath.lastIndexOf('/') === 0) {
+      throw new GatewayError('forbidden', 'Service-worker scripts may not be loaded through this route.');
+    }
   }
 
   let upstreamAuth: { header: string; value: string } | undefined;
@@ -63,7 +68,10 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
   const method = request.method;
   const preRead = admission.body;
   let body: ReadableStream<Uint8Array> | string | null = null;
-  if (method !== 'GET' && method !== 'HEAD') body = preRead ?? request.body;
+  // Safe methods carry no body: OPTIONS needs only the `read` scope, so with a body it would
+  // let a read-only key upload to a handler that does not check the method; and a preflight
+  // passed on without a key must not be an unauthenticated upload either.
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'OPTIONS') body = preRead ?? request.body;
 
   const incoming = request.headers;
   const credential = key === null ? undefined : c.get('credential');
@@ -89,8 +97,8 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
 
   const upstream = result.response;
   // An informational status (a 100 Continue the upstream sent anyway, a 101 switch) is never
-  // a final response, and a Response cannot even be built with one.
-  if (upstream.status < 200) {
+  // a final response, and a Response cannot be built with one, nor with a status past 599.
+  if (upstream.status < 200 || upstream.status > 599) {
     await upstream.body?.cancel();
     throw new GatewayError('upstream_unavailable', `The upstream answered with status ${upstream.status} instead of a final response.`);
   }
@@ -98,6 +106,8 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
   const response = new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: upstream.headers });
   const out = response.headers;
   scrubResponseHeaders(out, requestId);
-  rewriteRedirects(upstream.status, out, route, target);
+  const config = c.get('config');
+  rewriteRedirects(upstream.status, out, route, target, config);
+  scopeSetCookies(out, route, target, config);
   return admission.onResponse ? admission.onResponse(response) : response;
 }

@@ -9,14 +9,14 @@ import { digestKey } from './digest';
 import { displayParts, generateKey } from './key-format';
 import type { KeyStore } from './key-store';
 import { OutboxRepository, outboxRowOf } from './outbox-repository';
-import { blockReasonOf, isUsable, type KeyRecord } from './record';
-import { fromRow } from './repository';
+import type { KeyRecord } from './record';
+import { blockReasonOf, isUsable } from './status';
+import { fromRow, type KeyRow } from './repository';
 import type { ServiceResult, SyncState } from './result';
 import { rotateKey } from './rotation';
 import { complete, refresh, targetOf, type MarkerWriter, type SyncDeps } from './sync';
 
 export type { ServiceFailure, ServiceResult, SyncState } from './result';
-export type { BlockReason } from './record';
 
 /** The settings a caller chooses for a new key: the record's own fields, plus create options. */
 export type CreateKeyInput = Pick<
@@ -42,7 +42,7 @@ export interface Changed {
   marker: SyncState;
 }
 
-export interface KeyServiceOptions {
+export interface KeyLifecycleOptions {
   db: D1Database;
   store: KeyStore;
   maxKeysPerOwner?: number;
@@ -64,10 +64,10 @@ function mergePolicy(current: KeyRecord['policy'], patch: PolicyPatch): KeyRecor
   return policy;
 }
 
-export class KeyService {
+export class KeyLifecycle {
   private readonly outbox: OutboxRepository;
 
-  constructor(private readonly opts: KeyServiceOptions) {
+  constructor(private readonly opts: KeyLifecycleOptions) {
     this.outbox = new OutboxRepository(opts.db);
   }
 
@@ -89,7 +89,7 @@ export class KeyService {
     const { start, end } = displayParts(parsed);
     const record: KeyRecord = {
       id: newKeyId(now),
-      digest: await digestKey(plaintext),
+      digest: digestKey(plaintext),
       prefix: input.prefix,
       start,
       end,
@@ -134,7 +134,7 @@ export class KeyService {
     const exists = this.repo.existsGuard(record.id);
     statements.push(auditStatement(db, { at: now, actor, action: 'create', key_id: record.id, changes: [] }, exists));
     statements.push(this.outbox.enqueueStatement(outboxRowOf(record, token, now), exists));
-    const results = await db.batch<Record<string, unknown>>(statements);
+    const results = await db.batch<KeyRow>(statements);
     if (results[insertAt]?.meta.changes !== 1) {
       return { ok: false, code: 'conflict', message: `owner ${input.owner} already has ${cap} active key(s); pass "replace_existing": true to deactivate them` };
     }
@@ -143,7 +143,7 @@ export class KeyService {
     let marker: SyncState = 'done';
     if (replacing) {
       for (const row of results[0]?.results ?? []) {
-        const off = fromRow(row as unknown as Parameters<typeof fromRow>[0]);
+        const off = fromRow(row);
         if ((await complete(this.sync, targetOf(off), token, true, actor)) === 'pending') marker = 'pending';
       }
     }

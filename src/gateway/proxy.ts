@@ -7,12 +7,13 @@
 import type { Context } from 'hono';
 import type { Route } from '../config/schema';
 import type { AppEnv } from '../context';
+import { emitRequestEvent } from '../events/request-event';
 import { isPreflight } from '../proxy/cors';
 import { authenticate } from './authenticate';
 import { withCors } from './cors';
 import { forward, NO_ADMISSION, prepareForward } from './forward';
 import { enforceLimits } from './limits';
-import { beginRequest, serverTiming } from './request-context';
+import { beginRequest, serverTiming } from '../http/request-context';
 import { resolveRoute } from './route';
 
 export function proxy(c: Context<AppEnv>): Promise<Response> {
@@ -32,5 +33,6 @@ async function proxyRoute(c: Context<AppEnv>, route: Route): Promise<Response> {
   const response = await forward(c, route, target, key, admission); // 6-7. stream to the upstream; metering settles after the response
   const timing = serverTiming(c); // key lookup, store, upstream: after the upstream's own entries
   if (timing !== null) response.headers.append('server-timing', timing);
+  emitRequestEvent(c, route, key, response); // 8. request event to the EVENTS queue, built and sent in waitUntil
   return response;
 }

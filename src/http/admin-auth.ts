@@ -8,12 +8,13 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
+import { emitUse } from '../events/request-event';
 import { parseKey } from '../keys/key-format';
 import { timingSafeEqualStrings } from '../lib/timing-safe';
-import { recordFailure, throttledFor } from './auth-throttle';
-import { drainPending } from './key-service';
+import { recordFailure, throttledFor } from '../admin/auth-throttle';
+import { drainPending } from '../admin/key-lifecycle';
 import { accessOf, verifyPresentedKey } from './key-auth';
-import { looksLikeJwt, verifyAdminJwt } from './idp-auth';
+import { looksLikeJwt, verifyAdminJwt } from '../admin/idp-auth';
 
 // A viewer may read: these are the only requests that change nothing (POST /keys/find reads).
 const isRead = (method: string, path: string) => method === 'GET' || method === 'HEAD' || (method === 'POST' && path.endsWith('/keys/find'));
@@ -53,6 +54,7 @@ async function authenticateAdmin(c: Context<AppEnv>): Promise<string> {
       if (result.code === 'insufficient_scope') throw new GatewayError('forbidden', 'This key lacks the admin scope.');
       throw new GatewayError(result.code);
     }
+    emitUse(c, result.key.id, 'admin');
     return result.key.id;
   }
 

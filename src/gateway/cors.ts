@@ -7,7 +7,7 @@ import type { Cors, Route } from '../config/schema';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { answerPreflight, applyCors, corsPolicy, isPreflight } from '../proxy/cors';
-import { onError } from './errors';
+import { onError } from '../http/errors';
 
 export async function withCors(c: Context<AppEnv>, route: Route, cors: Cors, handle: (c: Context<AppEnv>, route: Route) => Promise<Response>): Promise<Response> {
   const policy = corsPolicy(route, cors);

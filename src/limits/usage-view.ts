@@ -7,7 +7,7 @@ import { counterIdOf, type KeyRecord } from '../keys/record';
 import { budgetSpec, countersForUsage, effectivePolicy, MICROS_PER_USD } from './policy';
 import type { StoreGuard } from './guard';
 import type { CounterSpec, LimitStore, UsageSnapshot } from './store';
-import { storeTimeouts } from './timeouts';
+import type { StoreTimeouts } from './timeouts';
 
 export interface UsageView {
   key_id: string;
@@ -64,11 +64,11 @@ export async function readUsage(config: LoadedConfig, store: LimitStore, key: Ke
 
 /** The usage view behind the store guard; null when the store failed or timed out. */
 export async function readUsageGuarded(
-  deps: { limits: LimitStore; guard: StoreGuard; storeTimeoutMs: number },
+  deps: { limits: LimitStore; guard: StoreGuard; timeouts: StoreTimeouts },
   config: LoadedConfig,
   key: KeyRecord,
   now = Date.now(),
 ): Promise<UsageView | null> {
-  const guarded = await deps.guard.run('usage', storeTimeouts(deps.storeTimeoutMs).usage, () => readUsage(config, deps.limits, key, now));
+  const guarded = await deps.guard.run('usage', deps.timeouts.usage, () => readUsage(config, deps.limits, key, now));
   return guarded.ok ? guarded.value : null;
 }

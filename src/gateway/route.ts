@@ -6,17 +6,18 @@ import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { matchRoute } from '../config/load';
 import { isPreflight } from '../proxy/cors';
-
-/** Paths keygate answers itself: never proxied, even by a `/` route. */
-function isReserved(path: string): boolean {
-  return path === '/admin' || path.startsWith('/admin/') || path === '/_keygate' || path.startsWith('/_keygate/');
-}
+import { isReservedPath } from '../proxy/reserved';
 
 export function resolveRoute(c: Context<AppEnv>): Route {
   const path = c.req.path;
   const route = matchRoute(c.get('config'), path);
-  if (!route || (route.path === '/' && isReserved(path))) throw new GatewayError('route_not_found');
+  if (!route || (route.path === '/' && isReservedPath(path))) throw new GatewayError('route_not_found');
   const method = c.req.method;
+  // TRACE makes a server echo the request it received, the upstream_auth secret and the
+  // identity headers included, back to the key holder (Apache answers it by default).
+  if (method.length === 5 && method.toUpperCase() === 'TRACE') {
+    throw new GatewayError('method_not_allowed', 'TRACE is never forwarded.', route.methods ? { headers: { allow: route.methods.join(', ') } } : undefined);
+  }
   if (route.methods && !route.methods.includes(method as (typeof route.methods)[number])) {
     // A preflight asks about another method: the route's CORS (or its upstream) answers it.
     const preflightAnswered = (route.cors !== undefined || route.preflight === 'upstream') && isPreflight(method, c.req.raw.headers);

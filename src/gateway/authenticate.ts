@@ -8,12 +8,8 @@ import { GatewayError } from '../errors';
 import { readCredential } from '../keys/credential';
 import type { KeyRecord } from '../keys/record';
 import { verifyKey } from '../keys/verify';
-import { LruCache } from '../lib/lru';
 import { verifySignedRequest } from '../signing/authenticate-signed';
-import { addTiming } from './request-context';
-
-// last_used_at is written at most once a minute per key per isolate.
-const touched = new LruCache<string, true>(10_000, 60_000);
+import { addTiming } from '../http/request-context';
 
 /** What the access rules see of this request. IP and referer are read only when a key has an allowlist. */
 class RequestFacts implements AccessRequest {
@@ -55,6 +51,7 @@ export async function authenticate(c: Context<AppEnv>, route: Route): Promise<Ke
     result = await verifyKey(credential.key, deps, facts);
   }
   if (!result.ok) {
+    if (result.key) c.set('key', result.key); // identified, then refused: logged as a request event
     // Lookup capacity of this isolate is spent (a flood of unknown keys): ask the client to retry.
     if (result.code === 'store_unavailable') throw new GatewayError(result.code, result.detail, { headers: { 'retry-after': '1' } });
     throw new GatewayError(result.code, result.detail);
@@ -65,9 +62,7 @@ export async function authenticate(c: Context<AppEnv>, route: Route): Promise<Ke
   const key = result.key;
   // Forwarding removes exactly the header (or query parameter) that carried this key.
   c.set('credential', credential);
-  if (touched.get(key.id) === undefined) {
-    touched.set(key.id, true);
-    c.executionCtx.waitUntil(store.repo.touch(key.id, Date.now()).catch(() => undefined));
-  }
+  // The request event (queue consumer) keeps last_used_at; later refusals log against this key.
+  c.set('key', key);
   return key;
 }

@@ -1,18 +1,18 @@
-// Builds the KeyService for an admin request and maps admin API bodies to domain inputs.
+// Builds the key lifecycle (src/keys/lifecycle.ts) for an admin request and maps admin API bodies to domain inputs.
 
 import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
-import { KeyService, type CreateKeyInput, type ServiceResult, type UpdateKeyInput } from '../keys/service';
+import { KeyLifecycle, type CreateKeyInput, type ServiceResult, type UpdateKeyInput } from '../keys/lifecycle';
 import type { KeyPolicy } from '../keys/record';
 import { drainOutbox, type SyncDeps } from '../keys/sync';
 import { writeRevocationMarker } from '../limits/revocation';
 import type { CreateKeyBody, UpdateKeyBody } from './schemas';
 
-export function keyService(c: Context<AppEnv>): KeyService {
+export function keyLifecycle(c: Context<AppEnv>): KeyLifecycle {
   const config = c.get('config');
   const services = c.get('services');
-  return new KeyService({
+  return new KeyLifecycle({
     db: c.env.DB,
     store: services.keys,
     maxKeysPerOwner: config.MAX_KEYS_PER_OWNER,
