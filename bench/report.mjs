@@ -32,6 +32,8 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     zero_d1_reads_warm: warm.d1ReadsPerRequest === 0,
     redis_round_trips_eq_1: redisRoundTrips === 1 && m.exact.ok === m.exact.sent,
     limits_overhead_le_round_trip: overheadMeasured <= overheadBudget,
+    signed_ratio_ge_0_9: rps('signed_request') / rps('durable_object') >= 0.9,
+    identity_jwt_ratio_ge_0_9: rps('identity_jwt') / rps('keygate') >= 0.9,
   };
   const targetText = {
     ratio_ge_0_8: `keygate/pass-through throughput ${round(ratio, 3)} (>= 0.8)`,
@@ -43,6 +45,14 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     limits_overhead_le_round_trip: `${Number.isFinite(serialOverhead) ? 'unloaded ' : ''}p50 limits (Upstash) - p50 no limits = ${round(overheadMeasured, 3)} ms (<= one store round trip ${Number.isFinite(workerRtt) ? 'from a Worker' : 'from Node'} ${round(roundTrip, 3)} + 0.2 = ${round(overheadBudget, 3)} ms)`,
   };
 
+  const signedRatio = rps('signed_request') / rps('durable_object');
+  const identityRatio = rps('identity_jwt') / rps('keygate');
+  /** @type {Record<string, string>} */
+  const moreText = {
+    signed_ratio_ge_0_9: `signed request / key, limits on the Durable Object: ${round(signedRatio, 3)} (>= 0.9)`,
+    identity_jwt_ratio_ge_0_9: `identity_jwt / no limits: ${round(identityRatio, 3)} (>= 0.9)`,
+  };
+  Object.assign(targetText, moreText);
   const rows = [
     ['a. upstream direct', 'upstream'],
     ['b. pass-through Worker', 'passthrough'],
@@ -57,6 +67,8 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     ['g. keygate default route (DO marker)', 'keygate_default'],
     ['e. keygate limits, Durable Object', 'durable_object'],
     ['f. keygate limits, Upstash', 'upstash'],
+    ['i. signed request, limits (DO)', 'signed_request'],
+    ['j. keygate no limits + identity_jwt', 'identity_jwt'],
   ];
   const lines = [];
   lines.push('');
@@ -152,6 +164,10 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
       keygate_default_rps: round(rps('keygate_default'), 1),
       durable_object_rps: round(rps('durable_object'), 1),
       upstash_rps: round(rps('upstash'), 1),
+      signed_request_rps: round(rps('signed_request'), 1),
+      identity_jwt_rps: round(rps('identity_jwt'), 1),
+      signed_ratio: round(signedRatio, 4),
+      identity_jwt_ratio: round(identityRatio, 4),
       kv_reads_per_request: warm.kvReadsPerRequest,
       d1_reads_per_request: warm.d1ReadsPerRequest,
       cold_lookup_source: m.coldSource,

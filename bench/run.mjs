@@ -12,7 +12,7 @@
 //
 // Always exits 0 once it has measured (the bench reports; tests gate). Missed targets are
 // printed as MISS and carried in the JSON line (`--json`: the last line of stdout).
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
@@ -96,7 +96,15 @@ async function main() {
   progress(`redis-server + Upstash bridge on ${stack.url}`);
 
   const adminToken = randomBytes(24).toString('hex');
-  const keygateBindings = { ...wrangler.vars, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken };
+  // Signing secrets (signed requests) and the identity key (identity_jwt), as npm run dev makes them.
+  const identityKey = { ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'bench', alg: 'EdDSA' };
+  const keygateBindings = {
+    ...wrangler.vars,
+    ROUTES: benchRoutes(upstream.url),
+    ADMIN_TOKEN: adminToken,
+    SECRETS_MASTER_KEY: randomBytes(32).toString('base64'),
+    IDENTITY_SIGNING_KEY: JSON.stringify(identityKey),
+  };
   // keygate runs with wrangler.toml's flags, as deployed; the pass-through with nodejs_compat.
   const common = { compatibilityDate: wrangler.compatibilityDate };
   const deployed = { ...common, compatibilityFlags: wrangler.compatibilityFlags };
@@ -124,12 +132,14 @@ async function main() {
   const baseKey = base ? await createKey(base.url, adminToken, { name: 'bench-baseline' }) : null;
 
   await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf), applyMigrations(kge.mf)]);
-  const [loadKey, sampleKey, upstashKey, eventsKey] = await Promise.all([
+  const [loadKey, sampleKey, upstashKey, eventsKey, signedKey] = await Promise.all([
     createKey(kg.url, adminToken, { name: 'bench-load' }),
     createKey(kg.url, adminToken, { name: 'bench-sample' }),
     createKey(kgu.url, adminToken, { name: 'bench-upstash' }),
     createKey(kge.url, adminToken, { name: 'bench-logging' }),
+    createKey(kg.url, adminToken, { name: 'bench-signed', signing_secret: true }),
   ]);
+  const signedPair = { keyId: signedKey.id, secret: /** @type {string} */ (/** @type {any} */ (signedKey).signing_secret) };
   const auth = (/** @type {string} */ key) => ({ authorization: `Bearer ${key}` });
   const badKey = breakChecksum(loadKey.key);
   // Everyone gets the same kind of request; direct and pass-through ignore the header.
@@ -174,6 +184,10 @@ async function main() {
     { key: 'direct_bad_key', label: 'd2. keygate bad key, direct socket', url: `${kg.directUrl}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'keygate_default', label: 'g. keygate default route (DO marker)', url: `${kg.url}/default${PATH}`, headers: auth(loadKey.key) },
     { key: 'durable_object', label: 'e. keygate limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(loadKey.key) },
+    // A fresh HS256 token per request (Authorization: JWT), same route and store as e.
+    { key: 'signed_request', label: 'i. signed request, limits (DO)', url: `${kg.url}/limited${PATH}`, signed: signedPair },
+    // c. with x-gateway-identity minted (cached per key and route) for the upstream.
+    { key: 'identity_jwt', label: 'j. keygate no limits + identity_jwt', url: `${kg.url}/identity${PATH}`, headers: auth(loadKey.key) },
     {
       key: 'upstash',
       label: 'f. keygate limits, Upstash',

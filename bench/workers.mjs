@@ -33,6 +33,8 @@ export function benchRoutes(upstreamUrl) {
     { path: '/open', upstream: upstreamUrl, instant_revocation: false },
     { path: '/default', upstream: upstreamUrl },
     { path: '/limited', upstream: upstreamUrl, limits: { rpm: HUGE, rpd: HUGE } },
+    // /open with a signed identity token for the upstream (identity_jwt_rps).
+    { path: '/identity', upstream: upstreamUrl, instant_revocation: false, identity_jwt: true },
   ];
 }
 

@@ -6,10 +6,12 @@
 import { Hono } from 'hono';
 import { adminApp } from './admin/app';
 import { holderApp } from './holder/app';
+import { jwks } from './identity/jwks-route';
 import type { AppEnv } from './context';
 import { emitRefusalEvent } from './events/request-event';
 import { GatewayError } from './errors';
 import { notFound, onError } from './http/errors';
+import { requestContext } from './http/request-context';
 import { proxy } from './gateway/proxy';
 
 export const app = new Hono<AppEnv>();
@@ -19,6 +21,8 @@ export const app = new Hono<AppEnv>();
 // every proxied request on the slower TrieRouter. The admin app installs its own request
 // context and the same error handlers; registered first, it answers /admin/* alone.
 app.mount('/admin', adminApp.fetch);
+// Public, before the key holders' app (whose middleware asks for a key).
+app.get('/_keygate/jwks.json', requestContext(), jwks);
 app.route('/_keygate', holderApp);
 // Reserved prefixes answer for themselves: an unknown /_keygate path is a 404 here, never a
 // request for a `/` route's upstream.

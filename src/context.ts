@@ -18,6 +18,8 @@ export interface RequestContextVariables {
 export interface AuthVariables {
   key: KeyRecord;
   credential: Credential;
+  /** Set on signed requests only: the token id the admission must refuse a second time. */
+  replay?: { id: string; expiresAt: number };
 }
 
 export interface AdminVariables {

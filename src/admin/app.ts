@@ -11,6 +11,7 @@ import { enqueue } from '../events/emit';
 import { analyticsApp } from './analytics-routes';
 import { keysApp } from './keys-routes';
 import { logsApp } from './logs-routes';
+import { signingApp } from './signing-routes';
 import { webhooksApp } from './webhooks-routes';
 import { verifyApp } from './verify-routes';
 import { errorResponses } from './schemas';
@@ -54,6 +55,7 @@ adminApp.use('/keys', async (c, next) => {
   if (c.req.method === 'POST' && c.res.status < 300) c.executionCtx.waitUntil(enqueue(c.env.EVENTS, { kind: 'dispatch' }));
 });
 adminApp.route('/', keysApp);
+adminApp.route('/', signingApp);
 adminApp.route('/', verifyApp);
 adminApp.route('/', logsApp);
 adminApp.route('/', analyticsApp);

@@ -141,6 +141,11 @@ export const RouteSchema = z
     // unauthenticated ("upstream").
     preflight: z.enum(['key', 'upstream']).default('key'),
     allow_service_worker: z.boolean().default(false),
+    // Which credentials the route accepts: the key itself and/or a signed request
+    // (`Authorization: JWT`, for keys with a signing secret).
+    auth: z.array(z.enum(['key', 'signed'])).nonempty().default(['key', 'signed']),
+    // Send a signed identity token (x-gateway-identity) to the upstream.
+    identity_jwt: z.boolean().default(false),
     on_store_error: z
       .object({ requests: OnStoreError.default('open'), budget: OnStoreError.default('closed') })
       .strict()
@@ -168,6 +173,13 @@ export const ConfigSchema = z
       .transform((v) => v === true || v === 'true' || v === '1')
       .default(false),
     BUDGET_ALERT_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.8),
+    // `iss` of x-gateway-identity tokens; default: the gateway's URL (src/identity/).
+    IDENTITY_ISSUER: z.string().url().optional(),
+    // Admin sign-in through an identity provider (src/admin/idp-auth.ts): on when all three are set.
+    ADMIN_JWT_ISSUER: z.string().min(1).optional(),
+    ADMIN_JWT_AUDIENCE: z.string().min(1).optional(),
+    ADMIN_JWKS_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be http or https').optional(),
+    ADMIN_JWT_ROLES_CLAIM: z.string().min(1).max(200).default('roles'),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();

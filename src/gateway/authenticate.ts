@@ -8,6 +8,7 @@ import { GatewayError } from '../errors';
 import { readCredential } from '../keys/credential';
 import type { KeyRecord } from '../keys/record';
 import { verifyKey } from '../keys/verify';
+import { verifySignedRequest } from '../signing/authenticate-signed';
 import { addTiming } from '../http/request-context';
 
 /** What the access rules see of this request. IP and referer are read only when a key has an allowlist. */
@@ -36,11 +37,19 @@ export async function authenticate(c: Context<AppEnv>, route: Route): Promise<Ke
 
   const started = performance.now();
   const store = c.get('services').keys;
-  const result = await verifyKey(
-    credential.key,
-    { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
-    new RequestFacts(request.headers, Date.now(), requiredScopes(request.method, route.scopes)),
-  );
+  const deps = { prefixes: c.get('config').prefixes, store, backfill: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) };
+  const facts = new RequestFacts(request.headers, Date.now(), requiredScopes(request.method, route.scopes));
+  let result;
+  if (credential.signed) {
+    // `Authorization: JWT`: the token names the key; its jti goes to the admission.
+    if (!route.auth.includes('signed')) throw new GatewayError('missing_key', 'This route accepts API keys, not signed requests.');
+    const signed = await verifySignedRequest(c.env, credential.key, deps, facts);
+    if (signed.ok) c.set('replay', signed.replay);
+    result = signed;
+  } else {
+    if (!route.auth.includes('key')) throw new GatewayError('invalid_signature', 'This route accepts signed requests only (Authorization: JWT).');
+    result = await verifyKey(credential.key, deps, facts);
+  }
   if (!result.ok) {
     if (result.key) c.set('key', result.key); // identified, then refused: logged as a request event
     // Lookup capacity of this isolate is spent (a flood of unknown keys): ask the client to retry.

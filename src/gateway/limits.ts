@@ -113,7 +113,8 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   else if (limitsModels(policy)) model = await readModel(c);
 
   const now = Date.now();
-  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now);
+  // A signed request's token id is checked (and recorded) in the same store call.
+  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, c.get('replay'));
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
   const guarded = await services.guard.run('admit', services.timeouts.admit, () => services.limits.admit(admission.input));

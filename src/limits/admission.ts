@@ -48,7 +48,9 @@ const NO_PLAN: ReservationPlan = Object.freeze({ input: 0, admitOutput: 0, fullO
 
 /**
  * The store input for this request, a refusal when its amounts cannot be computed, or null
- * when nothing needs the store (no limit applies and the route skips the revocation marker).
+ * when nothing needs the store (no limit applies, the route skips the revocation marker and
+ * the request is not signed). A signed request's token id (`replay`) is checked in the same
+ * admission, so it always asks the store.
  */
 export function planAdmission(
   route: Pick<Route, 'instant_revocation'>,
@@ -58,8 +60,9 @@ export function planAdmission(
   model: string | null,
   plan: ReservationPlan | undefined,
   now: number,
+  replay?: AdmitInput['replay'],
 ): AdmissionPlan | Refusal | null {
-  if (!hasAnyLimit(policy) && !route.instant_revocation) return null;
+  if (!hasAnyLimit(policy) && !route.instant_revocation && replay === undefined) return null;
   const reservationPlan = plan ?? NO_PLAN;
   const reservation = admittedTokens(reservationPlan);
   const price = priceFor(config.prices, config.DEFAULT_PRICE, model);
@@ -72,6 +75,7 @@ export function planAdmission(
     counters: countersForRequest(policy, model, reservation),
     budget: budgetSpec(policy.budget, reservedMicros, now),
     now,
+    replay,
   });
   if (typeof input === 'string') return { ok: false, code: 'internal_error', message: `The admission could not be computed (${input}).` };
   return { ok: true, input, plan: reservationPlan, price, reservation, reservedMicros };
@@ -87,12 +91,22 @@ const STORE_CLOSED: Refusal = Object.freeze({
   headers: Object.freeze({ 'retry-after': '1' }) as Record<string, string>,
 });
 
+const SIGNED_STORE_CLOSED: Refusal = Object.freeze({
+  ok: false,
+  code: 'store_unavailable',
+  message: 'The limit store is unavailable; signed requests fail closed.',
+  headers: Object.freeze({ 'retry-after': '1' }) as Record<string, string>,
+});
+
 /**
  * The route's failure policy when the store is down: a refusal, or null to admit without
  * counting (after a fresh revocation check). Budgets fail closed by default; `requests`
  * covers the request windows and the revocation marker, so it applies on every route.
+ * Signed requests always fail closed: without the store nothing can tell a replayed token
+ * from a fresh one.
  */
 export function whenStoreDown(onStoreError: Route['on_store_error'], input: AdmitInput): Refusal | null {
+  if (input.replay !== undefined) return SIGNED_STORE_CLOSED;
   const closed = (input.budget !== undefined && onStoreError.budget === 'closed') || onStoreError.requests === 'closed';
   return closed ? STORE_CLOSED : null;
 }
@@ -111,6 +125,8 @@ export function refusalOf(outcome: Exclude<AdmitOutcome, { status: 'admitted' }>
   switch (outcome.status) {
     case 'blocked':
       return { ok: false, code: outcome.reason };
+    case 'replayed':
+      return { ok: false, code: 'token_replayed' };
     case 'rate_limited': {
       const r = outcome.refusedBy;
       return {

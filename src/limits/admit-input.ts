@@ -55,6 +55,9 @@ export function boundAdmitInput(input: AdmitInput): AdmitInput | string {
     if (cost !== budget.costMicros || limit !== budget.limitMicros) budget = { ...budget, limitMicros: limit, costMicros: cost };
   }
   if (!Number.isSafeInteger(input.now)) return 'now is not an integer';
+  if (input.replay && (!Number.isSafeInteger(input.replay.expiresAt) || input.replay.id.length === 0 || input.replay.id.length > 128)) {
+    return 'replay: token id or expiry is out of range';
+  }
   if (counters === undefined && budget === input.budget) return input;
   return { ...input, counters: counters ?? input.counters, budget };
 }

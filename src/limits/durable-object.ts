@@ -21,6 +21,7 @@ export class LimiterObject extends DurableObject {
       CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, bucket INTEGER NOT NULL, used INTEGER NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (name, bucket));
       CREATE TABLE IF NOT EXISTS budget (period_key TEXT PRIMARY KEY, spent INTEGER NOT NULL, expires INTEGER);
       CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS replays (id TEXT PRIMARY KEY, expires INTEGER NOT NULL);
     `);
   }
 
@@ -70,10 +71,14 @@ export class LimiterObject extends DurableObject {
   admit(input: AdmitInput): AdmitOutcome {
     const blocked = this.blocked(markerFlag(input.keyId, input.counterId));
     if (blocked) return { status: 'blocked', reason: blocked };
-    const { now, counters, budget } = input;
+    const { now, counters, budget, replay } = input;
+    // A signed request's token id, per key (a lineage's object holds several keys).
+    const replayId = replay ? `${input.keyId}:${replay.id}` : null;
+    if (replayId !== null && this.sql.exec('SELECT 1 FROM replays WHERE id = ? AND expires > ?', replayId, now).toArray().length > 0) return { status: 'replayed' };
     // Old windows are swept at most once a minute, not on every admission.
     if (now - this.lastSweep > 60_000) {
       this.sql.exec('DELETE FROM counters WHERE expires <= ?', now);
+      this.sql.exec('DELETE FROM replays WHERE expires <= ?', now);
       // Budget periods are kept a day past their end, then go ('total' has no end).
       this.sql.exec('DELETE FROM budget WHERE expires IS NOT NULL AND expires <= ?', now);
       this.lastSweep = now;
@@ -88,10 +93,13 @@ export class LimiterObject extends DurableObject {
       return { status: 'budget_exhausted', counters: states, budget: budgetStateOf(budget, spent) };
     }
     // One transaction: a write that fails (a constraint, a bad value) rolls back the others, so
-    // a request is never charged part of its admission.
+    // a request is never charged part of its admission, nor its token id recorded without it.
     this.ctx.storage.transactionSync(() => {
       for (const c of counters) this.add(c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
       if (budget) this.addSpend(budget.periodKey, budget.costMicros, budget.resetAt === null ? null : budget.resetAt + DAY_MS);
+      if (replayId !== null) {
+        this.sql.exec('INSERT INTO replays (id, expires) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires = excluded.expires', replayId, replay!.expiresAt);
+      }
     });
     const after = states.map((s, i) => ({ ...s, used: s.used + counters[i]!.cost, remaining: Math.max(0, s.remaining - counters[i]!.cost) }));
     return {

@@ -35,6 +35,12 @@ export interface AdmitInput {
   counters: CounterSpec[];
   budget?: BudgetSpec;
   now: number;
+  /**
+   * A signed request's token id: refused (`replayed`) when already recorded for this key,
+   * recorded until `expiresAt` (ms) when admitted. Checked and recorded in the same atomic
+   * call as the limits, so of concurrent replays exactly one is admitted.
+   */
+  replay?: { id: string; expiresAt: number };
 }
 
 export interface CounterState {
@@ -69,7 +75,8 @@ export type AdmitOutcome =
   | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; ticket: Ticket }
   | { status: 'rate_limited'; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
   | { status: 'budget_exhausted'; counters: CounterState[]; budget: BudgetState }
-  | { status: 'blocked'; reason: BlockReason };
+  | { status: 'blocked'; reason: BlockReason }
+  | { status: 'replayed' };
 
 /** Why a key is blocked in the store (the instant-revocation marker's value). */
 

@@ -40,25 +40,29 @@ import type { BlockReason } from '../keys/status';
 const NS = 'kg';
 const revokedKey = (keyId: string) => `${NS}:revoked:${keyId}`;
 const budgetKey = (keyId: string, periodKey: string) => `${NS}:budget:${keyId}:${periodKey}`;
+const replayKey = (keyId: string, id: string) => `${NS}:jti:${keyId}:${id}`;
 const counterPrefix = (name: string) => `${NS}:rl:${name}`;
 // Same layout @upstash/ratelimit's fixed window uses: <prefix>:<identifier>:<bucket>.
 const counterKey = (name: string, keyId: string, bucket: number) => `${counterPrefix(name)}:${keyId}:${bucket}`;
 
-// KEYS[1] revocation marker, KEYS[2] budget, KEYS[3..] one fixed window per counter.
-// ARGV[1] has budget (0/1), ARGV[2] budget limit, ARGV[3] budget cost, ARGV[4] budget TTL ms
-// (0 = none), then per counter: limit, cost, window ms.
-// Returns {-1, reason} blocked | {0, refused index, spent, used...} rate limited
-//       | {-2, 0, spent, used...} budget refused | {1, 0, spent after, used after...}.
+// KEYS[1] revocation marker, KEYS[2] budget, KEYS[3] a signed request's token id, KEYS[4..] one
+// fixed window per counter. ARGV[1] has budget (0/1), ARGV[2] budget limit, ARGV[3] budget
+// cost, ARGV[4] budget TTL ms (0 = none), ARGV[5] token id TTL ms (0 = no token), then per
+// counter: limit, cost, window ms.
+// Returns {-1, reason} blocked | {-3} token id seen | {0, refused index, spent, used...} rate
+// limited | {-2, 0, spent, used...} budget refused | {1, 0, spent after, used after...}.
 const ADMIT_SCRIPT = `
 local blocked = redis.call('GET', KEYS[1])
 if blocked then return {-1, blocked} end
-local n = #KEYS - 2
+local replayTtl = tonumber(ARGV[5])
+if replayTtl > 0 and redis.call('EXISTS', KEYS[3]) == 1 then return {-3} end
+local n = #KEYS - 3
 local used = {}
 local refused = 0
 for i = 1, n do
-  local u = tonumber(redis.call('GET', KEYS[i + 2]) or '0')
+  local u = tonumber(redis.call('GET', KEYS[i + 3]) or '0')
   used[i] = u
-  if refused == 0 and u + tonumber(ARGV[4 + (i - 1) * 3 + 2]) > tonumber(ARGV[4 + (i - 1) * 3 + 1]) then refused = i end
+  if refused == 0 and u + tonumber(ARGV[5 + (i - 1) * 3 + 2]) > tonumber(ARGV[5 + (i - 1) * 3 + 1]) then refused = i end
 end
 local hasBudget = ARGV[1] == '1'
 local spent = 0
@@ -66,15 +70,16 @@ if hasBudget then spent = tonumber(redis.call('GET', KEYS[2]) or '0') end
 if refused > 0 then return {0, refused, spent, unpack(used)} end
 if hasBudget and spent + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return {-2, 0, spent, unpack(used)} end
 for i = 1, n do
-  local cost = tonumber(ARGV[4 + (i - 1) * 3 + 2])
-  local k = KEYS[i + 2]
+  local cost = tonumber(ARGV[5 + (i - 1) * 3 + 2])
+  local k = KEYS[i + 3]
   used[i] = redis.call('INCRBY', k, cost)
-  if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, ARGV[4 + (i - 1) * 3 + 3]) end
+  if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, ARGV[5 + (i - 1) * 3 + 3]) end
 end
 if hasBudget then
   spent = redis.call('INCRBY', KEYS[2], ARGV[3])
   if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
 end
+if replayTtl > 0 then redis.call('SET', KEYS[3], '1', 'PX', replayTtl) end
 return {1, 0, spent, unpack(used)}
 `;
 
@@ -196,8 +201,10 @@ export class UpstashLimitStore implements LimitStore {
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
     const { keyId, counters, budget, now } = input;
     const counterId = input.counterId ?? keyId;
-    const keys = [revokedKey(keyId), budget ? budgetKey(counterId, budget.periodKey) : `${NS}:budget:none`];
+    const replay = input.replay;
+    const keys = [revokedKey(keyId), budget ? budgetKey(counterId, budget.periodKey) : `${NS}:budget:none`, replay ? replayKey(keyId, replay.id) : `${NS}:jti:none`];
     const args = budget ? ['1', String(budget.limitMicros), String(budget.costMicros), String(budgetTtlMs(budget, now))] : ['0', '0', '0', '0'];
+    args.push(replay ? String(Math.max(1, Math.ceil(replay.expiresAt - now))) : '0');
     for (const c of counters) {
       keys.push(counterKey(c.name, counterId, bucketOf(now, c.windowMs)));
       args.push(String(c.limit), String(c.cost), String(c.windowMs));
@@ -205,6 +212,7 @@ export class UpstashLimitStore implements LimitStore {
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
     const status = Number(reply[0]);
     if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
+    if (status === -3) return { status: 'replayed' };
     const spent = Number(reply[2]);
     const states: CounterState[] = counters.map((c, i) => {
       const used = Number(reply[3 + i] ?? 0);

@@ -32,6 +32,7 @@ const SUCCESS: Record<string, { body?: (target: CreatedKey) => unknown; status: 
   'POST /keys/{id}/extend': { body: () => ({ ttl_seconds: 3600 }), status: 200 },
   'GET /keys/{id}/usage': { status: 200 },
   'POST /keys/{id}/rotate': { body: () => ({ grace_seconds: 0 }), status: 200 },
+  'POST /keys/{id}/signing-secret': { status: 200 },
   'POST /verify': { body: (t) => ({ key: t.key }), status: 200 },
   'GET /audit': { status: 200 },
   'GET /logs': { status: 200 },
@@ -77,6 +78,7 @@ const AUDITED: Record<string, string> = {
   'POST /keys/{id}/deactivate': 'deactivate',
   'POST /keys/{id}/extend': 'extend',
   'POST /keys/{id}/rotate': 'rotate',
+  'POST /keys/{id}/signing-secret': 'signing_secret',
 };
 
 function concretePath(op: Op, target: CreatedKey, hook?: { id: string; delivery_id: string }): string {

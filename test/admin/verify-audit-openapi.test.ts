@@ -219,6 +219,7 @@ describe('the admin OpenAPI document', () => {
     'post /keys/{id}/extend',
     'get /keys/{id}/usage',
     'post /keys/{id}/rotate',
+    'post /keys/{id}/signing-secret',
     'post /verify',
     'get /audit',
     // src/admin/{logs,analytics,webhooks}-routes.ts

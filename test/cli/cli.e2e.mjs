@@ -102,7 +102,7 @@ before(async () => {
   // detached: wrangler leads its own process group, so the whole tree (workerd included) can be stopped at once.
   wrangler = spawn(
     process.execPath,
-    [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort), '--persist-to', persistDir, '--var', `ADMIN_TOKEN:${TOKEN}`, '--show-interactive-dev-session=false'],
+    [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort), '--persist-to', persistDir, '--var', `ADMIN_TOKEN:${TOKEN}`, '--var', `SECRETS_MASTER_KEY:${randomBytes(32).toString('base64')}`, '--show-interactive-dev-session=false'],
     { cwd: ROOT, env: wranglerEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // Safety net: never leave the gateway running if this process ends early (Ctrl-C, a
@@ -189,6 +189,24 @@ test('keys create prints the record and the plaintext once', async (t) => {
   assert.equal(field(r.stdout, 'owner'), 'e2e-owner');
   assert.equal(field(r.stdout, 'limits'), 'rpm 5');
   assert.match(field(r.stdout, 'expires'), /\(in (5\dm|1h)\)$/);
+});
+
+test('keys create --signing-secret shows the secret once, and keygate sign makes a token the gateway admits once', async () => {
+  const r = await cli(['keys', 'create', '--name', 'e2e signer', '--owner', 'e2e-signer', '--signing-secret']);
+  assertOk(r);
+  const id = field(r.stdout, 'id');
+  const secret = field(r.stdout, 'signing secret');
+  assert.match(secret, /^kgs_[A-Za-z0-9_-]{43}$/);
+  const signed = await cli(['sign', '--key-id', id, '--secret', secret]);
+  assertOk(signed);
+  const token = signed.stdout.trim();
+  // wrangler.toml's /demo route: admitted past keygate (the demo upstream may not be running: 200 or 502), then refused as a replay.
+  const first = await fetch(`${baseUrl}/demo/hello`, { headers: { authorization: `JWT ${token}` } });
+  await first.arrayBuffer();
+  assert.ok(first.status === 200 || first.status === 502, `first use answered ${first.status}`);
+  const again = await fetch(`${baseUrl}/demo/hello`, { headers: { authorization: `JWT ${token}` } });
+  assert.equal(again.status, 401);
+  assert.equal((/** @type {any} */ (await again.json())).error.code, 'token_replayed');
 });
 
 test('keys list shows the key in a table, and --json the raw page', async () => {

@@ -222,5 +222,54 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
       expect((await store.admit({ keyId: a, counters: [rpm(1)], now })).status).toBe('rate_limited');
       expect((await store.admit({ keyId: b, counters: [rpm(1)], now })).status).toBe('admitted');
     });
+
+    it('admits a signed request token id once: a second admission with it is refused as replayed', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const replay = { id: crypto.randomUUID(), expiresAt: now + 60_000 };
+      expect((await store.admit({ keyId, counters: [rpm(100)], now, replay })).status).toBe('admitted');
+      expect((await store.admit({ keyId, counters: [rpm(100)], now, replay })).status).toBe('replayed');
+      // Without limits too (a route with no windows still checks the token id).
+      const bare = { id: crypto.randomUUID(), expiresAt: now + 60_000 };
+      expect((await store.admit({ keyId, counters: [], now, replay: bare })).status).toBe('admitted');
+      expect((await store.admit({ keyId, counters: [], now, replay: bare })).status).toBe('replayed');
+      // The replayed admission consumed nothing.
+      expect((await store.usage(keyId, [rpm(100)], undefined, now)).counters[0]?.used).toBe(1);
+    });
+
+    it('of 50 concurrent admissions with one token id exactly one is admitted', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const replay = { id: crypto.randomUUID(), expiresAt: now + 60_000 };
+      const outcomes = await Promise.all(Array.from({ length: 50 }, () => store.admit({ keyId, counters: [rpm(1000)], now, replay })));
+      expect(outcomes.filter((o) => o.status === 'admitted')).toHaveLength(1);
+      expect(outcomes.filter((o) => o.status === 'replayed')).toHaveLength(49);
+    });
+
+    it('a token id refused by a limit is not recorded; token ids are per key; a revoked key reads as blocked first', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const other = freshKeyId();
+      const now = Date.now();
+      const replay = { id: 'same-jti', expiresAt: now + 60_000 };
+      expect((await store.admit({ keyId, counters: [rpm(0)], now, replay })).status).toBe('rate_limited');
+      expect((await store.admit({ keyId, counters: [rpm(1)], now, replay })).status).toBe('admitted');
+      expect((await store.admit({ keyId: other, counters: [rpm(1)], now, replay })).status).toBe('admitted');
+      await store.setBlocked(other, 'key_revoked');
+      expect(await store.admit({ keyId: other, counters: [], now, replay })).toEqual({ status: 'blocked', reason: 'key_revoked' });
+    });
+
+    it('forgets a token id once its expiry has passed', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const replay = { id: crypto.randomUUID(), expiresAt: now + 1_000 };
+      expect((await store.admit({ keyId, counters: [], now, replay })).status).toBe('admitted');
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const later = Date.now();
+      expect((await store.admit({ keyId, counters: [], now: later, replay: { ...replay, expiresAt: later + 1_000 } })).status).toBe('admitted');
+    });
   });
 }
