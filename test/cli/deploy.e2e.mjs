@@ -64,8 +64,9 @@ function fakeWrangler(answers) {
   const run = async (args, opts = {}) => {
     calls.push({ args, input: opts.input });
     const key = Object.keys(answers).find((k) => args.join(' ').startsWith(k));
-    // Creating the config's queues succeeds unless a test says otherwise.
-    const fallback = args[0] === 'queues' && args[1] === 'create' ? {} : { code: 1, stderr: `unexpected wrangler call: ${args.join(' ')}` };
+    // Creating the config's queues and the Worker's own keys succeeds unless a test says otherwise.
+    const internalSecret = args[0] === 'secret' && args[1] === 'put' && (args[2] === 'SECRETS_MASTER_KEY' || args[2] === 'IDENTITY_SIGNING_KEY');
+    const fallback = (args[0] === 'queues' && args[1] === 'create') || internalSecret ? {} : { code: 1, stderr: `unexpected wrangler call: ${args.join(' ')}` };
     const a = key === undefined ? fallback : answers[key];
     const r = typeof a === 'function' ? a() : a;
     return { code: r?.code ?? 0, stdout: r?.stdout ?? '', stderr: r?.stderr ?? '' };
@@ -137,12 +138,20 @@ test('first deploy: checks secrets, deploys (creating KV and D1), migrates, sets
     'queues create keygate-events': {},
     deploy: { stdout: deployOutput },
     'd1 migrations apply DB --remote': {},
+    'secret put SECRETS_MASTER_KEY': {},
+    'secret put IDENTITY_SIGNING_KEY': {},
     'secret put ADMIN_TOKEN': {},
   });
   const o = captured();
   const code = await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'generated-admin-token-1234', ci: false });
   assert.equal(code, 0, o.lines.err.join('\n'));
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'queues create', 'queues create', 'deploy --config', 'd1 list', 'd1 migrations apply', 'secret put']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'queues create', 'queues create', 'deploy --config', 'd1 list', 'd1 migrations apply', 'secret put', 'secret put', 'secret put']);
+  // The Worker's own keys are generated once, sent on stdin and never printed.
+  const internal = w.calls.filter((c) => c.args[1] === 'put' && c.args[2] !== 'ADMIN_TOKEN');
+  assert.deepEqual(internal.map((c) => c.args[2]), ['SECRETS_MASTER_KEY', 'IDENTITY_SIGNING_KEY']);
+  assert.equal(Buffer.from(internal[0]?.input ?? '', 'base64').length, 32);
+  assert.equal(JSON.parse(internal[1]?.input ?? '{}').crv, 'Ed25519');
+  for (const c of internal) assert.ok(!o.lines.out.join('\n').includes(c.input ?? '<none>'));
   // The event queue and its dead-letter queue are created (an existing one is fine).
   assert.deepEqual(w.calls.filter((c) => c.args[0] === 'queues').map((c) => c.args[2]).sort(), ['keygate-events', 'keygate-events-dlq']);
 
@@ -152,7 +161,7 @@ test('first deploy: checks secrets, deploys (creating KV and D1), migrates, sets
   assert.ok(cfgPath && cfgPath.endsWith('wrangler.json'));
   assert.ok(migrate.includes('--remote'));
   // The token reaches wrangler on stdin, never as an argument.
-  const put = w.calls[7];
+  const put = w.calls[9];
   assert.equal(put?.input, 'generated-admin-token-1234');
   assert.ok(!put?.args.some((a) => a.includes('generated-admin-token')));
 
@@ -164,7 +173,8 @@ test('first deploy: checks secrets, deploys (creating KV and D1), migrates, sets
 
 test('redeploy: migrations run before the new code is deployed, and an existing ADMIN_TOKEN is left alone', async () => {
   const w = fakeWrangler({
-    'secret list': { stdout: JSON.stringify([{ name: 'OPENAI_API_KEY' }, { name: 'ADMIN_TOKEN' }]) },
+    // A Worker deployed before: its own keys exist and are never replaced.
+    'secret list': { stdout: JSON.stringify(['OPENAI_API_KEY', 'ADMIN_TOKEN', 'SECRETS_MASTER_KEY', 'IDENTITY_SIGNING_KEY'].map((name) => ({ name }))) },
     'd1 list': { stdout: JSON.stringify([{ uuid: DB_ID, name: 'keygate' }, { uuid: 'other', name: 'other' }]) },
     'd1 migrations apply DB --remote': {},
     'queues create': { code: 1, stderr: 'Queue name is already taken' },
@@ -185,7 +195,7 @@ test('under CI a missing ADMIN_TOKEN is not generated (it would stay in the buil
   });
   const o = captured();
   assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'must-not-appear', ci: true }), 0, o.lines.err.join('\n'));
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config', 'secret put', 'secret put']);
   assert.ok(!`${o.lines.out.join('\n')}${o.lines.err.join('\n')}`.includes('must-not-appear'));
   assert.match(o.lines.err.join('\n'), /npx wrangler secret put ADMIN_TOKEN/);
 });
@@ -200,7 +210,7 @@ test('a pinned database_id is used as is: no lookup, no temporary config', async
     });
     const o = captured();
     assert.equal(await deploy({ argv: ['--config', path], wrangler: w.run, output: o.output }), 0, o.lines.err.join('\n'));
-    assert.deepEqual(w.commands(), ['secret list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config']);
+    assert.deepEqual(w.commands(), ['secret list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config', 'secret put', 'secret put']);
     assert.deepEqual(w.calls[1]?.args, ['d1', 'migrations', 'apply', 'DB', '--remote', '--config', path]);
   });
 });
