@@ -1,6 +1,6 @@
 // Pieces the OpenAI formats share: the chat/completions `usage` object, the stream_options
 // rewrite that makes a stream report usage, and a stream reader over chunk `choices`.
-import { asksForStream, streamedTokens } from '../estimate';
+import { asksForStream, inputTokens, streamedTokens, textChars } from '../estimate';
 import { codePoints, isRecord, parseJson, tokenCount } from '../fields';
 import type { SseUsageReader, TokenUsage } from '../types';
 
@@ -69,4 +69,12 @@ function choiceChars(choice: Record<string, unknown>): number {
     }
   }
   return n;
+}
+
+/** Tokens of an input that is text, a list of texts, a token array or a list of token arrays. */
+export function textOrTokenInput(input: unknown): number {
+  if (!Array.isArray(input)) return inputTokens(textChars(input), 0);
+  let tokens = 0;
+  for (const item of input) tokens += typeof item === 'number' ? 1 : Array.isArray(item) ? item.length : inputTokens(textChars(item), 0);
+  return tokens;
 }
