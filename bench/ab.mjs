@@ -21,7 +21,7 @@ import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
-import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
+import { applyMigrations, breakChecksum, compareRoutes, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
 import { join } from 'node:path';
 
 const { values: args } = parseArgs({
@@ -67,7 +67,7 @@ try {
     cleanups.push(() => stack.close());
     store = upstashBindings(stack);
   }
-  const bindings = { ...wrangler.vars, ...store, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken };
+  const bindings = { ...wrangler.vars, ...store, ROUTES: compareRoutes(upstream.url), ADMIN_TOKEN: adminToken };
   const route = `/${args.route}`;
   const common = { compatibilityDate: wrangler.compatibilityDate };
   const [pt, a, b] = await Promise.all([

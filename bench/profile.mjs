@@ -30,7 +30,7 @@ import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { cpuMeter } from './cpu.mjs';
 import { LoadGenerator } from './load.mjs';
-import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
+import { applyMigrations, breakChecksum, compareRoutes, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -210,7 +210,7 @@ async function main() {
       cleanups.push(() => stack.close());
       storeBindings = upstashBindings(stack);
     }
-    worker = await startWorker({ ...common, scriptPath, bindings: { ...wrangler.vars, ...storeBindings, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken }, storage: true, inspector: true });
+    worker = await startWorker({ ...common, scriptPath, bindings: { ...wrangler.vars, ...storeBindings, ROUTES: compareRoutes(upstream.url), ADMIN_TOKEN: adminToken }, storage: true, inspector: true });
     cleanups.push(() => worker.mf.dispose());
     await applyMigrations(worker.mf);
     const created = await createKey(worker.url, adminToken, { name: 'profile' });

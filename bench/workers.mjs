@@ -39,6 +39,17 @@ export function benchRoutes(upstreamUrl) {
 }
 
 /**
+ * The routes of an A/B or a profile: /open, /default and /limited, which bundles built from
+ * older commits understand too (a route field a bundle does not know makes its whole
+ * configuration invalid).
+ * @param {string} upstreamUrl
+ */
+export function compareRoutes(upstreamUrl) {
+  const known = new Set(['/open', '/default', '/limited']);
+  return benchRoutes(upstreamUrl).filter((r) => known.has(r.path));
+}
+
+/**
  * The bindings that put keygate on the Upstash store (the bridge + redis-server stack).
  * @param {{ url: string, token: string }} stack
  */
