@@ -27,6 +27,22 @@ export interface BudgetSpec {
   costMicros: number;
 }
 
+/**
+ * The owner's part of an admission, present when the key's owner has limits of its own:
+ * its windows and budget are checked and consumed with the key's, all or nothing, in the
+ * same store call (the key's counters then live beside the owner's: one Durable Object per
+ * owner, one Redis hash slot per owner).
+ */
+export interface OwnerAdmit {
+  /** The owner's name as the admin API stores it. */
+  id: string;
+  counters: CounterSpec[];
+  budget?: BudgetSpec;
+}
+
+/** Which limit holder refused a request. */
+export type Holder = 'key' | 'owner';
+
 export interface AdmitInput {
   /** Whose revocation marker is checked. */
   keyId: string;
@@ -34,6 +50,8 @@ export interface AdmitInput {
   counterId?: string;
   counters: CounterSpec[];
   budget?: BudgetSpec;
+  /** The owner's windows and budget, when its owner has limits. */
+  owner?: OwnerAdmit;
   now: number;
 }
 
@@ -63,12 +81,14 @@ export interface Ticket {
   /** Token counters charged with the reservation: name, window and the bucket charged. */
   tokenWindows: { name: string; limit: number; windowMs: number; bucket: number }[];
   budget?: { periodKey: string; period: BudgetSpec['period']; limitMicros: number };
+  /** The owner's token windows and budget the admission charged (AdmitInput.owner). */
+  owner?: { id: string; tokenWindows: Ticket['tokenWindows']; budget?: Ticket['budget'] };
 }
 
 export type AdmitOutcome =
-  | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; ticket: Ticket }
-  | { status: 'rate_limited'; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
-  | { status: 'budget_exhausted'; counters: CounterState[]; budget: BudgetState }
+  | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; owner?: UsageSnapshot; ticket: Ticket }
+  | { status: 'rate_limited'; holder: Holder; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
+  | { status: 'budget_exhausted'; holder: Holder; counters: CounterState[]; budget: BudgetState }
   | { status: 'blocked'; reason: BlockReason };
 
 /** Why a key is blocked in the store (the instant-revocation marker's value). */
@@ -91,10 +111,19 @@ export interface LimitStore {
   admit(input: AdmitInput): Promise<AdmitOutcome>;
   /** Post-response: charge or refund the difference between reservation and actual usage. */
   settle(ticket: Ticket, settlement: Settlement): Promise<void>;
-  /** The instant-revocation marker, checked by every admit(); null clears it. `counterId` as in AdmitInput. */
-  setBlocked(keyId: string, reason: BlockReason | null, counterId?: string): Promise<void>;
-  /** Reads counters without consuming anything; `keyId` is the counter id. */
-  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot>;
+  /**
+   * The instant-revocation marker, checked by every admit(); null clears it. `counterId` as in
+   * AdmitInput; `owner` is the key's owner, whose shard holds a copy of the marker (admissions
+   * of keys whose owner has limits run there).
+   */
+  setBlocked(keyId: string, reason: BlockReason | null, counterId?: string, owner?: string | null): Promise<void>;
+  /**
+   * Reads counters without consuming anything; `keyId` is the counter id. `owner`: the key's
+   * owner when that owner has limits (the key's counters then live in the owner's shard).
+   */
+  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string): Promise<UsageSnapshot>;
+  /** An owner's own windows and budget, without consuming anything. */
+  ownerUsage(owner: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot>;
 }
 
 export const bucketOf = (now: number, windowMs: number): number => Math.floor(now / windowMs);
@@ -103,10 +132,10 @@ export const windowEnd = (bucket: number, windowMs: number): number => (bucket +
 /**
  * The flag a key's marker is kept under in its counter object: `blocked` for the object's
  * own key (one key per object), `blocked:<key id>` for a
- * rotation successor sharing its predecessor's object.
+ * rotation successor sharing its predecessor's object, and for every key in an owner's object.
  */
-export function markerFlag(keyId: string, counterId: string | undefined): string {
-  return counterId === undefined || counterId === keyId ? 'blocked' : `blocked:${keyId}`;
+export function markerFlag(keyId: string, counterId: string | undefined, inOwnerShard = false): string {
+  return !inOwnerShard && (counterId === undefined || counterId === keyId) ? 'blocked' : `blocked:${keyId}`;
 }
 
 // What both stores build their answers from, so an answer means the same on either.
@@ -128,6 +157,13 @@ export function ticketFor(keyId: string, counters: CounterSpec[], budget: Budget
     tokenWindows: counters.filter((c) => c.kind === 'tokens').map((c) => ({ name: c.name, limit: c.limit, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
     budget: budget ? { periodKey: budget.periodKey, period: budget.period, limitMicros: budget.limitMicros } : undefined,
   };
+}
+
+/** The owner part of a ticket for an admission that charged the owner. */
+export function ownerTicketFor(owner: OwnerAdmit | undefined, now: number): Ticket['owner'] {
+  if (!owner) return undefined;
+  const t = ticketFor(owner.id, owner.counters, owner.budget, now);
+  return { id: owner.id, tokenWindows: t.tokenWindows, budget: t.budget };
 }
 
 /** A stored marker value as a block reason; anything unrecognised blocks as revoked (fail closed). */

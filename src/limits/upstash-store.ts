@@ -24,8 +24,10 @@ import {
   budgetStateOf,
   bucketOf,
   counterStateOf,
+  ownerTicketFor,
   ticketFor,
   type AdmitInput,
+  type Holder,
   type AdmitOutcome,
   type BudgetSpec,
   type CounterSpec,
@@ -38,44 +40,81 @@ import {
 import type { BlockReason } from '../keys/status';
 
 const NS = 'kg';
-const revokedKey = (keyId: string) => `${NS}:revoked:${keyId}`;
+/**
+ * An owner's Redis hash tag: every key one owner admission touches (the owner's windows and
+ * budget, its keys' windows, budgets and marker copies) carries it, so they share one hash
+ * slot and one script may touch them all. The name is URI-encoded: no `{`, `}` or `:` of an
+ * owner's name reaches the key.
+ */
+const ownerTag = (owner: string) => `{o:${encodeURIComponent(owner)}}`;
+/** A key's counter identifier: its counter id, inside its owner's slot when the owner has limits. */
+const keyCounterId = (counterId: string, owner: string | undefined) => (owner === undefined ? counterId : `${ownerTag(owner)}:${counterId}`);
+const revokedKey = (keyId: string, owner?: string) => (owner === undefined ? `${NS}:revoked:${keyId}` : `${NS}:revoked:${ownerTag(owner)}:${keyId}`);
 const budgetKey = (keyId: string, periodKey: string) => `${NS}:budget:${keyId}:${periodKey}`;
 const counterPrefix = (name: string) => `${NS}:rl:${name}`;
 // Same layout @upstash/ratelimit's fixed window uses: <prefix>:<identifier>:<bucket>.
 const counterKey = (name: string, keyId: string, bucket: number) => `${counterPrefix(name)}:${keyId}:${bucket}`;
 
-// KEYS[1] revocation marker, KEYS[2] budget, KEYS[3..] one fixed window per counter.
-// ARGV[1] has budget (0/1), ARGV[2] budget limit, ARGV[3] budget cost, ARGV[4] budget TTL ms
-// (0 = none), then per counter: limit, cost, window ms.
-// Returns {-1, reason} blocked | {0, refused index, spent, used...} rate limited
-//       | {-2, 0, spent, used...} budget refused | {1, 0, spent after, used after...}.
+// KEYS[1] revocation marker. Then one section per holder (the key; its owner when the owner
+// has limits): KEYS budget key, then one fixed window per counter; ARGV[1] holder count, and
+// per holder: has budget (0/1), budget limit, budget cost, budget TTL ms (0 = none), counter
+// count n, then per counter: limit, cost, window ms.
+// Returns {-1, reason} blocked | {0, holder, refused index, per holder: spent, used...} rate
+// limited | {-2, holder, 0, ...} budget refused | {1, 0, 0, per holder: spent after, used after...}.
 const ADMIT_SCRIPT = `
 local blocked = redis.call('GET', KEYS[1])
 if blocked then return {-1, blocked} end
-local n = #KEYS - 2
-local used = {}
-local refused = 0
-for i = 1, n do
-  local u = tonumber(redis.call('GET', KEYS[i + 2]) or '0')
-  used[i] = u
-  if refused == 0 and u + tonumber(ARGV[4 + (i - 1) * 3 + 2]) > tonumber(ARGV[4 + (i - 1) * 3 + 1]) then refused = i end
+local holders = {}
+local ki, ai = 2, 2
+for h = 1, tonumber(ARGV[1]) do
+  local hd = {budgetKey = KEYS[ki], hasBudget = ARGV[ai] == '1', limit = tonumber(ARGV[ai + 1]), cost = tonumber(ARGV[ai + 2]), ttl = tonumber(ARGV[ai + 3]), n = tonumber(ARGV[ai + 4]), keys = {}, limits = {}, costs = {}, windows = {}, used = {}, spent = 0}
+  ki = ki + 1
+  ai = ai + 5
+  for i = 1, hd.n do
+    hd.keys[i] = KEYS[ki]
+    hd.limits[i] = tonumber(ARGV[ai])
+    hd.costs[i] = tonumber(ARGV[ai + 1])
+    hd.windows[i] = ARGV[ai + 2]
+    ki = ki + 1
+    ai = ai + 3
+  end
+  holders[h] = hd
 end
-local hasBudget = ARGV[1] == '1'
-local spent = 0
-if hasBudget then spent = tonumber(redis.call('GET', KEYS[2]) or '0') end
-if refused > 0 then return {0, refused, spent, unpack(used)} end
-if hasBudget and spent + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return {-2, 0, spent, unpack(used)} end
-for i = 1, n do
-  local cost = tonumber(ARGV[4 + (i - 1) * 3 + 2])
-  local k = KEYS[i + 2]
-  used[i] = redis.call('INCRBY', k, cost)
-  if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, ARGV[4 + (i - 1) * 3 + 3]) end
+local status, refusedHolder, refused = 1, 0, 0
+for h, hd in ipairs(holders) do
+  for i = 1, hd.n do
+    local u = tonumber(redis.call('GET', hd.keys[i]) or '0')
+    hd.used[i] = u
+    if status == 1 and u + hd.costs[i] > hd.limits[i] then status, refusedHolder, refused = 0, h, i end
+  end
+  if hd.hasBudget then hd.spent = tonumber(redis.call('GET', hd.budgetKey) or '0') end
 end
-if hasBudget then
-  spent = redis.call('INCRBY', KEYS[2], ARGV[3])
-  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+if status == 1 then
+  for h, hd in ipairs(holders) do
+    if hd.hasBudget and hd.spent + hd.cost > hd.limit then
+      status, refusedHolder = -2, h
+      break
+    end
+  end
 end
-return {1, 0, spent, unpack(used)}
+if status == 1 then
+  for _, hd in ipairs(holders) do
+    for i = 1, hd.n do
+      hd.used[i] = redis.call('INCRBY', hd.keys[i], hd.costs[i])
+      if redis.call('PTTL', hd.keys[i]) < 0 then redis.call('PEXPIRE', hd.keys[i], hd.windows[i]) end
+    end
+    if hd.hasBudget then
+      hd.spent = redis.call('INCRBY', hd.budgetKey, hd.cost)
+      if hd.ttl > 0 then redis.call('PEXPIRE', hd.budgetKey, hd.ttl) end
+    end
+  end
+end
+local reply = {status, refusedHolder, refused}
+for _, hd in ipairs(holders) do
+  reply[#reply + 1] = hd.spent
+  for i = 1, hd.n do reply[#reply + 1] = hd.used[i] end
+end
+return reply
 `;
 
 // KEYS[1] budget. ARGV[1] delta (may be negative). Never below zero.
@@ -194,26 +233,26 @@ export class UpstashLimitStore implements LimitStore {
   }
 
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
-    const { keyId, counters, budget, now } = input;
-    const counterId = input.counterId ?? keyId;
-    const keys = [revokedKey(keyId), budget ? budgetKey(counterId, budget.periodKey) : `${NS}:budget:none`];
-    const args = budget ? ['1', String(budget.limitMicros), String(budget.costMicros), String(budgetTtlMs(budget, now))] : ['0', '0', '0', '0'];
-    for (const c of counters) {
-      keys.push(counterKey(c.name, counterId, bucketOf(now, c.windowMs)));
-      args.push(String(c.limit), String(c.cost), String(c.windowMs));
-    }
+    const { keyId, counters, budget, owner, now } = input;
+    const counterId = keyCounterId(input.counterId ?? keyId, owner?.id);
+    const keys = [owner ? revokedKey(keyId, owner.id) : revokedKey(keyId)];
+    const args = [owner ? '2' : '1'];
+    pushHolder(keys, args, counterId, counters, budget, now);
+    if (owner) pushHolder(keys, args, ownerTag(owner.id), owner.counters, owner.budget, now);
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
     const status = Number(reply[0]);
     if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
-    const spent = Number(reply[2]);
-    const states: CounterState[] = counters.map((c, i) => {
-      const used = Number(reply[3 + i] ?? 0);
-      return counterStateOf(c, used, bucketOf(now, c.windowMs));
-    });
-    const budgetState = budget && budgetStateOf(budget, spent);
-    if (status === 1) return { status: 'admitted', counters: states, budget: budgetState, ticket: ticketFor(counterId, counters, budget, now) };
-    if (status === -2 && budget) return { status: 'budget_exhausted', counters: states, budget: budgetStateOf(budget, spent) };
-    return { status: 'rate_limited', refusedBy: states[Number(reply[1]) - 1]!, counters: states, budget: budgetState };
+    const key = holderState(reply, 3, counters, budget, now);
+    const ownerState = owner ? holderState(reply, 3 + 1 + counters.length, owner.counters, owner.budget, now) : undefined;
+    if (status === 1) {
+      const ticket = ticketFor(counterId, counters, budget, now);
+      if (owner) ticket.owner = ownerTicketFor(owner, now);
+      return { status: 'admitted', counters: key.counters, budget: key.budget, ...(ownerState ? { owner: ownerState } : {}), ticket };
+    }
+    const holder: Holder = Number(reply[1]) === 2 ? 'owner' : 'key';
+    const refusing = holder === 'owner' && ownerState ? ownerState : key;
+    if (status === -2 && refusing.budget) return { status: 'budget_exhausted', holder, counters: refusing.counters, budget: refusing.budget };
+    return { status: 'rate_limited', holder, refusedBy: refusing.counters[Number(reply[2]) - 1]!, counters: refusing.counters, budget: refusing.budget };
   }
 
   async settle(ticket: Ticket, settlement: Settlement): Promise<void> {
@@ -229,17 +268,38 @@ export class UpstashLimitStore implements LimitStore {
     if (ticket.budget && s.costDeltaMicros !== 0) {
       calls.push(this.#adjust.run(this.redis, [budgetKey(ticket.keyId, ticket.budget.periodKey)], [String(s.costDeltaMicros)]));
     }
+    const owner = ticket.owner;
+    if (owner) {
+      const tag = ownerTag(owner.id);
+      if (s.tokenDelta !== 0) {
+        for (const w of owner.tokenWindows) {
+          if (s.tokenDelta < 0 && bucketOf(s.now, w.windowMs) !== w.bucket) continue;
+          calls.push(this.limiter(w).limit(tag, { rate: s.tokenDelta }));
+        }
+      }
+      if (owner.budget && s.costDeltaMicros !== 0) {
+        calls.push(this.#adjust.run(this.redis, [budgetKey(tag, owner.budget.periodKey)], [String(s.costDeltaMicros)]));
+      }
+    }
     await Promise.all(calls);
   }
 
-  async setBlocked(keyId: string, reason: BlockReason | null): Promise<void> {
-    if (reason) await this.redis.set(revokedKey(keyId), reason, { ex: MARKER_TTL_S });
-    else await this.redis.del(revokedKey(keyId));
+  async setBlocked(keyId: string, reason: BlockReason | null, _counterId?: string, owner?: string | null): Promise<void> {
+    const markers = owner ? [revokedKey(keyId), revokedKey(keyId, owner)] : [revokedKey(keyId)];
+    await Promise.all(markers.map((m) => (reason ? this.redis.set(m, reason, { ex: MARKER_TTL_S }) : this.redis.del(m))));
   }
 
-  async usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {
-    const keys = counters.map((c) => counterKey(c.name, keyId, bucketOf(now, c.windowMs)));
-    if (budget) keys.push(budgetKey(keyId, budget.periodKey));
+  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string): Promise<UsageSnapshot> {
+    return this.read(keyCounterId(keyId, owner), counters, budget, now);
+  }
+
+  ownerUsage(owner: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {
+    return this.read(ownerTag(owner), counters, budget, now);
+  }
+
+  private async read(id: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {
+    const keys = counters.map((c) => counterKey(c.name, id, bucketOf(now, c.windowMs)));
+    if (budget) keys.push(budgetKey(id, budget.periodKey));
     const values = keys.length ? await this.redis.mget<(string | number | null)[]>(...keys) : [];
     const states = counters.map((c, i) => {
       const used = Math.max(0, Number(values[i] ?? 0));
@@ -249,6 +309,26 @@ export class UpstashLimitStore implements LimitStore {
   }
 }
 
+
+/** One holder's section of the admission script's KEYS and ARGV. */
+function pushHolder(keys: string[], args: string[], id: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): void {
+  // Without a budget the slot is never read; it is still named inside the holder's hash slot.
+  keys.push(budgetKey(id, budget ? budget.periodKey : 'none'));
+  if (budget) args.push('1', String(budget.limitMicros), String(budget.costMicros), String(budgetTtlMs(budget, now)), String(counters.length));
+  else args.push('0', '0', '0', '0', String(counters.length));
+  for (const c of counters) {
+    keys.push(counterKey(c.name, id, bucketOf(now, c.windowMs)));
+    args.push(String(c.limit), String(c.cost), String(c.windowMs));
+  }
+}
+
+/** One holder's spent and used values from the script's reply, starting at `at`. */
+function holderState(reply: (number | string)[], at: number, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): UsageSnapshot {
+  return {
+    counters: counters.map((c, i) => counterStateOf(c, Number(reply[at + 1 + i] ?? 0), bucketOf(now, c.windowMs))),
+    budget: budget && budgetStateOf(budget, Number(reply[at])),
+  };
+}
 
 function budgetTtlMs(budget: BudgetSpec, now: number): number {
   return budget.resetAt === null ? 0 : budget.resetAt - now + DAY_MS;

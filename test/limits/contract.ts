@@ -222,5 +222,92 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
       expect((await store.admit({ keyId: a, counters: [rpm(1)], now })).status).toBe('rate_limited');
       expect((await store.admit({ keyId: b, counters: [rpm(1)], now })).status).toBe('admitted');
     });
+
+    describe('owners', () => {
+      const freshOwner = () => `team {a}:${crypto.randomUUID().slice(0, 8)}`;
+
+      it('300 concurrent requests across several keys of one owner: the owner admits exactly its limit, and refusals name the owner', async () => {
+        const store = makeStore();
+        const owner = freshOwner();
+        const keys = Array.from({ length: 5 }, () => freshKeyId());
+        const now = Date.now();
+        const budget = budgetSpec({ usd: 1, period: 'day' }, 10_000, now); // 100 requests' worth
+        const outcomes = await Promise.all(
+          Array.from({ length: 300 }, (_, i) => store.admit({ keyId: keys[i % 5]!, counters: [rpm(1000)], owner: { id: owner, counters: [rpm(1000)], budget }, now })),
+        );
+        expect(outcomes.filter((o) => o.status === 'admitted')).toHaveLength(100);
+        const refused = outcomes.filter((o) => o.status === 'budget_exhausted');
+        expect(refused).toHaveLength(200);
+        expect(refused.every((o) => o.status === 'budget_exhausted' && o.holder === 'owner')).toBe(true);
+        const ownerUsage = await store.ownerUsage(owner, [rpm(1000)], budget, now);
+        expect(ownerUsage.counters[0]?.used).toBe(100);
+        expect(ownerUsage.budget?.spentMicros).toBe(1_000_000);
+        // Each key counted exactly its admitted share, in the owner's shard.
+        const perKey = await Promise.all(keys.map((k) => store.usage(k, [rpm(1000)], undefined, now, owner)));
+        expect(perKey.reduce((sum, u) => sum + (u.counters[0]?.used ?? 0), 0)).toBe(100);
+      });
+
+      it('is all or nothing across holders: a key refusal charges the owner nothing, an owner refusal charges the key nothing', async () => {
+        const store = makeStore();
+        const owner = freshOwner();
+        const keyId = freshKeyId();
+        const now = Date.now();
+        const ownerPart = { id: owner, counters: [rpm(3), tpm(10_000, 100)] };
+        expect((await store.admit({ keyId, counters: [rpm(1)], owner: ownerPart, now })).status).toBe('admitted');
+        const byKey = await store.admit({ keyId, counters: [rpm(1)], owner: ownerPart, now });
+        expect(byKey).toMatchObject({ status: 'rate_limited', holder: 'key', refusedBy: { name: 'rpm', limit: 1 } });
+        expect((await store.ownerUsage(owner, ownerPart.counters, undefined, now)).counters.map((c) => c.used)).toEqual([1, 100]);
+
+        const other = freshKeyId();
+        expect((await store.admit({ keyId: other, counters: [rpm(10)], owner: ownerPart, now })).status).toBe('admitted');
+        expect((await store.admit({ keyId: other, counters: [rpm(10)], owner: ownerPart, now })).status).toBe('admitted');
+        const byOwner = await store.admit({ keyId: other, counters: [rpm(10)], owner: ownerPart, now });
+        expect(byOwner).toMatchObject({ status: 'rate_limited', holder: 'owner', refusedBy: { name: 'rpm', limit: 3 } });
+        expect((await store.usage(other, [rpm(10)], undefined, now, owner)).counters[0]?.used).toBe(2);
+      });
+
+      it('settles the owner with the key: token and budget differences reach both', async () => {
+        const store = makeStore();
+        const owner = freshOwner();
+        const keyId = freshKeyId();
+        const now = Date.now();
+        const budget = budgetSpec({ usd: 5, period: 'month' }, 600, now);
+        const out = await store.admit({ keyId, counters: [tpm(1000, 600)], budget, owner: { id: owner, counters: [tpm(5000, 600)], budget }, now });
+        expect(out.status).toBe('admitted');
+        if (out.status !== 'admitted') return;
+        expect(out.owner?.counters[0]).toMatchObject({ used: 600, remaining: 4400 });
+        await store.settle(out.ticket, { tokenDelta: -450, costDeltaMicros: -450, now });
+        const key = await store.usage(keyId, [tpm(1000, 0)], budget, now, owner);
+        const own = await store.ownerUsage(owner, [tpm(5000, 0)], budget, now);
+        expect([key.counters[0]?.used, key.budget?.spentMicros]).toEqual([150, 150]);
+        expect([own.counters[0]?.used, own.budget?.spentMicros]).toEqual([150, 150]);
+      });
+
+      it('a revoked key is refused in its owner\'s shard too, and other keys of the owner are not', async () => {
+        const store = makeStore();
+        const owner = freshOwner();
+        const keyId = freshKeyId();
+        const other = freshKeyId();
+        const now = Date.now();
+        const ownerPart = { id: owner, counters: [rpm(100)] };
+        await store.setBlocked(keyId, 'key_revoked', undefined, owner);
+        expect(await store.admit({ keyId, counters: [], owner: ownerPart, now })).toEqual({ status: 'blocked', reason: 'key_revoked' });
+        expect(await store.admit({ keyId, counters: [], now })).toEqual({ status: 'blocked', reason: 'key_revoked' });
+        expect((await store.admit({ keyId: other, counters: [], owner: ownerPart, now })).status).toBe('admitted');
+        await store.setBlocked(keyId, null, undefined, owner);
+        expect((await store.admit({ keyId, counters: [], owner: ownerPart, now })).status).toBe('admitted');
+      });
+
+      it('keeps owners apart, whatever their names', async () => {
+        const store = makeStore();
+        const now = Date.now();
+        const a = `x}:{y`;
+        const b = `x}{:y-${crypto.randomUUID().slice(0, 6)}`;
+        const aName = `${a}${crypto.randomUUID().slice(0, 6)}`;
+        expect((await store.admit({ keyId: freshKeyId(), counters: [], owner: { id: aName, counters: [rpm(1)] }, now })).status).toBe('admitted');
+        expect((await store.admit({ keyId: freshKeyId(), counters: [], owner: { id: aName, counters: [rpm(1)] }, now })).status).toBe('rate_limited');
+        expect((await store.admit({ keyId: freshKeyId(), counters: [], owner: { id: b, counters: [rpm(1)] }, now })).status).toBe('admitted');
+      });
+    });
   });
 }
