@@ -8,6 +8,7 @@ import { notFound, onError } from '../http/errors';
 import { requestContext } from '../http/request-context';
 import { adminAuth } from '../http/admin-auth';
 import { keysApp } from './keys-routes';
+import { ownersApp } from './owners-routes';
 import { verifyApp } from './verify-routes';
 import { errorResponses } from './schemas';
 import { adminUi } from './ui-route';
@@ -41,6 +42,7 @@ adminApp.doc31('/openapi.json', {
 adminApp.use('*', adminAuth());
 adminApp.route('/', keysApp);
 adminApp.route('/', verifyApp);
+adminApp.route('/', ownersApp);
 
 const AuditEntrySchema = z
   .object({ id: z.string(), at: z.string(), actor: z.string(), action: z.string(), key_id: z.string().nullable(), changes: z.array(z.string()) })

@@ -12,7 +12,7 @@ export const MAX_METADATA_BYTES = 4096;
 
 const Tag = z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 chars of A-Z a-z 0-9 : . _ -');
 // Owner ends up in the x-gateway-owner header: printable ASCII only.
-const Owner = z.string().regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/, 'must be 1-200 printable ASCII characters');
+export const Owner = z.string().regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/, 'must be 1-200 printable ASCII characters');
 const Metadata = z
   .record(z.string(), z.unknown())
   .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= MAX_METADATA_BYTES, `must serialise to at most ${MAX_METADATA_BYTES} bytes`);

@@ -22,9 +22,12 @@ import {
   settlementOf,
   whenStoreDown,
   type AdmissionPlan,
+  type OwnerLimits,
   type Refusal,
 } from '../limits/admission';
-import { effectivePolicy, type EffectivePolicy } from '../limits/policy';
+import { effectivePolicy, ownerPolicy, type EffectivePolicy } from '../limits/policy';
+import type { OwnerStore } from '../owners/owner-store';
+import { ownerHasLimits, type OwnerRecord } from '../owners/record';
 import { checkFreshSnapshot } from '../limits/revocation';
 import type { AdmitOutcome, Ticket } from '../limits/store';
 import { readBodyLimited } from '../proxy/body';
@@ -111,8 +114,13 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (route.metering) ({ model } = metered = await readMeteredBody(c, route, route.metering));
   else if (limitsModels(policy)) model = await readModel(c);
 
+  // Keys without an owner skip this; a cached owner costs no await.
+  let owner = key.owner === null ? null : ownerLimitsOf(services.owners, key.owner);
+  if (owner instanceof Promise) owner = await owner;
+  if (owner !== null && model === null && !route.metering && limitsModels(owner.policy)) model = await readModel(c);
+
   const now = Date.now();
-  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now);
+  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, owner);
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
   const guarded = await services.guard.run('admit', services.timeouts.admit, () => services.limits.admit(admission.input));
@@ -179,6 +187,23 @@ function policyFor(route: Route, key: KeyRecord): EffectivePolicy {
   let policy = byRoute.get(route);
   if (!policy) byRoute.set(route, (policy = effectivePolicy(route, key)));
   return policy;
+}
+
+// An owner's policy, computed once per cached owner record (records are immutable snapshots).
+const ownerPolicies = new WeakMap<OwnerRecord, OwnerLimits>();
+
+/** The key's owner as a limit holder, or null when it has no limits; no await on a cache hit. */
+function ownerLimitsOf(owners: OwnerStore, name: string): OwnerLimits | null | Promise<OwnerLimits | null> {
+  const cached = owners.cached(name);
+  if (cached !== undefined) return limitsOfRecord(cached);
+  return owners.lookup(name).then(limitsOfRecord);
+}
+
+function limitsOfRecord(record: OwnerRecord | null): OwnerLimits | null {
+  if (record === null || !ownerHasLimits(record.policy)) return null;
+  let limits = ownerPolicies.get(record);
+  if (!limits) ownerPolicies.set(record, (limits = { id: record.owner, policy: ownerPolicy(record.policy) }));
+  return limits;
 }
 
 const NOTHING_READ: UsageReading = Object.freeze({ usage: null, complete: false, streamed: 0 });

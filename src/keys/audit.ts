@@ -19,7 +19,9 @@ export type AuditAction =
   | 'extend'
   | 'expire'
   | 'marker_pending'
-  | 'marker_written';
+  | 'marker_written'
+  | 'owner_put'
+  | 'owner_delete';
 
 export interface AuditEntry {
   id: string;

@@ -58,8 +58,9 @@ export function planAdmission(
   model: string | null,
   plan: ReservationPlan | undefined,
   now: number,
+  owner: OwnerLimits | null = null,
 ): AdmissionPlan | Refusal | null {
-  if (!hasAnyLimit(policy) && !route.instant_revocation) return null;
+  if (!hasAnyLimit(policy) && !route.instant_revocation && owner === null) return null;
   const reservationPlan = plan ?? NO_PLAN;
   const reservation = admittedTokens(reservationPlan);
   const price = priceFor(config.prices, config.DEFAULT_PRICE, model);
@@ -71,10 +72,17 @@ export function planAdmission(
     counterId: counterIdOf(key),
     counters: countersForRequest(policy, model, reservation),
     budget: budgetSpec(policy.budget, reservedMicros, now),
+    ...(owner ? { owner: { id: owner.id, counters: countersForRequest(owner.policy, model, reservation), budget: budgetSpec(owner.policy.budget, reservedMicros, now) } } : {}),
     now,
   });
   if (typeof input === 'string') return { ok: false, code: 'internal_error', message: `The admission could not be computed (${input}).` };
   return { ok: true, input, plan: reservationPlan, price, reservation, reservedMicros };
+}
+
+/** An owner with limits of its own (src/owners): its windows and budget count beside the key's. */
+export interface OwnerLimits {
+  id: string;
+  policy: EffectivePolicy;
 }
 
 /** The store refused the input itself (a request fault, not an outage). */
@@ -93,7 +101,7 @@ const STORE_CLOSED: Refusal = Object.freeze({
  * covers the request windows and the revocation marker, so it applies on every route.
  */
 export function whenStoreDown(onStoreError: Route['on_store_error'], input: AdmitInput): Refusal | null {
-  const closed = (input.budget !== undefined && onStoreError.budget === 'closed') || onStoreError.requests === 'closed';
+  const closed = ((input.budget !== undefined || input.owner?.budget !== undefined) && onStoreError.budget === 'closed') || onStoreError.requests === 'closed';
   return closed ? STORE_CLOSED : null;
 }
 
@@ -116,9 +124,9 @@ export function refusalOf(outcome: Exclude<AdmitOutcome, { status: 'admitted' }>
       return {
         ok: false,
         code: 'rate_limited',
-        message: `Rate limit ${r.name} exceeded (${r.limit} ${r.kind} per ${r.windowMs / 1000}s).`,
+        message: `${outcome.holder === 'owner' ? "The owner's rate" : 'Rate'} limit ${r.name} exceeded (${r.limit} ${r.kind} per ${r.windowMs / 1000}s).`,
         headers: { ...rateLimitHeaders(limitView(outcome.counters, r), now, llm, outcome.budget), 'retry-after': retryAfterSeconds(r.resetAt, now) ?? '1' },
-        details: { limit: r.name, kind: r.kind, limit_value: r.limit, remaining: r.remaining, reset: new Date(r.resetAt).toISOString() },
+        details: { holder: outcome.holder, limit: r.name, kind: r.kind, limit_value: r.limit, remaining: r.remaining, reset: new Date(r.resetAt).toISOString() },
       };
     }
     case 'budget_exhausted': {
@@ -127,9 +135,9 @@ export function refusalOf(outcome: Exclude<AdmitOutcome, { status: 'admitted' }>
       return {
         ok: false,
         code: 'budget_exhausted',
-        message: `The ${PERIOD_WORD[b.period]} budget of $${formatUsd(b.limitMicros)} is spent.`,
+        message: `The ${outcome.holder === 'owner' ? "owner's " : ''}${PERIOD_WORD[b.period]} budget of $${formatUsd(b.limitMicros)} is spent.`,
         headers: { ...rateLimitHeaders(outcome.counters, now, llm, b), ...budgetHeaders(b), ...(retry ? { 'retry-after': retry } : {}) },
-        details: { budget_usd: b.limitMicros / 1e6, spent_usd: b.spentMicros / 1e6, period: b.period },
+        details: { holder: outcome.holder, budget_usd: b.limitMicros / 1e6, spent_usd: b.spentMicros / 1e6, period: b.period },
       };
     }
   }

@@ -55,8 +55,15 @@ export function boundAdmitInput(input: AdmitInput): AdmitInput | string {
     if (cost !== budget.costMicros || limit !== budget.limitMicros) budget = { ...budget, limitMicros: limit, costMicros: cost };
   }
   if (!Number.isSafeInteger(input.now)) return 'now is not an integer';
-  if (counters === undefined && budget === input.budget) return input;
-  return { ...input, counters: counters ?? input.counters, budget };
+  let owner = input.owner;
+  if (owner) {
+    // The owner's amounts follow the same rules as the key's.
+    const bounded = boundAdmitInput({ keyId: input.keyId, counters: owner.counters, budget: owner.budget, now: input.now });
+    if (typeof bounded === 'string') return `owner ${bounded}`;
+    if (bounded.counters !== owner.counters || bounded.budget !== owner.budget) owner = { ...owner, counters: bounded.counters, budget: bounded.budget };
+  }
+  if (counters === undefined && budget === input.budget && owner === input.owner) return input;
+  return { ...input, counters: counters ?? input.counters, budget, owner };
 }
 
 /**

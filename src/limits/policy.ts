@@ -29,6 +29,11 @@ export function effectivePolicy(route: Pick<Route, 'limits' | 'model_limits' | '
   };
 }
 
+/** An owner's own policy: its values only, no route defaults (they are per key). */
+export function ownerPolicy(owner: { limits?: Limits; model_limits?: Record<string, Limits>; budget?: Budget }): EffectivePolicy {
+  return { limits: { ...owner.limits }, modelLimits: new ModelTable(Object.entries(owner.model_limits ?? {})), budget: owner.budget };
+}
+
 export function hasAnyLimit(p: EffectivePolicy): boolean {
   return NAMES.some((n) => p.limits[n] !== undefined) || p.modelLimits.size > 0 || p.budget !== undefined;
 }

@@ -52,7 +52,7 @@ export async function checkFreshSnapshot(keys: KeyStore, key: KeyRecord, now = D
 }
 
 /** Sets (or with null clears) a key's marker; false when the store failed or timed out. */
-export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string }, reason: BlockReason | null): Promise<boolean> {
-  const guarded = await deps.guard.run('set_blocked', deps.timeouts.markerWrite, () => deps.limits.setBlocked(key.keyId, reason, key.counterId));
+export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string; owner?: string | null }, reason: BlockReason | null): Promise<boolean> {
+  const guarded = await deps.guard.run('set_blocked', deps.timeouts.markerWrite, () => deps.limits.setBlocked(key.keyId, reason, key.counterId, key.owner));
   return guarded.ok;
 }
