@@ -221,6 +221,11 @@ describe('the admin OpenAPI document', () => {
     'post /keys/{id}/rotate',
     'post /verify',
     'get /audit',
+    'put /owners/{owner}',
+    'get /owners',
+    'get /owners/{owner}',
+    'delete /owners/{owner}',
+    'get /owners/{owner}/usage',
   ];
 
   type Operation = { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> };
