@@ -18,6 +18,7 @@ export const ERRORS = {
   insufficient_scope: { status: 403, message: 'The API key lacks a required scope.' },
   forbidden: { status: 403, message: 'The credential may not perform this action.' },
   endpoint_not_metered: { status: 403, message: 'This endpoint is not one this route meters.' },
+  model_not_allowed: { status: 403, message: 'This key may not call this model.' },
   route_not_found: { status: 404, message: 'No route matches this path.' },
   not_found: { status: 404, message: 'The resource does not exist.' },
   method_not_allowed: { status: 405, message: 'The method is not allowed on this route.' },

@@ -3,7 +3,7 @@
 // call. D1 is the system of record; every change writes the KV snapshot the proxy reads.
 
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { BudgetSchema, LimitsSchema, ModelLimitsSchema } from '../config/schema';
+import { BudgetSchema, LimitsSchema, ModelLimitsSchema, ModelsSchema } from '../config/schema';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { auditStatement } from '../keys/audit';
@@ -30,6 +30,7 @@ const PutOwnerBody = z
     limits: LimitsSchema.nullable().optional(),
     model_limits: ModelLimitsSchema.refine((m) => Object.keys(m).length <= MAX_MODEL_LIMITS, `must have at most ${MAX_MODEL_LIMITS} models`).nullable().optional(),
     budget: BudgetSchema.nullable().optional(),
+    models: ModelsSchema.nullable().optional(),
   })
   .strict()
   .openapi('PutOwner');
@@ -40,6 +41,7 @@ const OwnerSchema = z
     limits: LimitsSchema.nullable(),
     model_limits: ModelLimitsSchema.nullable(),
     budget: BudgetSchema.nullable(),
+    models: z.array(z.string()),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -73,7 +75,7 @@ ownersApp.openapi(
   createRoute({
     method: 'put',
     path: '/owners/{owner}',
-    summary: "Create or replace an owner's limits, model limits and budget (shared by all of its keys)",
+    summary: "Create or replace an owner's limits, model limits, budget and model allowlist (shared by all of its keys)",
     tags: ['owners'],
     request: { params: OwnerParam, body: { content: { 'application/json': { schema: PutOwnerBody } }, required: true } },
     responses: { 200: ok(OwnerSchema, 'The owner'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'store_unavailable', ...AUTH_ERRORS) },
@@ -85,6 +87,7 @@ ownersApp.openapi(
     if (body.limits) policy.limits = body.limits;
     if (body.model_limits) policy.model_limits = body.model_limits;
     if (body.budget) policy.budget = body.budget;
+    if (body.models?.length) policy.models = [...new Set(body.models)];
     const now = Date.now();
     const owners = c.get('services').owners;
     const changes = Object.keys(policy).map((k) => `${k}`);

@@ -2,7 +2,7 @@
 // the OpenAPI document at /admin/openapi.json.
 
 import { z } from '@hono/zod-openapi';
-import { BudgetSchema, LimitsSchema, ModelLimitsSchema, ScopeName } from '../config/schema';
+import { BudgetSchema, LimitsSchema, ModelLimitsSchema, ModelsSchema, ScopeName } from '../config/schema';
 import { parseCidr } from '../access/cidr';
 import { isValidRefererPattern } from '../access/referer';
 import { KEY_TYPES } from '../keys/record';
@@ -43,6 +43,7 @@ const KeyFields = {
   limits: LimitsSchema.nullable(),
   model_limits: ModelLimitsSchema.nullable(),
   budget: BudgetSchema.nullable(),
+  models: ModelsSchema.nullable(),
   expires_at: ExpiresAt.nullable(),
 };
 
@@ -60,6 +61,7 @@ export const CreateKeyBody = z
     limits: KeyFields.limits.optional(),
     model_limits: KeyFields.model_limits.optional(),
     budget: KeyFields.budget.optional(),
+    models: KeyFields.models.optional(),
     expires_at: KeyFields.expires_at.optional(),
     ttl_seconds: TtlSeconds.optional(),
     prefix: z.string().optional(),
@@ -126,6 +128,7 @@ export const KeySchema = z
     limits: LimitsSchema.nullable(),
     model_limits: ModelLimitsSchema.nullable(),
     budget: BudgetSchema.nullable(),
+    models: z.array(z.string()),
     status: z.enum(['active', 'inactive', 'revoked', 'expired']),
     is_active: z.boolean(),
     expires_at: z.string().nullable(),

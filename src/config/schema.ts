@@ -49,6 +49,10 @@ const ModelKey = z.string().superRefine((key, ctx) => {
 
 export const ModelLimitsSchema = z.record(ModelKey, LimitsSchema);
 
+export const MAX_MODELS = 100;
+/** A model allowlist: names or `*` families, as in PRICES; empty allows every model. */
+export const ModelsSchema = z.array(ModelKey).max(MAX_MODELS, `must have at most ${MAX_MODELS} models`);
+
 const price = z.number().nonnegative('must be >= 0').max(MAX_PRICE_USD_PER_MTOK, `must be <= ${MAX_PRICE_USD_PER_MTOK}`);
 const PriceSchema = z.object({ input: price, output: price }).strict();
 export type Price = z.infer<typeof PriceSchema>;

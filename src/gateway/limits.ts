@@ -14,6 +14,7 @@ import {
   ENCODED_MODEL_BODY,
   freshCheckRefusal,
   meteredBodyTooLarge,
+  modelNotAllowed,
   MODEL_BODY_BYTES,
   MODEL_BODY_TOO_LARGE,
   planAdmission,
@@ -28,6 +29,7 @@ import {
 import { effectivePolicy, ownerPolicy, type EffectivePolicy } from '../limits/policy';
 import type { OwnerStore } from '../owners/owner-store';
 import { ownerHasLimits, type OwnerRecord } from '../owners/record';
+import { modelAllowed } from '../limits/model-allowlist';
 import { checkFreshSnapshot } from '../limits/revocation';
 import type { AdmitOutcome, Ticket } from '../limits/store';
 import { readBodyLimited } from '../proxy/body';
@@ -96,9 +98,9 @@ async function readModel(c: Context<AppEnv>): Promise<string | null> {
   return modelOf(parseJson(read.text));
 }
 
-/** Whether any model has limits for this key on this route. */
+/** Whether the policy needs the request's model: model limits or a model allowlist. */
 function limitsModels(policy: EffectivePolicy): boolean {
-  return policy.modelLimits.size > 0;
+  return policy.modelLimits.size > 0 || policy.models !== null;
 }
 
 /**
@@ -115,12 +117,17 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   else if (limitsModels(policy)) model = await readModel(c);
 
   // Keys without an owner skip this; a cached owner costs no await.
-  let owner = key.owner === null ? null : ownerLimitsOf(services.owners, key.owner);
+  let owner = key.owner === null ? null : ownerPolicyOf(services.owners, key.owner);
   if (owner instanceof Promise) owner = await owner;
-  if (owner !== null && model === null && !route.metering && limitsModels(owner.policy)) model = await readModel(c);
+  if (owner !== null && model === null && !route.metering && !limitsModels(policy) && limitsModels(owner.policy)) model = await readModel(c);
+
+  // Allowlists before any store call: a refused model costs no round trip.
+  const isMetered = route.metering !== undefined;
+  if (!modelAllowed(policy.models, model, isMetered)) throw refused(modelNotAllowed(model, 'key'));
+  if (owner !== null && !modelAllowed(owner.policy.models, model, isMetered)) throw refused(modelNotAllowed(model, 'owner'));
 
   const now = Date.now();
-  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, owner);
+  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, owner?.limited ? owner : null);
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
   const guarded = await services.guard.run('admit', services.timeouts.admit, () => services.limits.admit(admission.input));
@@ -189,21 +196,26 @@ function policyFor(route: Route, key: KeyRecord): EffectivePolicy {
   return policy;
 }
 
-// An owner's policy, computed once per cached owner record (records are immutable snapshots).
-const ownerPolicies = new WeakMap<OwnerRecord, OwnerLimits>();
-
-/** The key's owner as a limit holder, or null when it has no limits; no await on a cache hit. */
-function ownerLimitsOf(owners: OwnerStore, name: string): OwnerLimits | null | Promise<OwnerLimits | null> {
-  const cached = owners.cached(name);
-  if (cached !== undefined) return limitsOfRecord(cached);
-  return owners.lookup(name).then(limitsOfRecord);
+/** An owner's policy on the proxy path; `limited`: it has windows or a budget (its keys count in its shard). */
+interface OwnerView extends OwnerLimits {
+  limited: boolean;
 }
 
-function limitsOfRecord(record: OwnerRecord | null): OwnerLimits | null {
-  if (record === null || !ownerHasLimits(record.policy)) return null;
-  let limits = ownerPolicies.get(record);
-  if (!limits) ownerPolicies.set(record, (limits = { id: record.owner, policy: ownerPolicy(record.policy) }));
-  return limits;
+// An owner's policy, computed once per cached owner record (records are immutable snapshots).
+const ownerViews = new WeakMap<OwnerRecord, OwnerView>();
+
+/** The key's owner's policy, or null when it has none; no await on a cache hit. */
+function ownerPolicyOf(owners: OwnerStore, name: string): OwnerView | null | Promise<OwnerView | null> {
+  const cached = owners.cached(name);
+  if (cached !== undefined) return viewOf(cached);
+  return owners.lookup(name).then(viewOf);
+}
+
+function viewOf(record: OwnerRecord | null): OwnerView | null {
+  if (record === null) return null;
+  let view = ownerViews.get(record);
+  if (!view) ownerViews.set(record, (view = { id: record.owner, policy: ownerPolicy(record.policy), limited: ownerHasLimits(record.policy) }));
+  return view;
 }
 
 const NOTHING_READ: UsageReading = Object.freeze({ usage: null, complete: false, streamed: 0 });

@@ -13,6 +13,8 @@ export interface KeyPolicy {
   limits?: Limits;
   model_limits?: Record<string, Limits>;
   budget?: Budget;
+  /** Model allowlist (names or `*` families); absent or empty allows every model. */
+  models?: string[];
 }
 
 export interface KeyRecord {
@@ -78,6 +80,7 @@ export function presentKey(record: KeyRecord, now = Date.now()) {
     limits: record.policy.limits ?? null,
     model_limits: record.policy.model_limits ?? null,
     budget: record.policy.budget ?? null,
+    models: record.policy.models ?? [],
     status: keyStatus(record, now),
     is_active: record.is_active,
     expires_at: iso(record.expires_at),

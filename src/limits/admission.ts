@@ -162,6 +162,17 @@ export function settlementOf(admission: AdmissionPlan, reading: UsageReading, st
   return { tokenDelta, costDeltaMicros, now };
 }
 
+/** A model outside the key's or its owner's allowlist (or none named on a metered route). */
+export function modelNotAllowed(model: string | null, holder: 'key' | 'owner'): Refusal {
+  const whose = holder === 'owner' ? "this key's owner" : 'this key';
+  return {
+    ok: false,
+    code: 'model_not_allowed',
+    message: model === null ? `The request names no model, and ${whose} may call only listed models.` : `The model is not one ${whose} may call.`,
+    details: { holder },
+  };
+}
+
 /** A metered request's body past the route's `metering.max_body_bytes`. */
 export function meteredBodyTooLarge(maxBytes: number): Refusal {
   return { ok: false, code: 'payload_too_large', message: `The request body exceeds ${maxBytes} bytes.` };

@@ -8,6 +8,8 @@ export interface OwnerPolicy {
   limits?: Limits;
   model_limits?: Record<string, Limits>;
   budget?: Budget;
+  /** Model allowlist for every key of the owner; absent allows every model. */
+  models?: string[];
 }
 
 export interface OwnerRecord {
@@ -32,6 +34,7 @@ export function presentOwner(r: OwnerRecord) {
     limits: r.policy.limits ?? null,
     model_limits: r.policy.model_limits ?? null,
     budget: r.policy.budget ?? null,
+    models: r.policy.models ?? [],
     created_at: new Date(r.created_at).toISOString(),
     updated_at: new Date(r.updated_at).toISOString(),
   };
