@@ -59,6 +59,7 @@ export function createInput(body: CreateKeyBody, c: Context<AppEnv>, now = Date.
   if (body.model_limits) policy.model_limits = body.model_limits;
   if (body.budget) policy.budget = body.budget;
   if (body.models?.length) policy.models = [...new Set(body.models)];
+  if (body.credits) policy.credits = body.credits;
   return {
     name: body.name,
     description: body.description,
@@ -89,10 +90,10 @@ export function updateInput(body: UpdateKeyBody): UpdateKeyInput {
   if (body.allowed_referers !== undefined) out.allowed_referers = body.allowed_referers;
   if (body.expires_at !== undefined) out.expires_at = ms(body.expires_at) ?? null;
   // Merged into the key's policy inside the mutation, against the record it writes over.
-  if (body.limits !== undefined || body.model_limits !== undefined || body.budget !== undefined || body.models !== undefined) {
+  if (body.limits !== undefined || body.model_limits !== undefined || body.budget !== undefined || body.models !== undefined || body.credits !== undefined) {
     // An empty allowlist is no allowlist: stored as absent.
     const models = body.models === undefined ? undefined : body.models === null || body.models.length === 0 ? null : [...new Set(body.models)];
-    out.policy = { limits: body.limits, model_limits: body.model_limits, budget: body.budget, models };
+    out.policy = { limits: body.limits, model_limits: body.model_limits, budget: body.budget, models, credits: body.credits };
   }
   return out;
 }

@@ -2,7 +2,7 @@
 // the OpenAPI document at /admin/openapi.json.
 
 import { z } from '@hono/zod-openapi';
-import { BudgetSchema, LimitsSchema, ModelLimitsSchema, ModelsSchema, ScopeName } from '../config/schema';
+import { BudgetSchema, CreditsSchema, LimitsSchema, ModelLimitsSchema, ModelsSchema, ScopeName } from '../config/schema';
 import { parseCidr } from '../access/cidr';
 import { isValidRefererPattern } from '../access/referer';
 import { KEY_TYPES } from '../keys/record';
@@ -44,6 +44,7 @@ const KeyFields = {
   model_limits: ModelLimitsSchema.nullable(),
   budget: BudgetSchema.nullable(),
   models: ModelsSchema.nullable(),
+  credits: CreditsSchema.nullable(),
   expires_at: ExpiresAt.nullable(),
 };
 
@@ -62,6 +63,7 @@ export const CreateKeyBody = z
     model_limits: KeyFields.model_limits.optional(),
     budget: KeyFields.budget.optional(),
     models: KeyFields.models.optional(),
+    credits: KeyFields.credits.optional(),
     expires_at: KeyFields.expires_at.optional(),
     ttl_seconds: TtlSeconds.optional(),
     prefix: z.string().optional(),
@@ -129,6 +131,7 @@ export const KeySchema = z
     model_limits: ModelLimitsSchema.nullable(),
     budget: BudgetSchema.nullable(),
     models: z.array(z.string()),
+    credits: CreditsSchema.nullable(),
     status: z.enum(['active', 'inactive', 'revoked', 'expired']),
     is_active: z.boolean(),
     expires_at: z.string().nullable(),

@@ -27,6 +27,17 @@ export const MAX_PRICE_USD_PER_MTOK = 1_000_000;
 
 const count = z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_COUNT, `must be <= ${MAX_COUNT}`);
 
+export const MAX_CREDIT_COST = 1_000_000;
+
+/** Prepaid credits on a key: each admitted request costs the route's `cost`. */
+export const CreditsSchema = z
+  .object({
+    remaining: count,
+    refill: z.object({ amount: count, interval: z.enum(['day', 'month']) }).strict().optional(),
+  })
+  .strict();
+export type Credits = z.infer<typeof CreditsSchema>;
+
 export const LimitsSchema = z
   .object({ rpm: count, rpd: count, tpm: count, tpd: count })
   .partial()
@@ -140,6 +151,8 @@ export const RouteSchema = z
     budget: BudgetSchema.optional(),
     metering: MeteringSchema.optional(),
     instant_revocation: z.boolean().default(true),
+    /** Credits each admitted request costs a key with `credits`. */
+    cost: z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_CREDIT_COST, `must be <= ${MAX_CREDIT_COST}`).default(1),
     cors: CorsSchema.optional(),
     // Without cors, a preflight needs a key like any request ("key") or goes to the upstream
     // unauthenticated ("upstream").

@@ -21,7 +21,8 @@ export type AuditAction =
   | 'marker_pending'
   | 'marker_written'
   | 'owner_put'
-  | 'owner_delete';
+  | 'owner_delete'
+  | 'credits';
 
 export interface AuditEntry {
   id: string;

@@ -1,7 +1,7 @@
 // The key record: what D1 holds (system of record), what KV caches as a snapshot, and the
 // redacted form the admin API returns. Plain data, no HTTP.
 
-import type { Budget, Limits } from '../config/schema';
+import type { Budget, Credits, Limits } from '../config/schema';
 import { redactedKey } from './key-format';
 import { keyStatus } from './status';
 
@@ -15,6 +15,8 @@ export interface KeyPolicy {
   budget?: Budget;
   /** Model allowlist (names or `*` families); absent or empty allows every model. */
   models?: string[];
+  /** Prepaid credits: the starting balance and its refill (the live balance is in the limit store). */
+  credits?: Credits;
 }
 
 export interface KeyRecord {
@@ -81,6 +83,7 @@ export function presentKey(record: KeyRecord, now = Date.now()) {
     model_limits: record.policy.model_limits ?? null,
     budget: record.policy.budget ?? null,
     models: record.policy.models ?? [],
+    credits: record.policy.credits ?? null,
     status: keyStatus(record, now),
     is_active: record.is_active,
     expires_at: iso(record.expires_at),

@@ -8,16 +8,16 @@
 // store call needs and nothing more: refusals are built only when refusing.
 
 import type { LoadedConfig } from '../config/load';
-import type { Price, Route } from '../config/schema';
+import type { Credits, Price, Route } from '../config/schema';
 import type { ErrorCode } from '../errors';
 import { counterIdOf, type KeyRecord } from '../keys/record';
 import { admittedTokens, chargeFor, type ReservationPlan } from '../usage/charge';
 import type { UsageReading } from '../usage/types';
 import { boundAdmitInput } from './admit-input';
 import { budgetHeaders, rateLimitHeaders, retryAfterSeconds } from './headers';
-import { budgetSpec, costMicros, countersForRequest, hasAnyLimit, priceFor, reservationCostMicros, type EffectivePolicy } from './policy';
+import { budgetPeriod, budgetSpec, costMicros, countersForRequest, hasAnyLimit, priceFor, reservationCostMicros, type EffectivePolicy } from './policy';
 import type { MarkerCheck } from './revocation';
-import type { AdmitInput, AdmitOutcome, CounterState, Settlement } from './store';
+import type { AdmitInput, AdmitOutcome, CounterState, CreditsSpec, CreditsState, Settlement } from './store';
 
 /** Why a request is refused, ready to become an error response. */
 export interface Refusal {
@@ -51,7 +51,7 @@ const NO_PLAN: ReservationPlan = Object.freeze({ input: 0, admitOutput: 0, fullO
  * when nothing needs the store (no limit applies and the route skips the revocation marker).
  */
 export function planAdmission(
-  route: Pick<Route, 'instant_revocation'>,
+  route: Pick<Route, 'instant_revocation'> & Partial<Pick<Route, 'cost'>>,
   key: KeyRecord,
   policy: EffectivePolicy,
   config: Pick<LoadedConfig, 'prices' | 'DEFAULT_PRICE'>,
@@ -60,7 +60,8 @@ export function planAdmission(
   now: number,
   owner: OwnerLimits | null = null,
 ): AdmissionPlan | Refusal | null {
-  if (!hasAnyLimit(policy) && !route.instant_revocation && owner === null) return null;
+  const credits = creditsSpec(key.policy.credits, route.cost ?? 1, now);
+  if (!hasAnyLimit(policy) && !route.instant_revocation && owner === null && credits === undefined) return null;
   const reservationPlan = plan ?? NO_PLAN;
   const reservation = admittedTokens(reservationPlan);
   const price = priceFor(config.prices, config.DEFAULT_PRICE, model);
@@ -72,6 +73,7 @@ export function planAdmission(
     counterId: counterIdOf(key),
     counters: countersForRequest(policy, model, reservation),
     budget: budgetSpec(policy.budget, reservedMicros, now),
+    ...(credits ? { credits } : {}),
     ...(owner ? { owner: { id: owner.id, counters: countersForRequest(owner.policy, model, reservation), budget: budgetSpec(owner.policy.budget, reservedMicros, now) } } : {}),
     now,
   });
@@ -119,6 +121,17 @@ export function refusalOf(outcome: Exclude<AdmitOutcome, { status: 'admitted' }>
   switch (outcome.status) {
     case 'blocked':
       return { ok: false, code: outcome.reason };
+    case 'credits_exhausted': {
+      const at = outcome.credits.refillAt;
+      const retry = at === null ? undefined : retryAfterSeconds(at, now);
+      return {
+        ok: false,
+        code: 'credits_exhausted',
+        message: at === null ? "The key's credits are spent." : `The key's credits are spent until they refill at ${new Date(at).toISOString()}.`,
+        headers: { ...creditsHeaders(outcome.credits), ...(retry ? { 'retry-after': retry } : {}) },
+        details: { remaining: outcome.credits.remaining, refill_at: at === null ? null : new Date(at).toISOString() },
+      };
+    }
     case 'rate_limited': {
       const r = outcome.refusedBy;
       return {
@@ -145,7 +158,8 @@ export function refusalOf(outcome: Exclude<AdmitOutcome, { status: 'admitted' }>
 
 /** The limit headers an admitted request's response carries. */
 export function admittedHeaders(outcome: Extract<AdmitOutcome, { status: 'admitted' }>, now: number, llm: boolean): Record<string, string> {
-  return { ...rateLimitHeaders(outcome.counters, now, llm, outcome.budget), ...budgetHeaders(outcome.budget) };
+  const headers = { ...rateLimitHeaders(outcome.counters, now, llm, outcome.budget), ...budgetHeaders(outcome.budget) };
+  return outcome.credits ? { ...headers, ...creditsHeaders(outcome.credits) } : headers;
 }
 
 /**
@@ -160,6 +174,24 @@ export function settlementOf(admission: AdmissionPlan, reading: UsageReading, st
   const costDeltaMicros = costMicros(admission.price, charged.input, charged.output) - admission.reservedMicros;
   if (tokenDelta === 0 && costDeltaMicros === 0) return null;
   return { tokenDelta, costDeltaMicros, now };
+}
+
+/** A key's credits as the store's spec for one request costing `cost`; undefined without credits. */
+export function creditsSpec(credits: Credits | undefined, cost: number, now: number): CreditsSpec | undefined {
+  if (!credits) return undefined;
+  const refill = credits.refill && budgetPeriod(credits.refill.interval, now);
+  return {
+    cost,
+    initial: credits.remaining,
+    ...(credits.refill && refill ? { refill: { amount: credits.refill.amount, periodKey: refill.periodKey, resetAt: refill.resetAt as number } } : {}),
+  };
+}
+
+/** `x-credits-remaining` (and `x-credits-refill-at`) on responses of keys with credits. */
+function creditsHeaders(c: CreditsState): Record<string, string> {
+  const h: Record<string, string> = { 'x-credits-remaining': String(c.remaining) };
+  if (c.refillAt !== null) h['x-credits-refill-at'] = new Date(c.refillAt).toISOString();
+  return h;
 }
 
 /** A model outside the key's or its owner's allowlist (or none named on a metered route). */

@@ -55,6 +55,11 @@ export function boundAdmitInput(input: AdmitInput): AdmitInput | string {
     if (cost !== budget.costMicros || limit !== budget.limitMicros) budget = { ...budget, limitMicros: limit, costMicros: cost };
   }
   if (!Number.isSafeInteger(input.now)) return 'now is not an integer';
+  const credits = input.credits;
+  if (credits) {
+    const amounts = [credits.cost, credits.initial, credits.refill?.amount ?? 0];
+    if (!amounts.every((n) => Number.isSafeInteger(n) && n >= 0 && n <= MAX_AMOUNT)) return 'credits: an amount is not an integer in range';
+  }
   let owner = input.owner;
   if (owner) {
     // The owner's amounts follow the same rules as the key's.

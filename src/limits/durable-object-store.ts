@@ -7,7 +7,7 @@
 import { boundedSettlement } from './admit-input';
 import { KEY_PREFIX, OWNER_PREFIX, type LimiterObject } from './durable-object';
 import type { BlockReason } from '../keys/status';
-import { markerFlag, type AdmitInput, type AdmitOutcome, type BudgetSpec, type CounterSpec, type LimitStore, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { markerFlag, type AdmitInput, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CreditsChange, type CreditsSpec, type CreditsState, type LimitStore, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 /** An owner's object name. Key ids start with `key_`, so no owner's name can reach a key's object. */
 export const ownerShard = (owner: string): string => `owner:${owner}`;
@@ -36,9 +36,14 @@ export class DurableObjectLimitStore implements LimitStore {
     await Promise.all(writes);
   }
 
-  async usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string): Promise<UsageSnapshot> {
-    if (owner) return (await this.stub(ownerShard(owner)).usage(counters, budget, now, `${KEY_PREFIX}${keyId}:`)) as UsageSnapshot;
-    return (await this.stub(keyId).usage(counters, budget, now)) as UsageSnapshot;
+  async usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string, credits?: CreditsSpec): Promise<UsageSnapshot> {
+    if (owner) return (await this.stub(ownerShard(owner)).usage(counters, budget, now, `${KEY_PREFIX}${keyId}:`, credits)) as UsageSnapshot;
+    return (await this.stub(keyId).usage(counters, budget, now, '', credits)) as UsageSnapshot;
+  }
+
+  async changeCredits(keyId: string, credits: CreditsSpec, change: CreditsChange, owner?: string): Promise<CreditsState> {
+    if (owner) return (await this.stub(ownerShard(owner)).changeCredits(credits, change, `${KEY_PREFIX}${keyId}:`)) as CreditsState;
+    return (await this.stub(keyId).changeCredits(credits, change)) as CreditsState;
   }
 
   async ownerUsage(owner: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {

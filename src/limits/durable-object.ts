@@ -4,7 +4,8 @@
 
 import { DurableObject } from 'cloudflare:workers';
 import type { BlockReason } from '../keys/status';
-import { blockReasonFrom, budgetStateOf, bucketOf, counterStateOf, markerFlag, ownerTicketFor, ticketFor, windowEnd, type AdmitInput, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { MAX_AMOUNT } from './admit-input';
+import { blockReasonFrom, budgetStateOf, bucketOf, changedBalance, counterStateOf, creditsBalance, creditsPeriod, creditsStateOf, markerFlag, ownerTicketFor, ticketFor, windowEnd, type AdmitInput, type CreditsChange, type CreditsSpec, type CreditsState, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 const DAY_MS = 86_400_000;
 
@@ -36,6 +37,7 @@ export class LimiterObject extends DurableObject {
       CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, bucket INTEGER NOT NULL, used INTEGER NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (name, bucket));
       CREATE TABLE IF NOT EXISTS budget (period_key TEXT PRIMARY KEY, spent INTEGER NOT NULL, expires INTEGER);
       CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS credits (name TEXT PRIMARY KEY, remaining INTEGER NOT NULL, period TEXT NOT NULL);
     `);
   }
 
@@ -112,9 +114,14 @@ export class LimiterObject extends DurableObject {
         return { status: 'budget_exhausted', holder: h.holder, counters: h.states, budget: budgetStateOf(h.budget, h.spent) };
       }
     }
+    const credits = input.credits;
+    const creditsName = `${keyPrefix(input)}credits`;
+    const balance = credits ? creditsBalance(credits, this.storedCredits(creditsName)) : 0;
+    if (credits && balance < credits.cost) return { status: 'credits_exhausted', credits: creditsStateOf(credits, balance) };
     // One transaction: a write that fails (a constraint, a bad value) rolls back the others, so
     // a request is never charged part of its admission.
     this.ctx.storage.transactionSync(() => {
+      if (credits) this.storeCredits(creditsName, balance - credits.cost, creditsPeriod(credits));
       for (const h of holders) {
         for (const c of h.counters) this.add(h.prefix + c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
         if (h.budget) this.addSpend(h.prefix + h.budget.periodKey, h.budget.costMicros, h.budget.resetAt === null ? null : h.budget.resetAt + DAY_MS);
@@ -126,7 +133,30 @@ export class LimiterObject extends DurableObject {
     }));
     const ticket = ticketFor(input.counterId ?? input.keyId, input.counters, input.budget, now);
     if (input.owner) ticket.owner = ownerTicketFor(input.owner, now);
-    return { status: 'admitted', counters: key!.counters, budget: key!.budget, ...(owner ? { owner } : {}), ticket };
+    return {
+      status: 'admitted',
+      counters: key!.counters,
+      budget: key!.budget,
+      ...(owner ? { owner } : {}),
+      ...(credits ? { credits: creditsStateOf(credits, balance - credits.cost) } : {}),
+      ticket,
+    };
+  }
+
+  private storedCredits(name: string): { remaining: number; period: string } | null {
+    return this.sql.exec<{ remaining: number; period: string }>('SELECT remaining, period FROM credits WHERE name = ?', name).toArray()[0] ?? null;
+  }
+
+  private storeCredits(name: string, remaining: number, period: string): void {
+    this.sql.exec('INSERT INTO credits (name, remaining, period) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET remaining = excluded.remaining, period = excluded.period', name, remaining, period);
+  }
+
+  /** An admin change to a key's balance; `prefix` as in usage(). */
+  changeCredits(spec: CreditsSpec, change: CreditsChange, prefix = ''): CreditsState {
+    const name = `${prefix}credits`;
+    const remaining = changedBalance(creditsBalance(spec, this.storedCredits(name)), change, MAX_AMOUNT);
+    this.storeCredits(name, remaining, creditsPeriod(spec));
+    return creditsStateOf(spec, remaining);
   }
 
   settle(ticket: Ticket, s: Settlement): void {
@@ -155,7 +185,11 @@ export class LimiterObject extends DurableObject {
   }
 
   /** `prefix`: '' in a key's own object; a key's or the owner's prefix in an owner's object. */
-  usage(counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, prefix = ''): UsageSnapshot {
-    return { counters: counters.map((c) => this.state(c, now, prefix)), budget: budget && budgetStateOf(budget, this.spent(prefix + budget.periodKey)) };
+  usage(counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, prefix = '', credits?: CreditsSpec): UsageSnapshot {
+    return {
+      counters: counters.map((c) => this.state(c, now, prefix)),
+      budget: budget && budgetStateOf(budget, this.spent(prefix + budget.periodKey)),
+      ...(credits ? { credits: creditsStateOf(credits, creditsBalance(credits, this.storedCredits(`${prefix}credits`))) } : {}),
+    };
   }
 }

@@ -40,6 +40,25 @@ export interface OwnerAdmit {
   budget?: BudgetSpec;
 }
 
+/** A key's prepaid credits for one admission. */
+export interface CreditsSpec {
+  /** Credits this request costs (the route's `cost`). */
+  cost: number;
+  /** The balance the key starts with (its `credits.remaining`), used while the store holds none. */
+  initial: number;
+  /** With a refill, the balance becomes `amount` at the start of each period (`periodKey`, ending at `resetAt`). */
+  refill?: { amount: number; periodKey: string; resetAt: number };
+}
+
+export interface CreditsState {
+  remaining: number;
+  /** When the next refill happens, or null without one. */
+  refillAt: number | null;
+}
+
+/** An admin change to a key's credit balance. */
+export type CreditsChange = { add: number } | { set: number };
+
 /** Which limit holder refused a request. */
 export type Holder = 'key' | 'owner';
 
@@ -52,6 +71,8 @@ export interface AdmitInput {
   budget?: BudgetSpec;
   /** The owner's windows and budget, when its owner has limits. */
   owner?: OwnerAdmit;
+  /** The key's prepaid credits, when it has them. */
+  credits?: CreditsSpec;
   now: number;
 }
 
@@ -86,7 +107,8 @@ export interface Ticket {
 }
 
 export type AdmitOutcome =
-  | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; owner?: UsageSnapshot; ticket: Ticket }
+  | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; owner?: UsageSnapshot; credits?: CreditsState; ticket: Ticket }
+  | { status: 'credits_exhausted'; credits: CreditsState }
   | { status: 'rate_limited'; holder: Holder; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
   | { status: 'budget_exhausted'; holder: Holder; counters: CounterState[]; budget: BudgetState }
   | { status: 'blocked'; reason: BlockReason };
@@ -103,6 +125,7 @@ export interface Settlement {
 export interface UsageSnapshot {
   counters: CounterState[];
   budget?: BudgetState;
+  credits?: CreditsState;
 }
 
 export interface LimitStore {
@@ -121,7 +144,9 @@ export interface LimitStore {
    * Reads counters without consuming anything; `keyId` is the counter id. `owner`: the key's
    * owner when that owner has limits (the key's counters then live in the owner's shard).
    */
-  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string): Promise<UsageSnapshot>;
+  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string, credits?: CreditsSpec): Promise<UsageSnapshot>;
+  /** Adds to or sets a key's credit balance (refilled first when a period has begun); `keyId` and `owner` as in usage(). */
+  changeCredits(keyId: string, credits: CreditsSpec, change: CreditsChange, owner?: string): Promise<CreditsState>;
   /** An owner's own windows and budget, without consuming anything. */
   ownerUsage(owner: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot>;
 }
@@ -164,6 +189,29 @@ export function ownerTicketFor(owner: OwnerAdmit | undefined, now: number): Tick
   if (!owner) return undefined;
   const t = ticketFor(owner.id, owner.counters, owner.budget, now);
   return { id: owner.id, tokenWindows: t.tokenWindows, budget: t.budget };
+}
+
+/**
+ * A key's credit balance from what the store holds (null: nothing yet): the initial balance,
+ * or the refill amount once a new refill period has begun. Both stores compute it so.
+ */
+export function creditsBalance(spec: CreditsSpec, stored: { remaining: number; period: string } | null): number {
+  if (stored === null) return spec.initial;
+  if (spec.refill && stored.period !== spec.refill.periodKey) return spec.refill.amount;
+  return stored.remaining;
+}
+
+/** The period a balance is stored under: the refill period, or '' without refills. */
+export const creditsPeriod = (spec: CreditsSpec): string => spec.refill?.periodKey ?? '';
+
+export function creditsStateOf(spec: CreditsSpec, remaining: number): CreditsState {
+  return { remaining: Math.max(0, remaining), refillAt: spec.refill?.resetAt ?? null };
+}
+
+/** A balance after an admin change, within [0, max]. */
+export function changedBalance(current: number, change: CreditsChange, max: number): number {
+  const next = 'add' in change ? current + change.add : change.set;
+  return Math.min(Math.max(0, next), max);
 }
 
 /** A stored marker value as a block reason; anything unrecognised blocks as revoked (fail closed). */

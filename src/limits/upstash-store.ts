@@ -18,12 +18,15 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis/cloudflare';
 import { LruCache } from '../lib/lru';
-import { boundedSettlement } from './admit-input';
+import { boundedSettlement, MAX_AMOUNT } from './admit-input';
 import {
   blockReasonFrom,
   budgetStateOf,
   bucketOf,
   counterStateOf,
+  creditsBalance,
+  creditsPeriod,
+  creditsStateOf,
   ownerTicketFor,
   ticketFor,
   type AdmitInput,
@@ -32,6 +35,9 @@ import {
   type BudgetSpec,
   type CounterSpec,
   type CounterState,
+  type CreditsChange,
+  type CreditsSpec,
+  type CreditsState,
   type LimitStore,
   type Settlement,
   type Ticket,
@@ -49,6 +55,7 @@ const NS = 'kg';
 const ownerTag = (owner: string) => `{o:${encodeURIComponent(owner)}}`;
 /** A key's counter identifier: its counter id, inside its owner's slot when the owner has limits. */
 const keyCounterId = (counterId: string, owner: string | undefined) => (owner === undefined ? counterId : `${ownerTag(owner)}:${counterId}`);
+const creditsKey = (id: string) => `${NS}:credits:${id}`;
 const revokedKey = (keyId: string, owner?: string) => (owner === undefined ? `${NS}:revoked:${keyId}` : `${NS}:revoked:${ownerTag(owner)}:${keyId}`);
 const budgetKey = (keyId: string, periodKey: string) => `${NS}:budget:${keyId}:${periodKey}`;
 const counterPrefix = (name: string) => `${NS}:rl:${name}`;
@@ -59,8 +66,11 @@ const counterKey = (name: string, keyId: string, bucket: number) => `${counterPr
 // has limits): KEYS budget key, then one fixed window per counter; ARGV[1] holder count, and
 // per holder: has budget (0/1), budget limit, budget cost, budget TTL ms (0 = none), counter
 // count n, then per counter: limit, cost, window ms.
-// Returns {-1, reason} blocked | {0, holder, refused index, per holder: spent, used...} rate
-// limited | {-2, holder, 0, ...} budget refused | {1, 0, 0, per holder: spent after, used after...}.
+// Then the key's credits: KEYS its balance hash; ARGV has credits (0/1), cost, initial balance,
+// refill amount (-1 = none), refill period ('' = none).
+// Returns {-1, reason} blocked | {0, holder, refused index, per holder: spent, used..., credits}
+// rate limited | {-2, holder, 0, ...} budget refused | {-3, 0, 0, ...} credits spent
+// | {1, 0, 0, per holder: spent after, used after..., credits after}; credits -1 when none.
 const ADMIT_SCRIPT = `
 local blocked = redis.call('GET', KEYS[1])
 if blocked then return {-1, blocked} end
@@ -80,6 +90,14 @@ for h = 1, tonumber(ARGV[1]) do
   end
   holders[h] = hd
 end
+local credits = nil
+if ARGV[ai] == '1' then
+  credits = {key = KEYS[ki], cost = tonumber(ARGV[ai + 1]), refill = tonumber(ARGV[ai + 3]), period = ARGV[ai + 4]}
+  local stored = redis.call('HMGET', credits.key, 'remaining', 'period')
+  if not stored[1] then credits.balance = tonumber(ARGV[ai + 2])
+  elseif credits.refill >= 0 and stored[2] ~= credits.period then credits.balance = credits.refill
+  else credits.balance = tonumber(stored[1]) end
+end
 local status, refusedHolder, refused = 1, 0, 0
 for h, hd in ipairs(holders) do
   for i = 1, hd.n do
@@ -97,7 +115,12 @@ if status == 1 then
     end
   end
 end
+if status == 1 and credits and credits.balance < credits.cost then status = -3 end
 if status == 1 then
+  if credits then
+    credits.balance = credits.balance - credits.cost
+    redis.call('HSET', credits.key, 'remaining', credits.balance, 'period', credits.period)
+  end
   for _, hd in ipairs(holders) do
     for i = 1, hd.n do
       hd.used[i] = redis.call('INCRBY', hd.keys[i], hd.costs[i])
@@ -114,7 +137,23 @@ for _, hd in ipairs(holders) do
   reply[#reply + 1] = hd.spent
   for i = 1, hd.n do reply[#reply + 1] = hd.used[i] end
 end
+if credits then reply[#reply + 1] = credits.balance else reply[#reply + 1] = -1 end
 return reply
+`;
+
+// KEYS[1] a key's credit balance hash. ARGV: initial balance, refill amount (-1 = none),
+// refill period, 'add' | 'set', amount, maximum. Returns the balance after the change.
+const CREDITS_CHANGE_SCRIPT = `
+local stored = redis.call('HMGET', KEYS[1], 'remaining', 'period')
+local balance
+if not stored[1] then balance = tonumber(ARGV[1])
+elseif tonumber(ARGV[2]) >= 0 and stored[2] ~= ARGV[3] then balance = tonumber(ARGV[2])
+else balance = tonumber(stored[1]) end
+if ARGV[4] == 'add' then balance = balance + tonumber(ARGV[5]) else balance = tonumber(ARGV[5]) end
+if balance < 0 then balance = 0 end
+if balance > tonumber(ARGV[6]) then balance = tonumber(ARGV[6]) end
+redis.call('HSET', KEYS[1], 'remaining', balance, 'period', ARGV[3])
+return balance
 `;
 
 // KEYS[1] budget. ARGV[1] delta (may be negative). Never below zero.
@@ -190,6 +229,7 @@ export class UpstashLimitStore implements LimitStore {
   readonly #limiters = new LruCache<string, Ratelimit>(2_000, 3_600_000);
   readonly #admit = new LuaScript(ADMIT_SCRIPT);
   readonly #adjust = new LuaScript(BUDGET_ADJUST_SCRIPT);
+  readonly #credits = new LuaScript(CREDITS_CHANGE_SCRIPT);
 
   constructor(opts: UpstashStoreOptions) {
     this.redis = new Redis({
@@ -239,15 +279,22 @@ export class UpstashLimitStore implements LimitStore {
     const args = [owner ? '2' : '1'];
     pushHolder(keys, args, counterId, counters, budget, now);
     if (owner) pushHolder(keys, args, ownerTag(owner.id), owner.counters, owner.budget, now);
+    const credits = input.credits;
+    keys.push(creditsKey(counterId));
+    if (credits) args.push('1', String(credits.cost), String(credits.initial), String(credits.refill?.amount ?? -1), creditsPeriod(credits));
+    else args.push('0', '0', '0', '-1', '');
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
     const status = Number(reply[0]);
     if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
     const key = holderState(reply, 3, counters, budget, now);
     const ownerState = owner ? holderState(reply, 3 + 1 + counters.length, owner.counters, owner.budget, now) : undefined;
+    const balance = Number(reply[3 + 1 + counters.length + (owner ? 1 + owner.counters.length : 0)]);
+    const creditsState = credits && creditsStateOf(credits, balance);
+    if (status === -3 && creditsState) return { status: 'credits_exhausted', credits: creditsState };
     if (status === 1) {
       const ticket = ticketFor(counterId, counters, budget, now);
       if (owner) ticket.owner = ownerTicketFor(owner, now);
-      return { status: 'admitted', counters: key.counters, budget: key.budget, ...(ownerState ? { owner: ownerState } : {}), ticket };
+      return { status: 'admitted', counters: key.counters, budget: key.budget, ...(ownerState ? { owner: ownerState } : {}), ...(creditsState ? { credits: creditsState } : {}), ticket };
     }
     const holder: Holder = Number(reply[1]) === 2 ? 'owner' : 'key';
     const refusing = holder === 'owner' && ownerState ? ownerState : key;
@@ -289,8 +336,20 @@ export class UpstashLimitStore implements LimitStore {
     await Promise.all(markers.map((m) => (reason ? this.redis.set(m, reason, { ex: MARKER_TTL_S }) : this.redis.del(m))));
   }
 
-  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string): Promise<UsageSnapshot> {
-    return this.read(keyCounterId(keyId, owner), counters, budget, now);
+  async usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string, credits?: CreditsSpec): Promise<UsageSnapshot> {
+    const id = keyCounterId(keyId, owner);
+    if (!credits) return this.read(id, counters, budget, now);
+    const [snap, stored] = await Promise.all([this.read(id, counters, budget, now), this.redis.hmget<{ remaining: string | number | null; period: string | null }>(creditsKey(id), 'remaining', 'period')]);
+    const remaining = stored?.remaining;
+    const balance = creditsBalance(credits, remaining === null || remaining === undefined ? null : { remaining: Number(remaining), period: String(stored?.period ?? '') });
+    return { ...snap, credits: creditsStateOf(credits, balance) };
+  }
+
+  async changeCredits(keyId: string, credits: CreditsSpec, change: CreditsChange, owner?: string): Promise<CreditsState> {
+    const [mode, amount] = 'add' in change ? ['add', change.add] : ['set', change.set];
+    const args = [String(credits.initial), String(credits.refill?.amount ?? -1), creditsPeriod(credits), mode, String(amount), String(MAX_AMOUNT)];
+    const balance = await this.#credits.run<number>(this.redis, [creditsKey(keyCounterId(keyId, owner))], args);
+    return creditsStateOf(credits, Number(balance));
   }
 
   ownerUsage(owner: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {

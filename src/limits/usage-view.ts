@@ -4,6 +4,7 @@
 
 import type { LoadedConfig } from '../config/load';
 import { counterIdOf, type KeyRecord } from '../keys/record';
+import { creditsSpec } from './admission';
 import { budgetSpec, countersForUsage, effectivePolicy, MICROS_PER_USD, ownerPolicy } from './policy';
 import type { OwnerStore } from '../owners/owner-store';
 import { ownerHasLimits, type OwnerRecord } from '../owners/record';
@@ -16,6 +17,8 @@ export interface UsageView {
   store: LimitStore['kind'];
   windows: { name: string; kind: string; limit: number; used: number; remaining: number; window_seconds: number; reset: string }[];
   budget: { usd: number; period: string; spent_usd: number; remaining_usd: number; reset: string | null } | null;
+  /** Keys with credits: the live balance and the next refill. */
+  credits?: { remaining: number; refill_at: string | null } | null;
 }
 
 export function usagePlan(config: LoadedConfig, key: KeyRecord): { counters: CounterSpec[]; budget: ReturnType<typeof effectivePolicy>['budget'] } {
@@ -63,6 +66,7 @@ function presentSnapshot(store: LimitStore['kind'], snap: UsageSnapshot): Omit<U
           reset: snap.budget.resetAt === null ? null : new Date(snap.budget.resetAt).toISOString(),
         }
       : null,
+    ...(snap.credits ? { credits: { remaining: snap.credits.remaining, refill_at: snap.credits.refillAt === null ? null : new Date(snap.credits.refillAt).toISOString() } } : {}),
   };
 }
 
@@ -72,7 +76,7 @@ function presentSnapshot(store: LimitStore['kind'], snap: UsageSnapshot): Omit<U
 export async function readUsage(config: LoadedConfig, store: LimitStore, key: KeyRecord, now = Date.now(), ownerLimited = false): Promise<UsageView> {
   const plan = usagePlan(config, key);
   const owner = ownerLimited && key.owner !== null ? key.owner : undefined;
-  const snap = await store.usage(counterIdOf(key), plan.counters, budgetSpec(plan.budget, 0, now), now, owner);
+  const snap = await store.usage(counterIdOf(key), plan.counters, budgetSpec(plan.budget, 0, now), now, owner, creditsSpec(key.policy.credits, 0, now));
   return presentUsage(key.id, store.kind, snap);
 }
 

@@ -2,6 +2,7 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { budgetSpec } from '../../src/limits/policy';
+import { creditsSpec } from '../../src/limits/admission';
 import type { AdmitOutcome, CounterSpec, LimitStore } from '../../src/limits/store';
 
 let seq = 0;
@@ -307,6 +308,65 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
         expect((await store.admit({ keyId: freshKeyId(), counters: [], owner: { id: aName, counters: [rpm(1)] }, now })).status).toBe('admitted');
         expect((await store.admit({ keyId: freshKeyId(), counters: [], owner: { id: aName, counters: [rpm(1)] }, now })).status).toBe('rate_limited');
         expect((await store.admit({ keyId: freshKeyId(), counters: [], owner: { id: b, counters: [rpm(1)] }, now })).status).toBe('admitted');
+      });
+    });
+
+    describe('credits', () => {
+      const spec = (initial: number, cost = 1, refill?: { amount: number; interval: 'day' | 'month' }, now = Date.now()) => creditsSpec({ remaining: initial, ...(refill ? { refill } : {}) }, cost, now)!;
+
+      it('spends credits by the request cost and refuses with credits_exhausted, consuming no window', async () => {
+        const store = makeStore();
+        const keyId = freshKeyId();
+        const now = Date.now();
+        expect(await store.admit({ keyId, counters: [rpm(100)], credits: spec(5, 2), now })).toMatchObject({ status: 'admitted', credits: { remaining: 3 } });
+        expect(await store.admit({ keyId, counters: [rpm(100)], credits: spec(5, 2), now })).toMatchObject({ status: 'admitted', credits: { remaining: 1 } });
+        expect(await store.admit({ keyId, counters: [rpm(100)], credits: spec(5, 2), now })).toEqual({ status: 'credits_exhausted', credits: { remaining: 1, refillAt: null } });
+        expect((await store.usage(keyId, [rpm(100)], undefined, now, undefined, spec(5))).counters[0]?.used).toBe(2);
+      });
+
+      it('300 concurrent requests spend exactly the balance', async () => {
+        const store = makeStore();
+        const keyId = freshKeyId();
+        const now = Date.now();
+        const outcomes = await Promise.all(Array.from({ length: 300 }, () => store.admit({ keyId, counters: [], credits: spec(70), now })));
+        expect(outcomes.filter((o) => o.status === 'admitted')).toHaveLength(70);
+        expect(outcomes.filter((o) => o.status === 'credits_exhausted')).toHaveLength(230);
+      });
+
+      it('refills to the refill amount at the interval boundary (fake Date)', async () => {
+        const store = makeStore();
+        const keyId = freshKeyId();
+        vi.useFakeTimers({ toFake: ['Date'] });
+        const day1 = Date.UTC(2026, 10, 23, 23, 59, 0);
+        vi.setSystemTime(day1);
+        const refill = { amount: 3, interval: 'day' as const };
+        expect(await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, day1), now: day1 })).toMatchObject({ status: 'admitted', credits: { remaining: 0, refillAt: Date.UTC(2026, 10, 24) } });
+        expect((await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, day1), now: day1 })).status).toBe('credits_exhausted');
+        const day2 = Date.UTC(2026, 10, 24, 0, 0, 1);
+        vi.setSystemTime(day2);
+        for (const left of [2, 1, 0]) expect(await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, day2), now: day2 })).toMatchObject({ status: 'admitted', credits: { remaining: left } });
+        expect((await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, day2), now: day2 })).status).toBe('credits_exhausted');
+      });
+
+      it('adds to and sets the balance, never below zero, and keeps it in the owner shard for owned keys', async () => {
+        const store = makeStore();
+        const keyId = freshKeyId();
+        const now = Date.now();
+        expect((await store.changeCredits(keyId, spec(5), { add: 10 })).remaining).toBe(15);
+        expect((await store.changeCredits(keyId, spec(5), { set: 1 })).remaining).toBe(1);
+        expect((await store.admit({ keyId, counters: [], credits: spec(5), now })).status).toBe('admitted');
+        expect((await store.admit({ keyId, counters: [], credits: spec(5), now })).status).toBe('credits_exhausted');
+        expect((await store.usage(keyId, [], undefined, now, undefined, spec(5))).credits?.remaining).toBe(0);
+
+        const owner = `credits-owner-${crypto.randomUUID().slice(0, 8)}`;
+        const owned = freshKeyId();
+        expect((await store.changeCredits(owned, spec(0), { set: 2 }, owner)).remaining).toBe(2);
+        const ownerPart = { id: owner, counters: [rpm(100)] };
+        expect((await store.admit({ keyId: owned, counters: [], credits: spec(0), owner: ownerPart, now })).status).toBe('admitted');
+        expect((await store.admit({ keyId: owned, counters: [], credits: spec(0), owner: ownerPart, now })).status).toBe('admitted');
+        expect((await store.admit({ keyId: owned, counters: [], credits: spec(0), owner: ownerPart, now })).status).toBe('credits_exhausted');
+        // A credits refusal charges the owner nothing.
+        expect((await store.ownerUsage(owner, [rpm(100)], undefined, now)).counters[0]?.used).toBe(2);
       });
     });
   });
