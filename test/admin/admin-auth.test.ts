@@ -34,6 +34,7 @@ const SUCCESS: Record<string, { body?: (target: CreatedKey) => unknown; status: 
   'POST /keys/{id}/rotate': { body: () => ({ grace_seconds: 0 }), status: 200 },
   'POST /verify': { body: (t) => ({ key: t.key }), status: 200 },
   'GET /audit': { status: 200 },
+  'POST /keys/{id}/credits': { body: () => ({ add: 5 }), status: 200 },
   'PUT /owners/{owner}': { body: () => ({ limits: { rpm: 100 } }), status: 200 },
   'GET /owners': { status: 200 },
   'GET /owners/{owner}': { status: 200 },
@@ -46,6 +47,7 @@ const ownerFor = (target: CreatedKey) => `admin-auth owner/${target.id}`;
 
 /** Whatever an operation's success needs to exist first. */
 async function prepare(op: Op, target: CreatedKey): Promise<void> {
+  if (op.path === '/keys/{id}/credits') expect((await admin(`/keys/${target.id}`, { method: 'PATCH', json: { credits: { remaining: 10 } } })).status).toBe(200);
   if (op.path.includes('{owner}') && op.method !== 'put') {
     expect((await admin(`/owners/${encodeURIComponent(ownerFor(target))}`, { method: 'PUT', json: {} })).status).toBe(200);
   }

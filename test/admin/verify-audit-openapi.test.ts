@@ -221,6 +221,7 @@ describe('the admin OpenAPI document', () => {
     'post /keys/{id}/rotate',
     'post /verify',
     'get /audit',
+    'post /keys/{id}/credits',
     'put /owners/{owner}',
     'get /owners',
     'get /owners/{owner}',
