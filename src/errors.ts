@@ -27,6 +27,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'The request body must be JSON.' },
   rate_limited: { status: 429, message: 'A rate limit was exceeded.' },
   credits_exhausted: { status: 429, message: "The key's credits are spent." },
+  too_many_concurrent_requests: { status: 429, message: 'Too many requests of this key are in flight.' },
   internal_error: { status: 500, message: 'An internal error occurred.' },
   config_invalid: { status: 500, message: 'The gateway configuration is invalid.' },
   upstream_unavailable: { status: 502, message: 'The upstream could not be reached.' },

@@ -66,7 +66,7 @@ verifyApp.openapi(
           ? c.json({ valid: false, code: 'invalid_key' as const, key: null, usage: null }, 200)
           : c.json({ valid: false, code: o.reason, key: presentKey(key), usage: null }, 200);
       }
-      if (o.status === 'credits_exhausted') return c.json({ valid: false, code: o.status, key: presentKey(key), usage: null }, 200);
+      if (o.status === 'credits_exhausted' || o.status === 'too_many_concurrent_requests') return c.json({ valid: false, code: o.status, key: presentKey(key), usage: null }, 200);
       if (o.status !== 'admitted') {
         return c.json({ valid: false, code: o.status, key: presentKey(key), usage: presentUsage(key.id, services.limits.kind, { counters: o.counters, budget: o.budget }) }, 200);
       }

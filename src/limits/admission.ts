@@ -121,6 +121,14 @@ export function refusalOf(outcome: Exclude<AdmitOutcome, { status: 'admitted' }>
   switch (outcome.status) {
     case 'blocked':
       return { ok: false, code: outcome.reason };
+    case 'too_many_concurrent_requests':
+      return {
+        ok: false,
+        code: 'too_many_concurrent_requests',
+        message: `${outcome.holder === 'owner' ? "The key's owner has" : 'This key has'} ${outcome.limit} requests in flight, its max_concurrent.`,
+        headers: { 'retry-after': '1' },
+        details: { holder: outcome.holder, max_concurrent: outcome.limit },
+      };
     case 'credits_exhausted': {
       const at = outcome.credits.refillAt;
       const retry = at === null ? undefined : retryAfterSeconds(at, now);

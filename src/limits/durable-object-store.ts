@@ -30,6 +30,10 @@ export class DurableObjectLimitStore implements LimitStore {
     await this.stub(ticket.owner ? ownerShard(ticket.owner.id) : ticket.keyId).settle(ticket, boundedSettlement(settlement));
   }
 
+  async release(ticket: Ticket, refund: boolean, now: number): Promise<void> {
+    await this.stub(ticket.owner ? ownerShard(ticket.owner.id) : ticket.keyId).release(ticket, refund, now);
+  }
+
   async setBlocked(keyId: string, reason: BlockReason | null, counterId?: string, owner?: string | null): Promise<void> {
     const writes = [this.stub(counterId ?? keyId).setBlocked(reason, markerFlag(keyId, counterId))];
     if (owner) writes.push(this.stub(ownerShard(owner)).setBlocked(reason, markerFlag(keyId, counterId, true)));

@@ -5,7 +5,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { BlockReason } from '../keys/status';
 import { MAX_AMOUNT } from './admit-input';
-import { blockReasonFrom, budgetStateOf, bucketOf, changedBalance, counterStateOf, creditsBalance, creditsPeriod, creditsStateOf, markerFlag, ownerTicketFor, ticketFor, windowEnd, type AdmitInput, type CreditsChange, type CreditsSpec, type CreditsState, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { blockReasonFrom, budgetStateOf, bucketOf, changedBalance, counterStateOf, creditsBalance, creditsPeriod, creditsStateOf, markerFlag, completeTicket, ticketFor, windowEnd, type AdmitInput, type CreditsChange, type CreditsSpec, type CreditsState, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 const DAY_MS = 86_400_000;
 
@@ -38,6 +38,7 @@ export class LimiterObject extends DurableObject {
       CREATE TABLE IF NOT EXISTS budget (period_key TEXT PRIMARY KEY, spent INTEGER NOT NULL, expires INTEGER);
       CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS credits (name TEXT PRIMARY KEY, remaining INTEGER NOT NULL, period TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS leases (holder TEXT NOT NULL, id TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (holder, id));
     `);
   }
 
@@ -118,10 +119,24 @@ export class LimiterObject extends DurableObject {
     const creditsName = `${keyPrefix(input)}credits`;
     const balance = credits ? creditsBalance(credits, this.storedCredits(creditsName)) : 0;
     if (credits && balance < credits.cost) return { status: 'credits_exhausted', credits: creditsStateOf(credits, balance) };
+    const lease = input.lease;
+    const leaseHolders: string[] = [];
+    if (lease) {
+      const caps: [Holder, string, number | undefined][] = [['key', keyPrefix(input), lease.keyMax], ['owner', OWNER_PREFIX, input.owner ? lease.ownerMax : undefined]];
+      for (const [holder, prefix, max] of caps) {
+        if (max === undefined) continue;
+        // Leases of isolates that died expire on their own.
+        this.sql.exec('DELETE FROM leases WHERE holder = ? AND expires <= ?', prefix, now);
+        const inFlight = this.sql.exec<{ n: number }>('SELECT COUNT(*) AS n FROM leases WHERE holder = ?', prefix).one().n;
+        if (inFlight >= max) return { status: 'too_many_concurrent_requests', holder, limit: max };
+        leaseHolders.push(prefix);
+      }
+    }
     // One transaction: a write that fails (a constraint, a bad value) rolls back the others, so
     // a request is never charged part of its admission.
     this.ctx.storage.transactionSync(() => {
       if (credits) this.storeCredits(creditsName, balance - credits.cost, creditsPeriod(credits));
+      for (const prefix of leaseHolders) this.sql.exec('INSERT INTO leases (holder, id, expires) VALUES (?, ?, ?)', prefix, lease!.id, lease!.expiresAt);
       for (const h of holders) {
         for (const c of h.counters) this.add(h.prefix + c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
         if (h.budget) this.addSpend(h.prefix + h.budget.periodKey, h.budget.costMicros, h.budget.resetAt === null ? null : h.budget.resetAt + DAY_MS);
@@ -131,8 +146,7 @@ export class LimiterObject extends DurableObject {
       counters: h.states.map((s, i) => ({ ...s, used: s.used + h.counters[i]!.cost, remaining: Math.max(0, s.remaining - h.counters[i]!.cost) })),
       budget: h.budget && budgetStateOf(h.budget, h.spent + h.budget.costMicros),
     }));
-    const ticket = ticketFor(input.counterId ?? input.keyId, input.counters, input.budget, now);
-    if (input.owner) ticket.owner = ownerTicketFor(input.owner, now);
+    const ticket = completeTicket(ticketFor(input.counterId ?? input.keyId, input.counters, input.budget, now), input, now);
     return {
       status: 'admitted',
       counters: key!.counters,
@@ -141,6 +155,25 @@ export class LimiterObject extends DurableObject {
       ...(credits ? { credits: creditsStateOf(credits, balance - credits.cost) } : {}),
       ticket,
     };
+  }
+
+  release(ticket: Ticket, refund: boolean, now: number): void {
+    const keyNames = ticket.owner ? `${KEY_PREFIX}${ticket.keyId}:` : '';
+    this.ctx.storage.transactionSync(() => {
+      const lease = ticket.lease;
+      if (lease?.key) this.sql.exec('DELETE FROM leases WHERE holder = ? AND id = ?', keyNames, lease.id);
+      if (lease?.owner) this.sql.exec('DELETE FROM leases WHERE holder = ? AND id = ?', OWNER_PREFIX, lease.id);
+      if (!refund) return;
+      const giveBack = (prefix: string, windows: Ticket['requestWindows']) => {
+        for (const w of windows ?? []) if (bucketOf(now, w.windowMs) === w.bucket) this.add(prefix + w.name, w.bucket, w.windowMs, -1);
+      };
+      giveBack(keyNames, ticket.requestWindows);
+      if (ticket.owner) giveBack(OWNER_PREFIX, ticket.owner.requestWindows);
+      if (ticket.credits) {
+        const stored = this.storedCredits(`${keyNames}credits`);
+        if (stored) this.storeCredits(`${keyNames}credits`, Math.min(stored.remaining + ticket.credits, MAX_AMOUNT), stored.period);
+      }
+    });
   }
 
   private storedCredits(name: string): { remaining: number; period: string } | null {

@@ -59,6 +59,20 @@ export interface CreditsState {
 /** An admin change to a key's credit balance. */
 export type CreditsChange = { add: number } | { set: number };
 
+/**
+ * An in-flight slot for one request (concurrency caps): held from admission until the
+ * response ends or the client leaves (release()), or until `expiresAt` if the isolate
+ * holding it dies first.
+ */
+export interface LeaseSpec {
+  id: string;
+  expiresAt: number;
+  /** The key's `max_concurrent`, if any. */
+  keyMax?: number;
+  /** The owner's `max_concurrent`, if any (needs AdmitInput.owner for the shard). */
+  ownerMax?: number;
+}
+
 /** Which limit holder refused a request. */
 export type Holder = 'key' | 'owner';
 
@@ -73,6 +87,8 @@ export interface AdmitInput {
   owner?: OwnerAdmit;
   /** The key's prepaid credits, when it has them. */
   credits?: CreditsSpec;
+  /** An in-flight lease, when the key or its owner caps concurrent requests. */
+  lease?: LeaseSpec;
   now: number;
 }
 
@@ -103,12 +119,19 @@ export interface Ticket {
   tokenWindows: { name: string; limit: number; windowMs: number; bucket: number }[];
   budget?: { periodKey: string; period: BudgetSpec['period']; limitMicros: number };
   /** The owner's token windows and budget the admission charged (AdmitInput.owner). */
-  owner?: { id: string; tokenWindows: Ticket['tokenWindows']; budget?: Ticket['budget'] };
+  owner?: { id: string; tokenWindows: Ticket['tokenWindows']; budget?: Ticket['budget']; requestWindows?: Ticket['requestWindows'] };
+  /** Request windows charged (one each), so a refund can give them back. */
+  requestWindows?: { name: string; windowMs: number; bucket: number }[];
+  /** Credits charged. */
+  credits?: number;
+  /** The lease taken: its id, and whether it counts for the key, the owner or both. */
+  lease?: { id: string; key: boolean; owner: boolean };
 }
 
 export type AdmitOutcome =
   | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; owner?: UsageSnapshot; credits?: CreditsState; ticket: Ticket }
   | { status: 'credits_exhausted'; credits: CreditsState }
+  | { status: 'too_many_concurrent_requests'; holder: Holder; limit: number }
   | { status: 'rate_limited'; holder: Holder; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
   | { status: 'budget_exhausted'; holder: Holder; counters: CounterState[]; budget: BudgetState }
   | { status: 'blocked'; reason: BlockReason };
@@ -145,6 +168,11 @@ export interface LimitStore {
    * owner when that owner has limits (the key's counters then live in the owner's shard).
    */
   usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string, credits?: CreditsSpec): Promise<UsageSnapshot>;
+  /**
+   * Ends what an admission holds: releases its lease and, with `refund`, gives back its
+   * request windows (in their bucket) and credits. Tokens and budget are refunded by settle().
+   */
+  release(ticket: Ticket, refund: boolean, now: number): Promise<void>;
   /** Adds to or sets a key's credit balance (refilled first when a period has begun); `keyId` and `owner` as in usage(). */
   changeCredits(keyId: string, credits: CreditsSpec, change: CreditsChange, owner?: string): Promise<CreditsState>;
   /** An owner's own windows and budget, without consuming anything. */
@@ -175,20 +203,33 @@ export function budgetStateOf(budget: Pick<BudgetSpec, 'limitMicros' | 'period' 
   return { limitMicros: budget.limitMicros, spentMicros: s, remainingMicros: Math.max(0, budget.limitMicros - s), period: budget.period, resetAt: budget.resetAt };
 }
 
-/** What settle() needs to adjust exactly the token windows and budget an admission charged. */
+/** What settle() and release() need to adjust exactly what an admission charged. */
 export function ticketFor(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Ticket {
   return {
     keyId,
     tokenWindows: counters.filter((c) => c.kind === 'tokens').map((c) => ({ name: c.name, limit: c.limit, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
     budget: budget ? { periodKey: budget.periodKey, period: budget.period, limitMicros: budget.limitMicros } : undefined,
+    requestWindows: counters.filter((c) => c.kind === 'requests' && c.cost > 0).map((c) => ({ name: c.name, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
   };
+}
+
+/** The credits and lease parts of a ticket for an admitted input. */
+export function completeTicket(ticket: Ticket, input: AdmitInput, now: number): Ticket {
+  if (input.owner) ticket.owner = ownerTicketFor(input.owner, now);
+  if (input.credits && input.credits.cost > 0) ticket.credits = input.credits.cost;
+  const lease = input.lease;
+  if (lease) {
+    const owner = lease.ownerMax !== undefined && input.owner !== undefined;
+    if (lease.keyMax !== undefined || owner) ticket.lease = { id: lease.id, key: lease.keyMax !== undefined, owner };
+  }
+  return ticket;
 }
 
 /** The owner part of a ticket for an admission that charged the owner. */
 export function ownerTicketFor(owner: OwnerAdmit | undefined, now: number): Ticket['owner'] {
   if (!owner) return undefined;
   const t = ticketFor(owner.id, owner.counters, owner.budget, now);
-  return { id: owner.id, tokenWindows: t.tokenWindows, budget: t.budget };
+  return { id: owner.id, tokenWindows: t.tokenWindows, budget: t.budget, requestWindows: t.requestWindows };
 }
 
 /**

@@ -27,7 +27,7 @@ import {
   creditsBalance,
   creditsPeriod,
   creditsStateOf,
-  ownerTicketFor,
+  completeTicket,
   ticketFor,
   type AdmitInput,
   type Holder,
@@ -56,6 +56,7 @@ const ownerTag = (owner: string) => `{o:${encodeURIComponent(owner)}}`;
 /** A key's counter identifier: its counter id, inside its owner's slot when the owner has limits. */
 const keyCounterId = (counterId: string, owner: string | undefined) => (owner === undefined ? counterId : `${ownerTag(owner)}:${counterId}`);
 const creditsKey = (id: string) => `${NS}:credits:${id}`;
+const leaseKey = (id: string) => `${NS}:lease:${id}`;
 const revokedKey = (keyId: string, owner?: string) => (owner === undefined ? `${NS}:revoked:${keyId}` : `${NS}:revoked:${ownerTag(owner)}:${keyId}`);
 const budgetKey = (keyId: string, periodKey: string) => `${NS}:budget:${keyId}:${periodKey}`;
 const counterPrefix = (name: string) => `${NS}:rl:${name}`;
@@ -68,6 +69,9 @@ const counterKey = (name: string, keyId: string, bucket: number) => `${counterPr
 // count n, then per counter: limit, cost, window ms.
 // Then the key's credits: KEYS its balance hash; ARGV has credits (0/1), cost, initial balance,
 // refill amount (-1 = none), refill period ('' = none).
+// Then the lease: KEYS the key's and the owner's lease sets (scores: expiry ms); ARGV lease id
+// ('' = none), expiry ms, now ms, key max, owner max (-1 = no cap).
+// -4 in the reply's status: too many in flight (holder, then the cap in the third slot).
 // Returns {-1, reason} blocked | {0, holder, refused index, per holder: spent, used..., credits}
 // rate limited | {-2, holder, 0, ...} budget refused | {-3, 0, 0, ...} credits spent
 // | {1, 0, 0, per holder: spent after, used after..., credits after}; credits -1 when none.
@@ -98,6 +102,20 @@ if ARGV[ai] == '1' then
   elseif credits.refill >= 0 and stored[2] ~= credits.period then credits.balance = credits.refill
   else credits.balance = tonumber(stored[1]) end
 end
+ki = ki + 1
+ai = ai + 5
+local lease = nil
+if ARGV[ai] ~= '' then
+  lease = {id = ARGV[ai], expires = tonumber(ARGV[ai + 1]), now = tonumber(ARGV[ai + 2]), caps = {}}
+  local maxes = {tonumber(ARGV[ai + 3]), tonumber(ARGV[ai + 4])}
+  for h = 1, 2 do
+    if maxes[h] >= 0 then
+      local k = KEYS[ki + h - 1]
+      redis.call('ZREMRANGEBYSCORE', k, '-inf', lease.now)
+      lease.caps[#lease.caps + 1] = {key = k, holder = h, max = maxes[h], count = redis.call('ZCARD', k)}
+    end
+  end
+end
 local status, refusedHolder, refused = 1, 0, 0
 for h, hd in ipairs(holders) do
   for i = 1, hd.n do
@@ -116,7 +134,21 @@ if status == 1 then
   end
 end
 if status == 1 and credits and credits.balance < credits.cost then status = -3 end
+if status == 1 and lease then
+  for _, cap in ipairs(lease.caps) do
+    if cap.count >= cap.max then
+      status, refusedHolder, refused = -4, cap.holder, cap.max
+      break
+    end
+  end
+end
 if status == 1 then
+  if lease then
+    for _, cap in ipairs(lease.caps) do
+      redis.call('ZADD', cap.key, lease.expires, lease.id)
+      redis.call('PEXPIREAT', cap.key, lease.expires)
+    end
+  end
   if credits then
     credits.balance = credits.balance - credits.cost
     redis.call('HSET', credits.key, 'remaining', credits.balance, 'period', credits.period)
@@ -143,6 +175,23 @@ return reply
 
 // KEYS[1] a key's credit balance hash. ARGV: initial balance, refill amount (-1 = none),
 // refill period, 'add' | 'set', amount, maximum. Returns the balance after the change.
+// Undoes an admission. KEYS[1] key lease set, KEYS[2] owner lease set, KEYS[3] credits hash,
+// then request windows to give one back each. ARGV[1] lease id ('' = none), ARGV[2] refund (0/1),
+// ARGV[3] credits to give back.
+const RELEASE_SCRIPT = `
+if ARGV[1] ~= '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+if ARGV[2] ~= '1' then return 0 end
+for i = 4, #KEYS do
+  if redis.call('DECR', KEYS[i]) < 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
+end
+local credits = tonumber(ARGV[3])
+if credits > 0 and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], 'remaining', credits) end
+return 1
+`;
+
 const CREDITS_CHANGE_SCRIPT = `
 local stored = redis.call('HMGET', KEYS[1], 'remaining', 'period')
 local balance
@@ -230,6 +279,7 @@ export class UpstashLimitStore implements LimitStore {
   readonly #admit = new LuaScript(ADMIT_SCRIPT);
   readonly #adjust = new LuaScript(BUDGET_ADJUST_SCRIPT);
   readonly #credits = new LuaScript(CREDITS_CHANGE_SCRIPT);
+  readonly #release = new LuaScript(RELEASE_SCRIPT);
 
   constructor(opts: UpstashStoreOptions) {
     this.redis = new Redis({
@@ -283,6 +333,11 @@ export class UpstashLimitStore implements LimitStore {
     keys.push(creditsKey(counterId));
     if (credits) args.push('1', String(credits.cost), String(credits.initial), String(credits.refill?.amount ?? -1), creditsPeriod(credits));
     else args.push('0', '0', '0', '-1', '');
+    const lease = input.lease;
+    const ownerTag_ = owner ? ownerTag(owner.id) : undefined;
+    keys.push(leaseKey(counterId), leaseKey(ownerTag_ ?? `${counterId}:owner`));
+    if (lease) args.push(lease.id, String(lease.expiresAt), String(now), String(lease.keyMax ?? -1), String(owner ? (lease.ownerMax ?? -1) : -1));
+    else args.push('', '0', '0', '-1', '-1');
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
     const status = Number(reply[0]);
     if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
@@ -291,9 +346,9 @@ export class UpstashLimitStore implements LimitStore {
     const balance = Number(reply[3 + 1 + counters.length + (owner ? 1 + owner.counters.length : 0)]);
     const creditsState = credits && creditsStateOf(credits, balance);
     if (status === -3 && creditsState) return { status: 'credits_exhausted', credits: creditsState };
+    if (status === -4) return { status: 'too_many_concurrent_requests', holder: Number(reply[1]) === 2 ? 'owner' : 'key', limit: Number(reply[2]) };
     if (status === 1) {
-      const ticket = ticketFor(counterId, counters, budget, now);
-      if (owner) ticket.owner = ownerTicketFor(owner, now);
+      const ticket = completeTicket(ticketFor(counterId, counters, budget, now), input, now);
       return { status: 'admitted', counters: key.counters, budget: key.budget, ...(ownerState ? { owner: ownerState } : {}), ...(creditsState ? { credits: creditsState } : {}), ticket };
     }
     const holder: Holder = Number(reply[1]) === 2 ? 'owner' : 'key';
@@ -329,6 +384,17 @@ export class UpstashLimitStore implements LimitStore {
       }
     }
     await Promise.all(calls);
+  }
+
+  async release(ticket: Ticket, refund: boolean, now: number): Promise<void> {
+    const owner = ticket.owner;
+    const tag = owner ? ownerTag(owner.id) : undefined;
+    const keys = [leaseKey(ticket.keyId), leaseKey(tag ?? `${ticket.keyId}:owner`), creditsKey(ticket.keyId)];
+    if (refund) {
+      for (const w of ticket.requestWindows ?? []) if (bucketOf(now, w.windowMs) === w.bucket) keys.push(counterKey(w.name, ticket.keyId, w.bucket));
+      for (const w of owner?.requestWindows ?? []) if (bucketOf(now, w.windowMs) === w.bucket) keys.push(counterKey(w.name, tag!, w.bucket));
+    }
+    await this.#release.run(this.redis, keys, [ticket.lease?.id ?? '', refund ? '1' : '0', String(refund ? (ticket.credits ?? 0) : 0)]);
   }
 
   async setBlocked(keyId: string, reason: BlockReason | null, _counterId?: string, owner?: string | null): Promise<void> {

@@ -369,5 +369,62 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
         expect((await store.ownerUsage(owner, [rpm(100)], undefined, now)).counters[0]?.used).toBe(2);
       });
     });
+
+    describe('leases and release', () => {
+      const lease = (keyMax?: number, ownerMax?: number, ttlMs = 60_000) => ({ id: crypto.randomUUID(), expiresAt: Date.now() + ttlMs, keyMax, ownerMax });
+
+      it('admits at most max_concurrent in flight, names the holder, and admits again after a release', async () => {
+        const store = makeStore();
+        const keyId = freshKeyId();
+        const now = Date.now();
+        const held = await Promise.all(Array.from({ length: 50 }, () => store.admit({ keyId, counters: [rpm(1000)], lease: lease(3), now })));
+        const admittedOnes = held.filter(admitted);
+        expect(admittedOnes).toHaveLength(3);
+        expect(held.filter((o) => o.status === 'too_many_concurrent_requests')).toHaveLength(47);
+        expect(held.find((o) => o.status === 'too_many_concurrent_requests')).toEqual({ status: 'too_many_concurrent_requests', holder: 'key', limit: 3 });
+        // Refused requests consumed no window.
+        expect((await store.usage(keyId, [rpm(1000)], undefined, now)).counters[0]?.used).toBe(3);
+        await store.release(admittedOnes[0]!.ticket, false, now);
+        expect((await store.admit({ keyId, counters: [], lease: lease(3), now })).status).toBe('admitted');
+        expect((await store.admit({ keyId, counters: [], lease: lease(3), now })).status).toBe('too_many_concurrent_requests');
+      });
+
+      it("an owner's max_concurrent spans its keys, in the owner's shard", async () => {
+        const store = makeStore();
+        const owner = `lease-owner-${crypto.randomUUID().slice(0, 8)}`;
+        const now = Date.now();
+        const outcomes = await Promise.all(Array.from({ length: 40 }, (_, i) => store.admit({ keyId: `key_LEASE${i % 4}${owner.slice(-8).toUpperCase()}`, counters: [], owner: { id: owner, counters: [] }, lease: lease(undefined, 5), now })));
+        expect(outcomes.filter(admitted)).toHaveLength(5);
+        expect(outcomes.find((o) => o.status === 'too_many_concurrent_requests')).toMatchObject({ holder: 'owner', limit: 5 });
+      });
+
+      it('leases expire on their own when never released', async () => {
+        const store = makeStore();
+        const keyId = freshKeyId();
+        expect((await store.admit({ keyId, counters: [], lease: lease(1, undefined, 1), now: Date.now() })).status).toBe('admitted');
+        await new Promise((r) => setTimeout(r, 20));
+        expect((await store.admit({ keyId, counters: [], lease: lease(1), now: Date.now() })).status).toBe('admitted');
+      });
+
+      it('a refunding release gives back request windows, credits, and (with settle) tokens and budget, for key and owner', async () => {
+        const store = makeStore();
+        const keyId = freshKeyId();
+        const owner = `refund-owner-${crypto.randomUUID().slice(0, 8)}`;
+        const now = Date.now();
+        const budget = budgetSpec({ usd: 5, period: 'day' }, 500, now);
+        const credits = creditsSpec({ remaining: 10 }, 2, now);
+        const input = { keyId, counters: [rpm(10), tpm(1000, 300)], budget, credits, owner: { id: owner, counters: [rpm(10)], budget }, lease: lease(1), now };
+        const out = await store.admit(input);
+        expect(out.status).toBe('admitted');
+        if (!admitted(out)) return;
+        await store.release(out.ticket, true, now);
+        await store.settle(out.ticket, { tokenDelta: -300, costDeltaMicros: -500, now });
+        const key = await store.usage(keyId, [rpm(10), tpm(1000, 0)], budget, now, owner, credits);
+        expect([key.counters.map((c) => c.used), key.budget?.spentMicros, key.credits?.remaining]).toEqual([[0, 0], 0, 10]);
+        const own = await store.ownerUsage(owner, [rpm(10)], budget, now);
+        expect([own.counters[0]?.used, own.budget?.spentMicros]).toEqual([0, 0]);
+        expect((await store.admit({ ...input, lease: lease(1) })).status).toBe('admitted');
+      });
+    });
   });
 }
