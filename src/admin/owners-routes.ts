@@ -3,7 +3,7 @@
 // call. D1 is the system of record; every change writes the KV snapshot the proxy reads.
 
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { BudgetSchema, LimitsSchema, ModelLimitsSchema, ModelsSchema } from '../config/schema';
+import { BudgetSchema, LimitsSchema, MaxConcurrentSchema, ModelLimitsSchema, ModelsSchema } from '../config/schema';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { auditStatement } from '../keys/audit';
@@ -31,6 +31,7 @@ const PutOwnerBody = z
     model_limits: ModelLimitsSchema.refine((m) => Object.keys(m).length <= MAX_MODEL_LIMITS, `must have at most ${MAX_MODEL_LIMITS} models`).nullable().optional(),
     budget: BudgetSchema.nullable().optional(),
     models: ModelsSchema.nullable().optional(),
+    max_concurrent: MaxConcurrentSchema.nullable().optional(),
   })
   .strict()
   .openapi('PutOwner');
@@ -42,6 +43,7 @@ const OwnerSchema = z
     model_limits: ModelLimitsSchema.nullable(),
     budget: BudgetSchema.nullable(),
     models: z.array(z.string()),
+    max_concurrent: z.number().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -88,6 +90,7 @@ ownersApp.openapi(
     if (body.model_limits) policy.model_limits = body.model_limits;
     if (body.budget) policy.budget = body.budget;
     if (body.models?.length) policy.models = [...new Set(body.models)];
+    if (body.max_concurrent) policy.max_concurrent = body.max_concurrent;
     const now = Date.now();
     const owners = c.get('services').owners;
     const changes = Object.keys(policy).map((k) => `${k}`);

@@ -2,7 +2,7 @@
 // the OpenAPI document at /admin/openapi.json.
 
 import { z } from '@hono/zod-openapi';
-import { BudgetSchema, CreditsSchema, LimitsSchema, ModelLimitsSchema, ModelsSchema, ScopeName } from '../config/schema';
+import { BudgetSchema, CreditsSchema, LimitsSchema, MaxConcurrentSchema, ModelLimitsSchema, ModelsSchema, ScopeName } from '../config/schema';
 import { parseCidr } from '../access/cidr';
 import { isValidRefererPattern } from '../access/referer';
 import { KEY_TYPES } from '../keys/record';
@@ -45,6 +45,7 @@ const KeyFields = {
   budget: BudgetSchema.nullable(),
   models: ModelsSchema.nullable(),
   credits: CreditsSchema.nullable(),
+  max_concurrent: MaxConcurrentSchema.nullable(),
   expires_at: ExpiresAt.nullable(),
 };
 
@@ -64,6 +65,7 @@ export const CreateKeyBody = z
     budget: KeyFields.budget.optional(),
     models: KeyFields.models.optional(),
     credits: KeyFields.credits.optional(),
+    max_concurrent: KeyFields.max_concurrent.optional(),
     expires_at: KeyFields.expires_at.optional(),
     ttl_seconds: TtlSeconds.optional(),
     prefix: z.string().optional(),
@@ -132,6 +134,7 @@ export const KeySchema = z
     budget: BudgetSchema.nullable(),
     models: z.array(z.string()),
     credits: CreditsSchema.nullable(),
+    max_concurrent: z.number().nullable(),
     status: z.enum(['active', 'inactive', 'revoked', 'expired']),
     is_active: z.boolean(),
     expires_at: z.string().nullable(),

@@ -29,6 +29,10 @@ const count = z.number().int('must be an integer').nonnegative('must be >= 0').m
 
 export const MAX_CREDIT_COST = 1_000_000;
 
+export const MAX_CONCURRENT = 100_000;
+/** In-flight requests a key or an owner may have at once. */
+export const MaxConcurrentSchema = z.number().int('must be an integer').min(1, 'must be >= 1').max(MAX_CONCURRENT, `must be <= ${MAX_CONCURRENT}`);
+
 /** Prepaid credits on a key: each admitted request costs the route's `cost`. */
 export const CreditsSchema = z
   .object({

@@ -53,6 +53,8 @@ export interface Admission {
   body: string | undefined;
   /** Token metering and limit headers on the upstream response; identity when unset. */
   onResponse: ((response: Response) => Response) | undefined;
+  /** Ends the request's lease (concurrency caps) when no response will carry it; idempotent. */
+  release?: () => void;
 }
 
 /** Nothing read, nothing to add: the path of routes without limits or metering. */
@@ -130,7 +132,8 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, owner?.limited ? owner : null);
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
-  const guarded = await services.guard.run('admit', services.timeouts.admit, () => services.limits.admit(admission.input));
+  let pending: Promise<AdmitOutcome> | undefined;
+  const guarded = await services.guard.run('admit', services.timeouts.admit, () => (pending = services.limits.admit(admission.input)));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
 
   let outcome: AdmitOutcome | undefined;
@@ -138,6 +141,9 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   else if (guarded.reason === 'rejected') throw refused(REJECTED_BY_STORE);
   else {
     const closed = whenStoreDown(route.on_store_error, admission.input);
+    // A timed-out call may still commit: undo what it took from a request this gateway refuses
+    // (everything) or admits uncounted (its lease, which no response would release).
+    if (guarded.reason === 'timeout' && pending) c.executionCtx.waitUntil(undoLateAdmission(c, pending, admission, closed !== null));
     if (closed) throw refused(closed);
     // Failing open admits without counting, but never a key revoked since the isolate cached it.
     const started = performance.now();
@@ -172,15 +178,76 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
     };
   }
 
+  const release = admitted.ticket.lease ? releaseOnce(c, admitted.ticket) : undefined;
   return {
     body: metered?.body,
     onResponse: (upstream) => {
-      const res = meter ? meter(upstream) : upstream;
+      let res = meter ? meter(upstream) : upstream;
       const headers = admittedHeaders(admitted, now, llm);
       for (const name in headers) res.headers.set(name, headers[name] as string);
+      if (release) {
+        // The lease ends with the response body: when it is read to the end, fails, or the client leaves.
+        if (res.body === null) release();
+        else res = new Response(releasingBody(res.body, release), res);
+      }
       return res;
     },
+    release,
   };
+}
+
+/** Releases a ticket's lease once, after the response (ctx.waitUntil). */
+function releaseOnce(c: Context<AppEnv>, ticket: Ticket): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const services = c.get('services');
+    c.executionCtx.waitUntil(services.guard.run('settle', services.timeouts.settle, () => services.limits.release(ticket, false, Date.now())));
+  };
+}
+
+/** The body, calling `done` once it ends, errors or is cancelled (the client left). */
+function releasingBody(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          controller.close();
+          done();
+        } else controller.enqueue(chunk.value);
+      } catch (error) {
+        done();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      done();
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/**
+ * An admission the guard gave up on that committed later. Refused by this gateway (`refund`):
+ * everything it charged goes back (request windows, credits and lease via release(); tokens
+ * and budget via settle()). Admitted uncounted: only its lease, which nothing else would end.
+ */
+async function undoLateAdmission(c: Context<AppEnv>, pending: Promise<AdmitOutcome>, admission: AdmissionPlan, refund: boolean): Promise<void> {
+  const outcome = await pending.catch(() => undefined);
+  if (outcome?.status !== 'admitted') return;
+  const ticket = outcome.ticket;
+  if (!refund && !ticket.lease) return;
+  const services = c.get('services');
+  const now = Date.now();
+  const calls: Promise<unknown>[] = [services.guard.run('settle', services.timeouts.settle, () => services.limits.release(ticket, refund, now))];
+  if (refund && (admission.reservation > 0 || admission.reservedMicros > 0)) {
+    const settlement = { tokenDelta: -admission.reservation, costDeltaMicros: -admission.reservedMicros, now };
+    calls.push(services.guard.run('settle', services.timeouts.settle, () => services.limits.settle(ticket, settlement)));
+  }
+  await Promise.all(calls);
 }
 
 // The merged policy of a key on a route, computed once per cached key record: records are
@@ -214,7 +281,10 @@ function ownerPolicyOf(owners: OwnerStore, name: string): OwnerView | null | Pro
 function viewOf(record: OwnerRecord | null): OwnerView | null {
   if (record === null) return null;
   let view = ownerViews.get(record);
-  if (!view) ownerViews.set(record, (view = { id: record.owner, policy: ownerPolicy(record.policy), limited: ownerHasLimits(record.policy) }));
+  if (!view) {
+    view = { id: record.owner, policy: ownerPolicy(record.policy), limited: ownerHasLimits(record.policy), maxConcurrent: record.policy.max_concurrent };
+    ownerViews.set(record, view);
+  }
   return view;
 }
 

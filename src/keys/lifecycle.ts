@@ -34,6 +34,7 @@ export interface PolicyPatch {
   budget?: Budget | null;
   models?: string[] | null;
   credits?: Credits | null;
+  max_concurrent?: number | null;
 }
 
 export type UpdateKeyInput = Partial<Omit<CreateKeyInput, 'prefix' | 'replace_existing' | 'policy'>> & { policy?: PolicyPatch };
@@ -57,7 +58,7 @@ const MUTABLE: readonly (keyof Omit<UpdateKeyInput, 'policy'> | 'policy')[] = ['
 /** Applies a policy patch to the current policy (not to a copy read before the mutation). */
 function mergePolicy(current: KeyRecord['policy'], patch: PolicyPatch): KeyRecord['policy'] {
   const policy = { ...current };
-  for (const k of ['limits', 'model_limits', 'budget', 'models', 'credits'] as const) {
+  for (const k of ['limits', 'model_limits', 'budget', 'models', 'credits', 'max_concurrent'] as const) {
     const v = patch[k];
     if (v === undefined) continue;
     if (v === null) delete policy[k];
@@ -261,7 +262,7 @@ export class KeyLifecycle {
 /** Audit names for what changed, in the API's vocabulary (limits, model_limits, budget). */
 function changedFields(a: KeyRecord, b: KeyRecord): string[] {
   const out: string[] = MUTABLE.filter((f) => f !== 'policy' && JSON.stringify(a[f]) !== JSON.stringify(b[f]));
-  for (const f of ['limits', 'model_limits', 'budget', 'models', 'credits'] as const) {
+  for (const f of ['limits', 'model_limits', 'budget', 'models', 'credits', 'max_concurrent'] as const) {
     if (JSON.stringify(a.policy[f]) !== JSON.stringify(b.policy[f])) out.push(f);
   }
   if (a.is_active !== b.is_active) out.push('is_active');

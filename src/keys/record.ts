@@ -17,6 +17,8 @@ export interface KeyPolicy {
   models?: string[];
   /** Prepaid credits: the starting balance and its refill (the live balance is in the limit store). */
   credits?: Credits;
+  /** In-flight requests at once (leases in the limit store). */
+  max_concurrent?: number;
 }
 
 export interface KeyRecord {
@@ -84,6 +86,7 @@ export function presentKey(record: KeyRecord, now = Date.now()) {
     budget: record.policy.budget ?? null,
     models: record.policy.models ?? [],
     credits: record.policy.credits ?? null,
+    max_concurrent: record.policy.max_concurrent ?? null,
     status: keyStatus(record, now),
     is_active: record.is_active,
     expires_at: iso(record.expires_at),

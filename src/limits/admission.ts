@@ -61,7 +61,10 @@ export function planAdmission(
   owner: OwnerLimits | null = null,
 ): AdmissionPlan | Refusal | null {
   const credits = creditsSpec(key.policy.credits, route.cost ?? 1, now);
-  if (!hasAnyLimit(policy) && !route.instant_revocation && owner === null && credits === undefined) return null;
+  const keyMax = key.policy.max_concurrent;
+  const ownerMax = owner?.maxConcurrent;
+  const lease = keyMax !== undefined || ownerMax !== undefined ? { id: crypto.randomUUID(), expiresAt: now + LEASE_TTL_MS, keyMax, ownerMax } : undefined;
+  if (!hasAnyLimit(policy) && !route.instant_revocation && owner === null && credits === undefined && lease === undefined) return null;
   const reservationPlan = plan ?? NO_PLAN;
   const reservation = admittedTokens(reservationPlan);
   const price = priceFor(config.prices, config.DEFAULT_PRICE, model);
@@ -74,6 +77,7 @@ export function planAdmission(
     counters: countersForRequest(policy, model, reservation),
     budget: budgetSpec(policy.budget, reservedMicros, now),
     ...(credits ? { credits } : {}),
+    ...(lease ? { lease } : {}),
     ...(owner ? { owner: { id: owner.id, counters: countersForRequest(owner.policy, model, reservation), budget: budgetSpec(owner.policy.budget, reservedMicros, now) } } : {}),
     now,
   });
@@ -85,7 +89,14 @@ export function planAdmission(
 export interface OwnerLimits {
   id: string;
   policy: EffectivePolicy;
+  maxConcurrent?: number;
 }
+
+/**
+ * How long a lease holds a slot when its release never comes (the isolate died): longer than
+ * any request should stream, short enough that a lost slot comes back.
+ */
+export const LEASE_TTL_MS = 15 * 60_000;
 
 /** The store refused the input itself (a request fault, not an outage). */
 export const REJECTED_BY_STORE: Refusal = Object.freeze({ ok: false, code: 'internal_error' });

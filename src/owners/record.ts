@@ -10,6 +10,8 @@ export interface OwnerPolicy {
   budget?: Budget;
   /** Model allowlist for every key of the owner; absent allows every model. */
   models?: string[];
+  /** In-flight requests across all of the owner's keys. */
+  max_concurrent?: number;
 }
 
 export interface OwnerRecord {
@@ -21,10 +23,15 @@ export interface OwnerRecord {
 
 const LIMIT_NAMES = ['rpm', 'rpd', 'tpm', 'tpd'] as const;
 
-/** Whether the owner's policy limits anything (only then are its keys counted in its shard). */
+/** Whether the owner's policy limits anything the store counts (only then are its keys counted in its shard). */
 export function ownerHasLimits(p: OwnerPolicy): boolean {
   const l = p.limits;
-  return (l !== undefined && LIMIT_NAMES.some((n) => l[n] !== undefined)) || (p.model_limits !== undefined && Object.keys(p.model_limits).length > 0) || p.budget !== undefined;
+  return (
+    (l !== undefined && LIMIT_NAMES.some((n) => l[n] !== undefined)) ||
+    (p.model_limits !== undefined && Object.keys(p.model_limits).length > 0) ||
+    p.budget !== undefined ||
+    p.max_concurrent !== undefined
+  );
 }
 
 /** The admin view of an owner. */
@@ -35,6 +42,7 @@ export function presentOwner(r: OwnerRecord) {
     model_limits: r.policy.model_limits ?? null,
     budget: r.policy.budget ?? null,
     models: r.policy.models ?? [],
+    max_concurrent: r.policy.max_concurrent ?? null,
     created_at: new Date(r.created_at).toISOString(),
     updated_at: new Date(r.updated_at).toISOString(),
   };
