@@ -28,6 +28,7 @@ export const MAX_PRICE_USD_PER_MTOK = 1_000_000;
 const count = z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_COUNT, `must be <= ${MAX_COUNT}`);
 
 export const MAX_CREDIT_COST = 1_000_000;
+export const MAX_REVOCATION_STALENESS_MS = 60_000;
 
 export const MAX_CONCURRENT = 100_000;
 /** In-flight requests a key or an owner may have at once. */
@@ -155,6 +156,8 @@ export const RouteSchema = z
     budget: BudgetSchema.optional(),
     metering: MeteringSchema.optional(),
     instant_revocation: z.boolean().default(true),
+    /** Routes whose requests need the store only for the revocation marker: read it at most once per this many ms per key and isolate (0: every request). */
+    revocation_max_staleness_ms: z.number().int('must be an integer').min(0, 'must be >= 0').max(MAX_REVOCATION_STALENESS_MS, `must be <= ${MAX_REVOCATION_STALENESS_MS}`).default(1000),
     /** Credits each admitted request costs a key with `credits`. */
     cost: z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_CREDIT_COST, `must be <= ${MAX_CREDIT_COST}`).default(1),
     cors: CorsSchema.optional(),

@@ -29,6 +29,7 @@ import {
 import { effectivePolicy, ownerPolicy, type EffectivePolicy } from '../limits/policy';
 import type { OwnerStore } from '../owners/owner-store';
 import { ownerHasLimits, type OwnerRecord } from '../owners/record';
+import { markerOnly, markerReadRecently, rememberClearMarker } from '../limits/marker-cache';
 import { modelAllowed } from '../limits/model-allowlist';
 import { checkFreshSnapshot } from '../limits/revocation';
 import type { AdmitOutcome, Ticket } from '../limits/store';
@@ -132,6 +133,9 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, owner?.limited ? owner : null);
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
+  // Only the marker to read, and it was read clear recently in this isolate: no store call.
+  const markerCached = route.revocation_max_staleness_ms > 0 && markerOnly(admission.input);
+  if (markerCached && markerReadRecently(key.id)) return unlimited(metered);
   let pending: Promise<AdmitOutcome> | undefined;
   const guarded = await services.guard.run('admit', services.timeouts.admit, () => (pending = services.limits.admit(admission.input)));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
@@ -157,6 +161,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (outcome === undefined) return unlimited(metered);
   if (outcome.status !== 'admitted') throw refused(refusalOf(outcome, now, llm));
   const admitted = outcome;
+  if (markerCached) rememberClearMarker(key.id, route.revocation_max_staleness_ms);
 
   let meter: ((res: Response) => Response) | undefined;
   if (metered && !format?.free) {
