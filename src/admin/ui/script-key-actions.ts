@@ -154,7 +154,7 @@ export const ADMIN_UI_KEY_ACTIONS = String.raw`
     const key = row ? state.keys.get(row.dataset.keyId) : null;
     if (!button || !row || !key) return;
     switch (button.dataset.action) {
-      case 'usage': toggleUsage(row, key.id); break;
+      case 'usage': toggleUsage(row, key.id, key.owner); break;
       case 'activate':
       case 'deactivate': setActive(key.id, button.dataset.action, button); break;
       case 'rotate': openRotate(key); break;

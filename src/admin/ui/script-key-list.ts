@@ -97,30 +97,54 @@ export const ADMIN_UI_KEY_LIST = String.raw`
       h('div', { class: 'meter-foot' }, foot));
   }
 
-  async function renderUsage(cell, id) {
+  function usageMeters(u) {
+    const items = (u.windows || []).map((w) =>
+      meter(w.name + ' \u00b7 ' + w.kind, w.used, w.limit, fmtNum(w.used) + ' / ' + fmtNum(w.limit),
+        fmtNum(w.remaining) + ' left per ' + fmtWindow(w.window_seconds) + ', resets ' + fmtIn(w.reset)));
+    if (u.budget) {
+      const b = u.budget;
+      items.push(meter('budget \u00b7 ' + b.period, b.spent_usd, b.usd, fmtUsd(b.spent_usd) + ' / ' + fmtUsd(b.usd),
+        fmtUsd(b.remaining_usd) + ' left, ' + (b.reset ? 'resets ' + fmtIn(b.reset) : 'never resets')));
+    }
+    if (u.credits) {
+      items.push(h('div', { class: 'meter' }, h('div', { class: 'meter-head' }, h('span', { class: 'label' }, 'credits'), h('b', { class: 'figures' }, fmtNum(u.credits.remaining))),
+        h('div', { class: 'meter-foot' }, u.credits.refill_at ? 'refills ' + fmtIn(u.credits.refill_at) : 'no refill')));
+    }
+    return items;
+  }
+
+  // The owner's shared windows, when the key has an owner with a policy (404: none).
+  async function ownerUsage(owner) {
+    if (!owner) return [];
+    try {
+      const u = await api('GET', '/owners/' + encodeURIComponent(owner) + '/usage');
+      const items = usageMeters(u);
+      return items.length ? [h('div', { class: 'row usage-head' }, h('strong', null, 'Owner ' + owner), h('span', { class: 'sub' }, 'shared by its keys')), h('div', { class: 'usage' }, items)] : [];
+    } catch (err) {
+      if (err && err.status === 404) return [];
+      throw err;
+    }
+  }
+
+  async function renderUsage(cell, id, owner) {
     try {
       const u = await api('GET', '/keys/' + encodeURIComponent(id) + '/usage');
-      const items = (u.windows || []).map((w) =>
-        meter(w.name + ' \u00b7 ' + w.kind, w.used, w.limit, fmtNum(w.used) + ' / ' + fmtNum(w.limit),
-          fmtNum(w.remaining) + ' left per ' + fmtWindow(w.window_seconds) + ', resets ' + fmtIn(w.reset)));
-      if (u.budget) {
-        const b = u.budget;
-        items.push(meter('budget \u00b7 ' + b.period, b.spent_usd, b.usd, fmtUsd(b.spent_usd) + ' / ' + fmtUsd(b.usd),
-          fmtUsd(b.remaining_usd) + ' left, ' + (b.reset ? 'resets ' + fmtIn(b.reset) : 'never resets')));
-      }
+      const items = usageMeters(u);
+      const shared = await ownerUsage(owner);
       cell.replaceChildren(
         h('div', { class: 'row usage-head' },
           h('strong', null, 'Usage'),
           h('span', { class: 'sub' }, 'store: ' + u.store),
-          h('button', { type: 'button', class: 'small', onclick: () => renderUsage(cell, id) }, 'Refresh')),
-        items.length ? h('div', { class: 'usage' }, items) : h('div', { class: 'sub' }, 'No limits or budget apply to this key.'));
+          h('button', { type: 'button', class: 'small', onclick: () => renderUsage(cell, id, owner) }, 'Refresh')),
+        items.length ? h('div', { class: 'usage' }, items) : h('div', { class: 'sub' }, 'No limits or budget apply to this key.'),
+        ...shared);
     } catch (err) {
       cell.replaceChildren(h('div', { class: 'sub' }, 'Usage unavailable.'));
       handle(err);
     }
   }
 
-  function toggleUsage(row, id) {
+  function toggleUsage(row, id, owner) {
     const next = row.nextElementSibling;
     if (next && next.classList.contains('usage-row')) {
       next.remove();
@@ -128,7 +152,7 @@ export const ADMIN_UI_KEY_LIST = String.raw`
     }
     const cell = h('td', { colspan: COLUMNS }, h('div', { class: 'sub' }, 'Loading usage\u2026'));
     row.after(h('tr', { class: 'usage-row', 'data-usage-for': id }, cell));
-    renderUsage(cell, id);
+    renderUsage(cell, id, owner);
   }
 
 `;
