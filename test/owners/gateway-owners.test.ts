@@ -108,3 +108,22 @@ describe.each(STORE_KINDS)('owners through the gateway (%s store)', (kind) => {
     expect(windowOf(await gw.usage(id), 'rpm').used).toBe(1);
   });
 });
+
+describe.each(STORE_KINDS)('owners and /admin/verify (%s store)', (kind) => {
+  beforeEach(() => awayFromMinuteEdge());
+
+  it("verify with consume counts in the owner's shard: the key's usage and the owner's rpm see it", async () => {
+    const gw = gateway(kind, { ROUTES: [{ path: '/api', upstream: origin(), limits: { rpm: 10 } }] });
+    const owner = freshOwner('verify');
+    expect((await gw.admin(ownerPath(owner), { method: 'PUT', json: { limits: { rpm: 2 } } })).status).toBe(200);
+    const { key, id } = await gw.createKey({ owner });
+    for (let i = 0; i < 2; i++) {
+      const res = await gw.admin('/verify', { method: 'POST', json: { key, consume: true } });
+      expect(((await res.json()) as { valid: boolean }).valid).toBe(true);
+    }
+    expect(windowOf(await gw.usage(id), 'rpm').used).toBe(2);
+    const third = (await (await gw.admin('/verify', { method: 'POST', json: { key, consume: true } })).json()) as { valid: boolean; code: string };
+    expect(third).toMatchObject({ valid: false, code: 'rate_limited' });
+    expect((await gw.call('/api/x', { headers: bearer(key) })).status).toBe(429);
+  });
+});
