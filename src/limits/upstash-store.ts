@@ -49,10 +49,11 @@ const NS = 'kg';
 /**
  * An owner's Redis hash tag: every key one owner admission touches (the owner's windows and
  * budget, its keys' windows, budgets and marker copies) carries it, so they share one hash
- * slot and one script may touch them all. The name is URI-encoded: no `{`, `}` or `:` of an
- * owner's name reaches the key.
+ * slot and one script may touch them all. Every UTF-16 unit of the name outside [A-Za-z0-9._~-]
+ * becomes `%` and four hex digits: no `{`, `}` or `:` of an owner's name reaches the key, two
+ * names never share a tag, and no string (not even a lone surrogate) makes encoding throw.
  */
-const ownerTag = (owner: string) => `{o:${encodeURIComponent(owner)}}`;
+export const ownerTag = (owner: string): string => `{o:${owner.replace(/[^A-Za-z0-9._~-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}}`;
 /** A key's counter identifier: its counter id, inside its owner's slot when the owner has limits. */
 const keyCounterId = (counterId: string, owner: string | undefined) => (owner === undefined ? counterId : `${ownerTag(owner)}:${counterId}`);
 const creditsKey = (id: string) => `${NS}:credits:${id}`;
