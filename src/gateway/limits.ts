@@ -32,7 +32,7 @@ import { ownerHasLimits, type OwnerRecord } from '../owners/record';
 import { markerOnly, markerReadRecently, rememberClearMarker } from '../limits/marker-cache';
 import { modelAllowed } from '../limits/model-allowlist';
 import { checkFreshSnapshot } from '../limits/revocation';
-import type { AdmitOutcome, Ticket } from '../limits/store';
+import { refundTicket, type AdmitOutcome, type Ticket } from '../limits/store';
 import { readBodyLimited } from '../proxy/body';
 import { splitRequestUrl } from '../proxy/upstream-url';
 import { modelOf } from '../usage/estimate';
@@ -243,7 +243,7 @@ function releasingBody(body: ReadableStream<Uint8Array>, done: () => void): Read
 async function undoLateAdmission(c: Context<AppEnv>, pending: Promise<AdmitOutcome>, admission: AdmissionPlan, refund: boolean): Promise<void> {
   const outcome = await pending.catch(() => undefined);
   if (outcome?.status !== 'admitted') return;
-  const ticket = outcome.ticket;
+  const ticket = refund ? refundTicket(outcome.ticket, admission.input) : outcome.ticket;
   if (!refund && !ticket.lease) return;
   const services = c.get('services');
   const now = Date.now();

@@ -120,7 +120,7 @@ export interface Ticket {
   budget?: { periodKey: string; period: BudgetSpec['period']; limitMicros: number };
   /** The owner's token windows and budget the admission charged (AdmitInput.owner). */
   owner?: { id: string; tokenWindows: Ticket['tokenWindows']; budget?: Ticket['budget']; requestWindows?: Ticket['requestWindows'] };
-  /** Request windows charged (one each), so a refund can give them back. */
+  /** Request windows charged (one each), for a refunding release(): see refundTicket. */
   requestWindows?: { name: string; windowMs: number; bucket: number }[];
   /** Credits charged. */
   credits?: number;
@@ -209,8 +209,20 @@ export function ticketFor(keyId: string, counters: CounterSpec[], budget: Budget
     keyId,
     tokenWindows: counters.filter((c) => c.kind === 'tokens').map((c) => ({ name: c.name, limit: c.limit, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
     budget: budget ? { periodKey: budget.periodKey, period: budget.period, limitMicros: budget.limitMicros } : undefined,
-    requestWindows: counters.filter((c) => c.kind === 'requests' && c.cost > 0).map((c) => ({ name: c.name, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
   };
+}
+
+const requestWindowsOf = (counters: CounterSpec[], now: number): NonNullable<Ticket['requestWindows']> =>
+  counters.filter((c) => c.kind === 'requests' && c.cost > 0).map((c) => ({ name: c.name, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) }));
+
+/**
+ * A ticket ready for a refunding release(): with the request windows its admission charged,
+ * taken from the input (built only when refunding, never on the warm path).
+ */
+export function refundTicket(ticket: Ticket, input: AdmitInput): Ticket {
+  const out: Ticket = { ...ticket, requestWindows: requestWindowsOf(input.counters, input.now) };
+  if (ticket.owner && input.owner) out.owner = { ...ticket.owner, requestWindows: requestWindowsOf(input.owner.counters, input.now) };
+  return out;
 }
 
 /** The credits and lease parts of a ticket for an admitted input. */
@@ -229,7 +241,7 @@ export function completeTicket(ticket: Ticket, input: AdmitInput, now: number): 
 export function ownerTicketFor(owner: OwnerAdmit | undefined, now: number): Ticket['owner'] {
   if (!owner) return undefined;
   const t = ticketFor(owner.id, owner.counters, owner.budget, now);
-  return { id: owner.id, tokenWindows: t.tokenWindows, budget: t.budget, requestWindows: t.requestWindows };
+  return { id: owner.id, tokenWindows: t.tokenWindows, budget: t.budget };
 }
 
 /**

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { budgetSpec } from '../../src/limits/policy';
 import { creditsSpec } from '../../src/limits/admission';
-import type { AdmitOutcome, CounterSpec, LimitStore } from '../../src/limits/store';
+import { refundTicket, type AdmitOutcome, type CounterSpec, type LimitStore } from '../../src/limits/store';
 
 let seq = 0;
 const freshKeyId = () => `key_CONTRACT${Date.now().toString(36).toUpperCase()}${(seq++).toString(36).toUpperCase()}${crypto.randomUUID().slice(0, 8)}`;
@@ -417,7 +417,7 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
         const out = await store.admit(input);
         expect(out.status).toBe('admitted');
         if (!admitted(out)) return;
-        await store.release(out.ticket, true, now);
+        await store.release(refundTicket(out.ticket, input), true, now);
         await store.settle(out.ticket, { tokenDelta: -300, costDeltaMicros: -500, now });
         const key = await store.usage(keyId, [rpm(10), tpm(1000, 0)], budget, now, owner, credits);
         expect([key.counters.map((c) => c.used), key.budget?.spentMicros, key.credits?.remaining]).toEqual([[0, 0], 0, 10]);
