@@ -14,6 +14,7 @@ import {
   ENCODED_MODEL_BODY,
   freshCheckRefusal,
   meteredBodyTooLarge,
+  onlyTheMarker,
   modelNotAllowed,
   MODEL_BODY_BYTES,
   MODEL_BODY_TOO_LARGE,
@@ -29,7 +30,7 @@ import {
 import { effectivePolicy, ownerPolicy, type EffectivePolicy } from '../limits/policy';
 import type { OwnerStore } from '../owners/owner-store';
 import { ownerHasLimits, type OwnerRecord } from '../owners/record';
-import { markerOnly, markerReadRecently, rememberClearMarker } from '../limits/marker-cache';
+import { markerReadRecently, rememberClearMarker } from '../limits/marker-cache';
 import { modelAllowed } from '../limits/model-allowlist';
 import { checkFreshSnapshot } from '../limits/revocation';
 import { refundTicket, type AdmitOutcome, type Ticket } from '../limits/store';
@@ -129,13 +130,15 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (!modelAllowed(policy.models, model, isMetered)) throw refused(modelNotAllowed(model, 'key'));
   if (owner !== null && !modelAllowed(owner.policy.models, model, isMetered)) throw refused(modelNotAllowed(model, 'owner'));
 
+  const ownerLimits = owner?.limited ? owner : null;
+  // Only the marker to read, and it was read clear recently in this isolate: no store call,
+  // decided before anything is planned.
+  const markerCached = route.revocation_max_staleness_ms > 0 && onlyTheMarker(route, key, policy, ownerLimits);
+  if (markerCached && markerReadRecently(key.id)) return unlimited(metered);
   const now = Date.now();
-  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, owner?.limited ? owner : null);
+  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, ownerLimits);
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
-  // Only the marker to read, and it was read clear recently in this isolate: no store call.
-  const markerCached = route.revocation_max_staleness_ms > 0 && markerOnly(admission.input);
-  if (markerCached && markerReadRecently(key.id)) return unlimited(metered);
   let pending: Promise<AdmitOutcome> | undefined;
   const guarded = await services.guard.run('admit', services.timeouts.admit, () => (pending = services.limits.admit(admission.input)));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);

@@ -47,6 +47,16 @@ export const MODEL_BODY_BYTES = 1024 * 1024;
 const NO_PLAN: ReservationPlan = Object.freeze({ input: 0, admitOutput: 0, fullOutput: 0 });
 
 /**
+ * Whether this request asks the store for nothing but the key's revocation marker: no
+ * window, budget, credits, lease or owner applies, and the route checks the marker.
+ * (planAdmission's input is then marker-only; the gateway may skip it within the route's
+ * revocation_max_staleness_ms.)
+ */
+export function onlyTheMarker(route: Pick<Route, 'instant_revocation'>, key: KeyRecord, policy: EffectivePolicy, owner: OwnerLimits | null): boolean {
+  return route.instant_revocation && owner === null && key.policy.credits === undefined && key.policy.max_concurrent === undefined && !hasAnyLimit(policy);
+}
+
+/**
  * The store input for this request, a refusal when its amounts cannot be computed, or null
  * when nothing needs the store (no limit applies and the route skips the revocation marker).
  */

@@ -5,17 +5,11 @@
 // the isolate that revoked it, which drops its entry).
 
 import { LruCache } from '../lib/lru';
-import type { AdmitInput } from './store';
 
 /** Longest a clear marker is trusted (the route field's maximum). */
 const MAX_TTL_MS = 60_000;
 // Module scope on purpose: shared by every request the isolate serves. Bounded.
 const clear = new LruCache<string, true>(10_000, MAX_TTL_MS);
-
-/** Whether an admission asks the store for nothing but the marker. */
-export function markerOnly(input: AdmitInput): boolean {
-  return input.counters.length === 0 && input.budget === undefined && input.owner === undefined && input.credits === undefined && input.lease === undefined;
-}
 
 export function markerReadRecently(keyId: string): boolean {
   return clear.get(keyId) !== undefined;
