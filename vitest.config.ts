@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { TEST_IDENTITY_KEY, TEST_IDENTITY_KEY_PREVIOUS, TEST_SECRETS_MASTER_KEY } from './test/harness/test-secrets.mjs';
 
 const migrations = await readD1Migrations('./migrations');
 
@@ -8,7 +9,13 @@ export default defineConfig({
     cloudflareTest({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
-        bindings: { TEST_MIGRATIONS: migrations, ADMIN_TOKEN: 'test-admin-token' },
+        bindings: {
+          TEST_MIGRATIONS: migrations,
+          ADMIN_TOKEN: 'test-admin-token',
+          SECRETS_MASTER_KEY: TEST_SECRETS_MASTER_KEY,
+          IDENTITY_SIGNING_KEY: JSON.stringify(TEST_IDENTITY_KEY),
+          IDENTITY_SIGNING_KEY_PREVIOUS: JSON.stringify(TEST_IDENTITY_KEY_PREVIOUS),
+        },
       },
     }),
   ],

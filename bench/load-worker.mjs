@@ -2,13 +2,28 @@
 // exact latencies and what the Server-Timing headers said. It runs off the main thread so
 // load generation never shares an event loop with the demo upstream or the Upstash bridge,
 // which live on the main thread. Jobs arrive as messages; one job at a time.
+import { createHmac, randomUUID } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { parseServerTiming } from './stats.mjs';
 
 /**
- * @typedef {{ url: string, headers: Record<string, string>, connections: number, durationS: number, collect: boolean, expectStatus: number }} LoadJob
+ * @typedef {{ url: string, headers: Record<string, string>, connections: number, durationS: number, collect: boolean, expectStatus: number, signed?: { keyId: string, secret: string } }} LoadJob
  */
+
+/**
+ * A fresh signed-request token per request (each jti is admitted once), as a client signs:
+ * HS256 over iss/iat/exp/jti with the key's signing secret.
+ * @param {{ keyId: string, secret: string }} pair
+ */
+function signer(pair) {
+  const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
+  return () => {
+    const iat = Math.floor(Date.now() / 1000);
+    const input = `${header}.${Buffer.from(JSON.stringify({ iss: pair.keyId, iat, exp: iat + 60, jti: randomUUID() })).toString('base64url')}`;
+    return `JWT ${input}.${createHmac('sha256', pair.secret).update(input).digest('base64url')}`;
+  };
+}
 
 /**
  * One autocannon run. Every response's latency is kept as a float (autocannon's own
@@ -53,6 +68,12 @@ function runOnce(job) {
         duration: job.durationS,
         timeout: 10,
         setupClient,
+        ...(job.signed
+          ? (() => {
+              const sign = signer(job.signed);
+              return { requests: [{ setupRequest: (/** @type {any} */ req) => ({ ...req, headers: { ...req.headers, authorization: sign() } }) }] };
+            })()
+          : {}),
       },
       (err, result) => {
         if (err) return reject(err);

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { summarize } from './stats.mjs';
 
 /**
- * @typedef {{ url: string, headers?: Record<string, string>, connections: number, durationS: number, collect?: boolean, expectStatus?: number }} LoadOptions
+ * @typedef {{ url: string, headers?: Record<string, string>, connections: number, durationS: number, collect?: boolean, expectStatus?: number, signed?: { keyId: string, secret: string } }} LoadOptions
  * @typedef {{ responses: number, seconds: number, latencies: Float64Array, statuses: Record<string, number>, unexpected: number, errors: number, timeouts: number, timing: { responses: number, keySources: Record<string, number>, entries: Record<string, { count: number, totalMs: number }> } }} RawRun
  */
 

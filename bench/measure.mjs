@@ -7,7 +7,7 @@ import { mergeRuns } from './load.mjs';
 const progress = (/** @type {string} */ msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 /**
- * @typedef {{ key: string, label: string, url: string, headers?: Record<string, string>, expectStatus?: number, beforeSlice?: () => unknown, afterSlice?: (r: import('./load.mjs').RawRun) => unknown }} Target
+ * @typedef {{ key: string, label: string, url: string, headers?: Record<string, string>, expectStatus?: number, signed?: { keyId: string, secret: string }, beforeSlice?: () => unknown, afterSlice?: (r: import('./load.mjs').RawRun) => unknown }} Target
  */
 
 /**
@@ -20,7 +20,7 @@ const progress = (/** @type {string} */ msg) => process.stderr.write(`[bench] ${
  */
 export async function measureAll(gen, targets, { connections, durationS, warmupS, sliceS = 1 }) {
   const job = (/** @type {Target} */ t, /** @type {number} */ seconds, /** @type {boolean} */ collect) =>
-    gen.run({ url: t.url, headers: t.headers ?? {}, connections, durationS: seconds, collect, expectStatus: t.expectStatus ?? 200 });
+    gen.run({ url: t.url, headers: t.headers ?? {}, connections, durationS: seconds, collect, expectStatus: t.expectStatus ?? 200, ...(t.signed ? { signed: t.signed } : {}) });
   if (warmupS > 0) {
     progress(`warm-up: ${targets.length} targets x ${warmupS}s, ${connections} connection(s)`);
     for (const t of targets) await job(t, warmupS, false);

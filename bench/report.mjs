@@ -26,6 +26,7 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
 
   const targets = {
     ratio_ge_0_8: ratio >= 0.8,
+    logging_ratio_ge_0_95: rps('logging') / rps('keygate') >= 0.95,
     bad_key_rps_ge_2x_keygate: rps('bad_key') >= 2 * rps('keygate'),
     zero_kv_reads_warm: warm.kvReadsPerRequest === 0,
     zero_d1_reads_warm: warm.d1ReadsPerRequest === 0,
@@ -35,9 +36,12 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     limited_ratio_durable_object_ge_0_75: rps('durable_object') / rps('passthrough') >= 0.75,
     limited_ratio_upstash_ge_0_75: rps('upstash') / rps('passthrough') >= 0.75,
     owner_limits_cost_le_10pct: rps('owner_limits') >= 0.9 * rps('durable_object'),
+    signed_ratio_ge_0_9: rps('signed_request') / rps('durable_object') >= 0.9,
+    identity_jwt_ratio_ge_0_9: rps('identity_jwt') / rps('keygate') >= 0.9,
   };
   const targetText = {
     ratio_ge_0_8: `keygate/pass-through throughput ${round(ratio, 3)} (>= 0.8)`,
+    logging_ratio_ge_0_95: `request events on/off throughput ${round(rps('logging') / rps('keygate'), 3)} (>= 0.95)`,
     bad_key_rps_ge_2x_keygate: `bad-key ${round(rps('bad_key'), 0)} req/s vs 2 x keygate ${round(2 * rps('keygate'), 0)} req/s`,
     zero_kv_reads_warm: `KV reads per warm request ${round(warm.kvReadsPerRequest, 4)} (== 0)`,
     zero_d1_reads_warm: `D1 reads per warm request ${round(warm.d1ReadsPerRequest, 4)} (== 0)`,
@@ -52,10 +56,19 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     owner_limits_cost_le_10pct: `key + owner limits ${round(rps('owner_limits'), 0)} req/s vs key limits ${round(rps('durable_object'), 0)} req/s (>= 90%)`,
   });
 
+  const signedRatio = rps('signed_request') / rps('durable_object');
+  const identityRatio = rps('identity_jwt') / rps('keygate');
+  /** @type {Record<string, string>} */
+  const moreText = {
+    signed_ratio_ge_0_9: `signed request / key, limits on the Durable Object: ${round(signedRatio, 3)} (>= 0.9)`,
+    identity_jwt_ratio_ge_0_9: `identity_jwt / no limits: ${round(identityRatio, 3)} (>= 0.9)`,
+  };
+  Object.assign(targetText, moreText);
   const rows = [
     ['a. upstream direct', 'upstream'],
     ['b. pass-through Worker', 'passthrough'],
     ['c. keygate (no limits, no marker)', 'keygate'],
+    ['c3. keygate, request events on', 'logging'],
     ...(r.baseline ? [['c0. keygate, baseline bundle', 'baseline']] : []),
     ['d. keygate bad-checksum key (401)', 'bad_key'],
     ['h. floor: Worker with a fixed 401', 'refusal_floor'],
@@ -67,6 +80,8 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     ['f. keygate limits, Upstash', 'upstash'],
     ['e2. keygate key + owner limits, Durable Object', 'owner_limits'],
     ['i. floor: Worker with one store call, then proxy', 'floor_store'],
+    ['j. signed request, limits (DO)', 'signed_request'],
+    ['k. keygate no limits + identity_jwt', 'identity_jwt'],
   ];
   const lines = [];
   lines.push('');
@@ -147,6 +162,8 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
       upstream_rps: round(rps('upstream'), 1),
       passthrough_rps: round(rps('passthrough'), 1),
       keygate_rps: round(rps('keygate'), 1),
+      logging_rps: round(rps('logging'), 1),
+      logging_ratio: round(rps('logging') / rps('keygate'), 4),
       ratio: round(ratio, 4),
       ...(r.baseline ? { baseline_rps: round(rps('baseline'), 1), baseline_ratio: round(rps('baseline') / rps('passthrough'), 4) } : {}),
       bad_key_rps: round(rps('bad_key'), 1),
@@ -167,6 +184,10 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
       owner_limits_cost: round(1 - rps('owner_limits') / rps('durable_object'), 4),
       floor_store_rps: round(rps('floor_store'), 1),
       store_calls_per_admitted_request_under_load: round(redisUnderLoad, 4),
+      signed_request_rps: round(rps('signed_request'), 1),
+      identity_jwt_rps: round(rps('identity_jwt'), 1),
+      signed_ratio: round(signedRatio, 4),
+      identity_jwt_ratio: round(identityRatio, 4),
       kv_reads_per_request: warm.kvReadsPerRequest,
       d1_reads_per_request: warm.d1ReadsPerRequest,
       cold_lookup_source: m.coldSource,

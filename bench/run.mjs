@@ -12,7 +12,7 @@
 //
 // Always exits 0 once it has measured (the bench reports; tests gate). Missed targets are
 // printed as MISS and carried in the JSON line (`--json`: the last line of stdout).
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
@@ -96,13 +96,21 @@ async function main() {
   progress(`redis-server + Upstash bridge on ${stack.url}`);
 
   const adminToken = randomBytes(24).toString('hex');
-  const keygateBindings = { ...wrangler.vars, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken };
+  // Signing secrets (signed requests) and the identity key (identity_jwt), as npm run dev makes them.
+  const identityKey = { ...generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), kid: 'bench', alg: 'EdDSA' };
+  const keygateBindings = {
+    ...wrangler.vars,
+    ROUTES: benchRoutes(upstream.url),
+    ADMIN_TOKEN: adminToken,
+    SECRETS_MASTER_KEY: randomBytes(32).toString('base64'),
+    IDENTITY_SIGNING_KEY: JSON.stringify(identityKey),
+  };
   // keygate runs with wrangler.toml's flags, as deployed; the pass-through with nodejs_compat.
   const common = { compatibilityDate: wrangler.compatibilityDate };
   const deployed = { ...common, compatibilityFlags: wrangler.compatibilityFlags };
 
   progress('starting workerd (Miniflare): pass-through, keygate (Durable Object store), keygate (Upstash store), refusal floor');
-  const [pt, kg, kgu, floor] = await Promise.all([
+  const [pt, kg, kgu, floor, kge] = await Promise.all([
     startWorker({ ...common, scriptPath: passthroughScript, bindings: { UPSTREAM: upstream.url }, direct: true }),
     startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, direct: true }),
     startWorker({
@@ -112,8 +120,10 @@ async function main() {
       storage: true,
     }),
     startWorker({ ...common, scriptPath: floorScript, bindings: {} }),
+    // The same keygate with request events on (the EVENTS queue and its consumer).
+    startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, events: true }),
   ]);
-  for (const w of [pt, kg, kgu, floor]) cleanups.push(() => w.mf.dispose());
+  for (const w of [pt, kg, kgu, floor, kge]) cleanups.push(() => w.mf.dispose());
   const base = args.baseline ? await startWorker({ ...deployed, ...(args['baseline-flags'] ? { compatibilityFlags: args['baseline-flags'].split(',') } : {}), scriptPath: args.baseline, bindings: keygateBindings, storage: true }) : null;
   if (base) {
     cleanups.push(() => base.mf.dispose());
@@ -121,15 +131,18 @@ async function main() {
   }
   const baseKey = base ? await createKey(base.url, adminToken, { name: 'bench-baseline' }) : null;
 
-  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf)]);
+  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf), applyMigrations(kge.mf)]);
   // An owner with limits: its key is admitted in the owner's shard, against both holders.
   await putOwner(kg.url, adminToken, 'bench-owner', { limits: { rpm: 1_000_000_000, rpd: 1_000_000_000 } });
-  const [loadKey, sampleKey, upstashKey, ownedKey] = await Promise.all([
+  const [loadKey, sampleKey, upstashKey, eventsKey, signedKey, ownedKey] = await Promise.all([
     createKey(kg.url, adminToken, { name: 'bench-load' }),
     createKey(kg.url, adminToken, { name: 'bench-sample' }),
     createKey(kgu.url, adminToken, { name: 'bench-upstash' }),
+    createKey(kge.url, adminToken, { name: 'bench-logging' }),
+    createKey(kg.url, adminToken, { name: 'bench-signed', signing_secret: true }),
     createKey(kg.url, adminToken, { name: 'bench-owned', owner: 'bench-owner' }),
   ]);
+  const signedPair = { keyId: signedKey.id, secret: /** @type {string} */ (/** @type {any} */ (signedKey).signing_secret) };
   // The floor for a limited route: a Worker that makes one store call, then proxies.
   const floorStore = await startWorker({
     ...common,
@@ -171,6 +184,7 @@ async function main() {
     { key: 'passthrough', label: 'b. pass-through Worker', url: `${pt.url}${PATH}`, headers: auth(loadKey.key) },
     { key: 'keygate', label: 'c. keygate (no limits, no marker)', url: `${kg.url}/open${PATH}`, headers: auth(loadKey.key) },
     ...(base && baseKey ? [{ key: 'baseline', label: 'c0. keygate, baseline bundle', url: `${base.url}/open${PATH}`, headers: auth(baseKey.key) }] : []),
+    { key: 'logging', label: 'c3. keygate, request events on', url: `${kge.url}/open${PATH}`, headers: auth(eventsKey.key) },
     { key: 'bad_key', label: 'd. keygate bad-checksum key (401)', url: `${kg.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'refusal_floor', label: 'h. floor: Worker with a fixed 401', url: `${floor.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     // The same three without Miniflare's entry Worker in front (direct sockets): what the
@@ -182,6 +196,10 @@ async function main() {
     { key: 'durable_object', label: 'e. keygate limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(loadKey.key) },
     { key: 'owner_limits', label: 'e2. keygate key + owner limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(ownedKey.key) },
     { key: 'floor_store', label: 'i. floor: Worker with one store call, then proxy', url: `${floorStore.url}${PATH}?store=1&proxy=1`, headers: auth(loadKey.key) },
+    // A fresh HS256 token per request (Authorization: JWT), same route and store as e.
+    { key: 'signed_request', label: 'j. signed request, limits (DO)', url: `${kg.url}/limited${PATH}`, signed: signedPair },
+    // c. with x-gateway-identity minted (cached per key and route) for the upstream.
+    { key: 'identity_jwt', label: 'k. keygate no limits + identity_jwt', url: `${kg.url}/identity${PATH}`, headers: auth(loadKey.key) },
     {
       key: 'upstash',
       label: 'f. keygate limits, Upstash',

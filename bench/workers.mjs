@@ -34,6 +34,8 @@ export function benchRoutes(upstreamUrl) {
     { path: '/default', upstream: upstreamUrl },
     // Request and token windows (tokens cost 0 without metering, but every window is checked).
     { path: '/limited', upstream: upstreamUrl, limits: { rpm: HUGE, rpd: HUGE, tpm: HUGE, tpd: HUGE } },
+    // /open with a signed identity token for the upstream (identity_jwt_rps).
+    { path: '/identity', upstream: upstreamUrl, instant_revocation: false, identity_jwt: true },
   ];
 }
 
@@ -81,7 +83,7 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
  * `inspector` opens the V8 inspector on the runtime's own port (bench/profile.mjs).
  * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean, direct?: boolean, inspector?: boolean }} opts
  */
-export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false, direct = false, inspector = false }) {
+export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false, events = false, direct = false, inspector = false }) {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -94,6 +96,21 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
           kvNamespaces: ['KEYS'],
           d1Databases: ['DB'],
           durableObjects: { LIMITER: { className: 'LimiterObject', useSQLite: true } },
+        }
+      : {}),
+    // events: the EVENTS queue and keygate's own consumer, as wrangler.toml declares them.
+    ...(events
+      ? {
+          queueProducers: { EVENTS: { queueName: 'keygate-events' } },
+          // events: 'producer' leaves the consumer out (to tell sending from consuming apart).
+          ...(events === 'producer'
+            ? {}
+            : {
+                queueConsumers: {
+                  'keygate-events': { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 10, deadLetterQueue: 'keygate-events-dlq' },
+                  'keygate-events-dlq': { maxBatchSize: 100, maxBatchTimeout: 5 },
+                },
+              }),
         }
       : {}),
     host: '127.0.0.1',

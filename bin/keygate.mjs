@@ -3,6 +3,7 @@
 //
 //   keygate keys create|list|get|update|revoke|activate|deactivate|extend|rotate|delete|usage|find|verify
 //   keygate audit
+//   keygate sign --key-id <id> --secret <secret>   (offline: a signed-request token)
 //
 // Gateway URL and admin token come from KEYGATE_URL and KEYGATE_ADMIN_TOKEN, or --url and
 // --token. Exit codes: 0 ok, 1 the gateway refused or could not be reached, 2 bad usage.

@@ -1,8 +1,9 @@
 // The CLI's commands: flags, help text and what each one sends and prints.
 
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { ApiError, NetworkError, UsageError } from './errors.mjs';
 import { auditTable, bold, dim, keyBlock, keysTable, kv, plaintextBlock, usageView, when } from './format.mjs';
+import { LOG_COMMANDS } from './log-commands.mjs';
 import { CREATE_FIELD_OPTIONS, FIELD_OPTIONS, fieldsBody, listOf, ownerBody, parseDuration, parseExpiry, positiveInt } from './options.mjs';
 
 /**
@@ -118,6 +119,7 @@ export const COMMANDS = [
       ...CREATE_FIELD_OPTIONS,
       prefix: { type: 'string', arg: '<prefix>', help: 'key prefix, one of the gateway KEY_PREFIXES (default KEY_PREFIX)' },
       'replace-existing': { type: 'boolean', help: "deactivate the owner's active keys when the owner is at its key cap" },
+      'signing-secret': { type: 'boolean', help: 'also issue a signing secret for signed requests (shown once; see keygate sign)' },
     },
     positionals: [0, 0],
     examples: [
@@ -129,6 +131,7 @@ export const COMMANDS = [
       const body = await fieldsBody(v, 'create', async () => ({}));
       if (v.prefix !== undefined) body.prefix = v.prefix;
       if (v['replace-existing']) body.replace_existing = true;
+      if (v['signing-secret']) body.signing_secret = true;
       let created;
       try {
         created = await ctx.client().request('POST', '/admin/keys', { body });
@@ -137,8 +140,8 @@ export const COMMANDS = [
         throw err;
       }
       if (ctx.json) return printJson(ctx, created);
-      const { key, ...record } = created;
-      ctx.print(`${keyBlock(record)}\n\n${plaintextBlock(key)}`);
+      const { key, signing_secret: secret, ...record } = created;
+      ctx.print(`${keyBlock(record)}\n\n${plaintextBlock(key)}${secret ? `\n\n${plaintextBlock(secret, 'signing secret')}` : ''}`);
     },
   },
   {
@@ -480,6 +483,32 @@ export const COMMANDS = [
     async run(ctx) {
       const usage = await ctx.client().request('GET', `/admin/owners/${encodeURIComponent(/** @type {string} */ (ctx.positionals[0]))}/usage`);
       ctx.print(ctx.json ? JSON.stringify(usage, null, 2) : usageView(usage));
+      },
+    },
+    {
+    path: ['sign'],
+    summary: 'Print a signed-request token (Authorization: JWT <token>) for a key/secret pair',
+    description:
+      'Signs an HS256 JWT with iss = the key id, iat, exp and a random jti, offline (no gateway is\n' +
+      'contacted). Each token is accepted once. The secret may come from $KEYGATE_SIGNING_SECRET or\n' +
+      'stdin ("--secret -") instead of the command line.',
+    options: {
+      'key-id': { type: 'string', arg: '<id>', help: 'the key id (iss)' },
+      secret: { type: 'string', arg: '<secret>', help: 'the signing secret (default: $KEYGATE_SIGNING_SECRET; "-" reads stdin)' },
+      ttl: { type: 'string', arg: '<seconds>', help: 'lifetime, 1-300 seconds (default 60)' },
+    },
+    positionals: [0, 0],
+    examples: ['keygate sign --key-id key_01... --secret kgs_...', 'curl https://gw.example.com/api -H "authorization: JWT $(keygate sign --key-id key_01...)"'],
+    async run(ctx) {
+      const id = ctx.values['key-id'];
+      if (typeof id !== 'string' || !KEY_ID_RE.test(id)) throw new UsageError('--key-id <id> is required (key_ followed by 26 characters)');
+      const given = ctx.values.secret ?? process.env.KEYGATE_SIGNING_SECRET;
+      if (typeof given !== 'string' || given === '') throw new UsageError('--secret <secret> (or $KEYGATE_SIGNING_SECRET) is required');
+      const secret = await fromStdin(given);
+      const ttl = ctx.values.ttl === undefined ? 60 : Number(ctx.values.ttl);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 300) throw new UsageError('--ttl must be a whole number of seconds from 1 to 300');
+      const token = signedRequestToken(id, secret, ttl);
+      ctx.print(ctx.json ? JSON.stringify({ token, authorization: `JWT ${token}` }, null, 2) : token);
     },
   },
   {
@@ -500,4 +529,16 @@ export const COMMANDS = [
       if (next) ctx.print(dim(`\nmore with --cursor ${next} (or --all)`));
     },
   },
+  ...LOG_COMMANDS,
 ];
+
+/**
+ * An HS256 JWT for a signed request, with node:crypto (the CLI has no dependencies).
+ * @param {string} keyId @param {string} secret @param {number} ttl seconds
+ */
+export function signedRequestToken(keyId, secret, ttl, now = Date.now()) {
+  const b64 = (/** @type {unknown} */ v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const iat = Math.floor(now / 1000);
+  const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: keyId, iat, exp: iat + ttl, jti: randomUUID() })}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}

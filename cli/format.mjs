@@ -257,12 +257,13 @@ export function auditTable(entries) {
 }
 
 /**
- * The plaintext, once, with the warning.
+ * The plaintext (a key, or a signing secret), once, with the warning.
  * @param {string} plaintext
+ * @param {string} [label]
  */
-export function plaintextBlock(plaintext) {
+export function plaintextBlock(plaintext, label = 'key') {
   return kv([
-    ['key', bold(plaintext)],
+    [label, bold(plaintext)],
     ['', yellow('store it now; it will not be shown again')],
   ]);
 }

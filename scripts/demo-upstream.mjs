@@ -8,7 +8,9 @@
 // (`node scripts/demo-upstream.mjs --port 8788`). It never logs request headers or bodies:
 // they carry API keys.
 import { createServer } from 'node:http';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { pathToFileURL } from 'node:url';
+import { webhookReceiver } from './demo-webhooks.mjs';
 
 /**
  * @typedef {import('node:http').IncomingMessage} IncomingMessage
@@ -28,10 +30,15 @@ const MAX_SLOW_CHUNKS = 100_000;
 
 /**
  * Starts the demo upstream.
- * @param {{ host?: string, port?: number }} [options] port 0 picks a free port.
+ * @param {{ host?: string, port?: number, identityJwksUrl?: string, identityIssuer?: string }} [options]
+ *   port 0 picks a free port. With identityJwksUrl (the gateway's /_keygate/jwks.json), a
+ *   request carrying x-gateway-identity is verified as README's upstream check does, and the
+ *   echo reports `identity: { verified, ... }`.
  * @returns {Promise<DemoUpstream>}
  */
-export async function startDemoUpstream({ host = '127.0.0.1', port = 0 } = {}) {
+export async function startDemoUpstream({ host = '127.0.0.1', port = 0, identityJwksUrl, identityIssuer } = {}) {
+  /** @type {Identity | null} */
+  let identity = null;
   const server = createServer((req, res) => {
     // Whatever one request does (a HEAD, a broken body, a client that hangs up mid-stream),
     // it fails alone: stream errors are ignored here and every throw ends in failRequest.
@@ -39,7 +46,7 @@ export async function startDemoUpstream({ host = '127.0.0.1', port = 0 } = {}) {
     // otherwise end the whole process and with it every other user of the upstream.
     req.on('error', () => res.destroy());
     res.on('error', () => {});
-    handle(req, res).catch(() => failRequest(res));
+    handle(req, res, identity).catch(() => failRequest(res));
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -51,6 +58,9 @@ export async function startDemoUpstream({ host = '127.0.0.1', port = 0 } = {}) {
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('demo upstream: no TCP address');
   const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  if (identityJwksUrl) {
+    identity = { jwks: createRemoteJWKSet(new URL(identityJwksUrl)), audience: `http://${urlHost}:${address.port}`, issuer: identityIssuer };
+  }
   return {
     port: address.port,
     url: `http://${urlHost}:${address.port}`,
@@ -61,6 +71,29 @@ export async function startDemoUpstream({ host = '127.0.0.1', port = 0 } = {}) {
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * @typedef {{ jwks: ReturnType<typeof createRemoteJWKSet>, audience: string, issuer?: string }} Identity
+ */
+
+/**
+ * The upstream side of x-gateway-identity, as README shows it: the gateway's keys (JWKS), its
+ * algorithms, this upstream as the audience, the gateway as the issuer when known.
+ * @param {Identity} identity
+ * @param {string} token
+ */
+async function verifyIdentity(identity, token) {
+  try {
+    const { payload, protectedHeader } = await jwtVerify(token, identity.jwks, {
+      algorithms: ['EdDSA', 'ES256'],
+      audience: identity.audience,
+      ...(identity.issuer ? { issuer: identity.issuer } : {}),
+    });
+    return { verified: true, alg: protectedHeader.alg, kid: protectedHeader.kid, claims: payload };
+  } catch (err) {
+    return { verified: false, error: err instanceof Error ? err.message : 'verification failed' };
+  }
 }
 
 /**
@@ -99,8 +132,9 @@ function later(res, fn, ms) {
 /**
  * @param {IncomingMessage} req
  * @param {ServerResponse} res
+ * @param {Identity | null} identity
  */
-async function handle(req, res) {
+async function handle(req, res, identity) {
   const rawUrl = req.url ?? '/';
   const q = rawUrl.indexOf('?');
   const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
@@ -108,6 +142,7 @@ async function handle(req, res) {
   const params = new URLSearchParams(query);
   const method = req.method ?? 'GET';
 
+  if (path === '/webhooks' || path.startsWith('/webhooks/')) return webhookReceiver(req, res, path);
   if (method === 'POST' && path === '/v1/chat/completions') return openAiChat(req, res);
   if (method === 'POST' && path === '/v1/messages') return anthropicMessages(req, res);
   if (method === 'POST' && path === '/echo-body') return echoBody(req, res);
@@ -118,17 +153,19 @@ async function handle(req, res) {
   if (path === '/hop-headers') return hopHeaders(req, res, params);
   const status = /^\/status\/(\d{3})$/.exec(path);
   if (status?.[1] !== undefined) return statusCode(req, res, Number(status[1]));
-  return describeRequest(req, res, path, query);
+  return describeRequest(req, res, path, query, identity);
 }
 
 /**
- * The default answer: what arrived, as JSON.
+ * The default answer: what arrived, as JSON (and, for a request with x-gateway-identity when
+ * the upstream knows the gateway's JWKS, whether that identity verified).
  * @param {IncomingMessage} req
  * @param {ServerResponse} res
  * @param {string} path
  * @param {string} query
+ * @param {Identity | null} identity
  */
-async function describeRequest(req, res, path, query) {
+async function describeRequest(req, res, path, query, identity) {
   const body = await readBody(req, Infinity);
   /** @type {Record<string, string>} */
   const headers = {};
@@ -136,12 +173,14 @@ async function describeRequest(req, res, path, query) {
     if (value === undefined) continue;
     headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
+  const token = headers['x-gateway-identity'];
   sendJson(res, 200, {
     method: req.method ?? 'GET',
     path,
     query,
     headers,
     body: body === null ? '' : body.toString('utf8'),
+    ...(identity && token ? { identity: await verifyIdentity(identity, token) } : {}),
   });
 }
 
@@ -556,14 +595,16 @@ function isRecord(v) {
  * @returns {{ host: string, port: number }}
  */
 function parseArgs(argv) {
+  /** @type {{ host: string, port: number, identityJwksUrl?: string }} */
   const out = { host: '127.0.0.1', port: 8788 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const [flag, inline] = arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
-    if (flag !== '--port' && flag !== '--host') throw new Error(`unknown argument: ${arg}`);
+    if (flag !== '--port' && flag !== '--host' && flag !== '--identity-jwks') throw new Error(`unknown argument: ${arg}`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     if (flag === '--host') out.host = value;
+    else if (flag === '--identity-jwks') out.identityJwksUrl = value;
     else {
       if (!/^\d+$/.test(value) || Number(value) > 65535) throw new Error(`invalid port: ${value}`);
       out.port = Number(value);
@@ -579,7 +620,7 @@ if (invokedDirectly) {
     args = parseArgs(process.argv.slice(2));
   } catch (err) {
     console.error(`demo-upstream: ${err instanceof Error ? err.message : String(err)}`);
-    console.error('usage: node scripts/demo-upstream.mjs [--host 127.0.0.1] [--port 8788]');
+    console.error('usage: node scripts/demo-upstream.mjs [--host 127.0.0.1] [--port 8788] [--identity-jwks http://127.0.0.1:8787/_keygate/jwks.json]');
     process.exit(2);
   }
   const upstream = await startDemoUpstream(args);

@@ -19,7 +19,7 @@
 // Every wrangler call goes through one runner, so test/cli/deploy.e2e.mjs can replace it and
 // assert the sequence of invocations without an account or a network.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -295,6 +295,14 @@ export async function deploy({
   const existed = before.id !== undefined;
   if (existed && (await migrate(before.id)) !== 0) return 1;
 
+  // Queues are not provisioned by `wrangler deploy`: create the ones the config names
+  // (events and their dead-letter queue); one that exists already is fine.
+  for (const name of queueNames(scope)) {
+    const r = await wrangler(['queues', 'create', name, ...configArgs]);
+    if (r.code === 0) out(`deploy: created queue ${name}`);
+    else if (!/already (exists|taken)|is taken/i.test(`${r.stdout}\n${r.stderr}`)) return fail(`\`wrangler queues create ${name}\` failed: ${lastWords(r)}`);
+  }
+
   out('deploy: running wrangler deploy ...');
   const deployed = await wrangler(['deploy', ...configArgs], { show: true });
   if (deployed.code !== 0) return fail(`\`wrangler deploy\` failed: ${lastWords(deployed)}`);
@@ -305,7 +313,17 @@ export async function deploy({
     if ((await migrate(after.id)) !== 0) return 1;
   }
 
-  // 5. ADMIN_TOKEN.
+  // 5. Keys only the Worker uses, generated when missing and never printed: the master key
+  // that encrypts signing secrets at rest, and the key that signs identity JWTs. An existing
+  // one is never replaced (signing secrets sealed under it would no longer open).
+  for (const [name, generate] of INTERNAL_SECRETS) {
+    if (present.has(name)) continue;
+    const r = await wrangler(['secret', 'put', name, ...configArgs], { input: generate() });
+    if (r.code !== 0) return fail(`\`wrangler secret put ${name}\` failed: ${lastWords(r)}`);
+    out(`deploy: generated ${name} and stored it as a Worker secret (not shown)`);
+  }
+
+  // 6. ADMIN_TOKEN.
   /** @type {string | undefined} */
   let newToken;
   const tokenMissing = !present.has('ADMIN_TOKEN');
@@ -315,7 +333,7 @@ export async function deploy({
     if (r.code !== 0) return fail(`\`wrangler secret put ADMIN_TOKEN\` failed: ${lastWords(r)}; set it yourself with \`npx wrangler secret put ADMIN_TOKEN\``);
   }
 
-  // 6. Where it is and what to run next.
+  // 7. Where it is and what to run next.
   const url = deployedUrl(`${deployed.stdout}\n${deployed.stderr}`);
   out('');
   out(url ? `keygate is deployed: ${url}` : 'keygate is deployed, but wrangler printed no URL (workers_dev off and no routes?): see the output above.');
@@ -340,6 +358,38 @@ export async function deploy({
       `-H 'content-type: application/json' -d '{"name":"first","owner":"me"}'`,
   );
   return 0;
+}
+
+/** @type {[string, () => string][]} secrets the Worker generates for itself, as `npm run dev` does */
+const INTERNAL_SECRETS = [
+  ['SECRETS_MASTER_KEY', () => randomBytes(32).toString('base64')],
+  [
+    'IDENTITY_SIGNING_KEY',
+    () => {
+      const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+      return JSON.stringify({ ...jwk, kid: `kg-${randomBytes(6).toString('hex')}`, alg: 'EdDSA' });
+    },
+  ],
+];
+
+/**
+ * Every queue the config names (producers, consumers, dead-letter queues).
+ * @param {Record<string, unknown>} scope
+ * @returns {string[]}
+ */
+function queueNames(scope) {
+  const queues = isTable(scope.queues) ? scope.queues : {};
+  /** @type {Set<string>} */
+  const names = new Set();
+  for (const list of [queues.producers, queues.consumers]) {
+    if (!Array.isArray(list)) continue;
+    for (const q of list) {
+      if (!isTable(q)) continue;
+      if (typeof q.queue === 'string') names.add(q.queue);
+      if (typeof q.dead_letter_queue === 'string') names.add(q.dead_letter_queue);
+    }
+  }
+  return [...names];
 }
 
 /**

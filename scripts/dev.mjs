@@ -19,7 +19,7 @@
 //   KEYGATE_DEV_PERSIST_TO     local state directory for migrations and wrangler dev
 //                              (default: wrangler's own, .wrangler/state)
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { constants } from 'node:os';
@@ -156,6 +156,21 @@ function unquote(value) {
 }
 
 const { token: adminToken, created } = ensureAdminToken();
+
+// Secrets for signed requests (SECRETS_MASTER_KEY) and signed identity (IDENTITY_SIGNING_KEY,
+// an Ed25519 private JWK): generated once into .dev.vars when missing, never printed.
+/** @param {string} name @param {() => string} generate */
+function ensureDevSecret(name, generate) {
+  const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, 'utf8') : '';
+  if (new RegExp(`^[ \\t]*${name}[ \\t]*=.+$`, 'm').test(text)) return;
+  writeFileSync(DEV_VARS, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${name}=${generate()}\n`, { mode: 0o600 });
+  console.log(`[dev] generated ${name} into .dev.vars`);
+}
+ensureDevSecret('SECRETS_MASTER_KEY', () => randomBytes(32).toString('base64'));
+ensureDevSecret('IDENTITY_SIGNING_KEY', () => {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  return `'${JSON.stringify({ ...jwk, kid: `dev-${randomBytes(4).toString('hex')}`, alg: 'EdDSA' })}'`;
+});
 console.log(
   created
     ? `\n[dev] generated a new admin token and saved it to .dev.vars:\n\n    ADMIN_TOKEN=${adminToken}\n`
@@ -228,8 +243,20 @@ function supervise(child, what, exitWith) {
   });
 }
 
+const gatewayUrl = (() => {
+  // Follow a --port override so the banner and the upstream's JWKS URL stay truthful.
+  const i = extraArgs.findIndex((a) => a === '--port' || a.startsWith('--port='));
+  if (i === -1) return GATEWAY_URL;
+  const port = extraArgs[i]?.includes('=') ? extraArgs[i]?.split('=')[1] : extraArgs[i + 1];
+  return `http://${HOST}:${port}`;
+})();
+
 console.log(`[dev] starting the demo upstream on ${HOST}:${UPSTREAM_PORT} ...`);
-const upstream = spawn(process.execPath, [UPSTREAM_SCRIPT, '--host', HOST, '--port', String(UPSTREAM_PORT)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+// The demo upstream verifies x-gateway-identity (routes with identity_jwt) against the gateway's JWKS.
+const upstream = spawn(process.execPath, [UPSTREAM_SCRIPT, '--host', HOST, '--port', String(UPSTREAM_PORT), '--identity-jwks', `${gatewayUrl}/_keygate/jwks.json`], {
+  cwd: ROOT,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
 /** @type {Promise<string>} its URL, once it listens */
 const upstreamReady = new Promise((resolve, reject) => {
   let out = '';
@@ -252,7 +279,8 @@ if (upstreamUrl === '') await new Promise(() => {}); // supervise is already sto
 
 // A --port among the extra arguments replaces the default: wrangler refuses two.
 const portGiven = extraArgs.some((a) => a === '--port' || a.startsWith('--port='));
-const wranglerArgs = ['dev', '--ip', HOST, ...(portGiven ? [] : ['--port', String(GATEWAY_PORT)]), ...PERSIST_ARGS, ...extraArgs];
+// WEBHOOKS_ALLOW_PRIVATE: the demo upstream's webhook receiver is on 127.0.0.1.
+const wranglerArgs = ['dev', '--ip', HOST, ...(portGiven ? [] : ['--port', String(GATEWAY_PORT)]), '--var', 'WEBHOOKS_ALLOW_PRIVATE:true', ...PERSIST_ARGS, ...extraArgs];
 // --var NAME:value may carry secrets (dev-upstash passes a token): show names only.
 const shownArgs = wranglerArgs.map((a, i) => (wranglerArgs[i - 1] === '--var' ? a.replace(/:.*/s, ':<hidden>') : a));
 console.log(`[dev] starting: wrangler ${shownArgs.join(' ')}\n`);
@@ -278,14 +306,6 @@ process.on('uncaughtException', (err) => {
 // ---------------------------------------------------------------------------------------------
 // 5. Banner, once the gateway answers.
 // ---------------------------------------------------------------------------------------------
-
-const gatewayUrl = (() => {
-  // Follow a --port override so the banner stays truthful.
-  const i = extraArgs.findIndex((a) => a === '--port' || a.startsWith('--port='));
-  if (i === -1) return GATEWAY_URL;
-  const port = extraArgs[i]?.includes('=') ? extraArgs[i]?.split('=')[1] : extraArgs[i + 1];
-  return `http://${HOST}:${port}`;
-})();
 
 async function waitForGateway() {
   const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -6,8 +6,12 @@
 import { Hono } from 'hono';
 import { adminApp } from './admin/app';
 import { holderApp } from './holder/app';
+import { jwks } from './identity/jwks-route';
 import type { AppEnv } from './context';
+import { emitRefusalEvent } from './events/request-event';
+import { GatewayError } from './errors';
 import { notFound, onError } from './http/errors';
+import { requestContext } from './http/request-context';
 import { proxy } from './gateway/proxy';
 
 export const app = new Hono<AppEnv>();
@@ -17,6 +21,8 @@ export const app = new Hono<AppEnv>();
 // every proxied request on the slower TrieRouter. The admin app installs its own request
 // context and the same error handlers; registered first, it answers /admin/* alone.
 app.mount('/admin', adminApp.fetch);
+// Public, before the key holders' app (whose middleware asks for a key).
+app.get('/_keygate/jwks.json', requestContext(), jwks);
 app.route('/_keygate', holderApp);
 // Reserved prefixes answer for themselves: an unknown /_keygate path is a 404 here, never a
 // request for a `/` route's upstream.
@@ -24,5 +30,10 @@ app.all('/_keygate', notFound);
 app.all('/_keygate/*', notFound);
 app.all('*', proxy);
 
-app.onError(onError);
+// A refusal of an identified key (revoked, rate limited, upstream down, ...) is a request event too.
+app.onError((err, c) => {
+  const response = onError(err, c);
+  if (err instanceof GatewayError) emitRefusalEvent(c, err, response);
+  return response;
+});
 app.notFound(notFound);

@@ -2,6 +2,7 @@
 
 import type { LoadedConfig } from './config/load';
 import type { Env } from './env';
+import type { EventVariables } from './events/request-event';
 import type { Credential } from './keys/credential';
 import type { KeyRecord } from './keys/record';
 import type { Services } from './services';
@@ -17,6 +18,8 @@ export interface RequestContextVariables {
 export interface AuthVariables {
   key: KeyRecord;
   credential: Credential;
+  /** Set on signed requests only: the token id the admission must refuse a second time. */
+  replay?: { id: string; expiresAt: number };
 }
 
 export interface AdminVariables {
@@ -24,7 +27,7 @@ export interface AdminVariables {
   actor: string;
 }
 
-export interface AppVariables extends RequestContextVariables, AuthVariables, AdminVariables {}
+export interface AppVariables extends RequestContextVariables, AuthVariables, AdminVariables, EventVariables {}
 
 export interface AppEnv {
   Bindings: Env;

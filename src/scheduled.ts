@@ -11,6 +11,7 @@ import { OutboxRepository, outboxRowOf } from './keys/outbox-repository';
 import { complete, drainOutbox, targetOf, type SyncDeps } from './keys/sync';
 import { writeRevocationMarker } from './limits/revocation';
 import { writeToken } from './lib/ids';
+import { runEventMaintenance } from './events/maintenance';
 import { servicesFor } from './services';
 
 const BATCH = 200;
@@ -23,6 +24,9 @@ export interface CleanupReport {
   /** Earlier admin changes whose snapshot and marker this run wrote. */
   outboxWritten: number;
   idempotencyRemoved: number;
+  logsRemoved: number;
+  rollupsRemoved: number;
+  webhooksQueued: number;
 }
 
 export async function runCleanup(env: Env, now = Date.now()): Promise<CleanupReport> {
@@ -55,7 +59,8 @@ export async function runCleanup(env: Env, now = Date.now()): Promise<CleanupRep
     if ((await complete(sync, targetOf(key), token, true, 'scheduler')) === 'pending') pending++;
   }
   const idempotencyRemoved = await new IdempotencyRepository(env.DB).removeOlderThan(now - IDEMPOTENCY_TTL_MS);
-  const report = { expired: due.length, pending, outboxWritten: drained.written, idempotencyRemoved };
+  const events = await runEventMaintenance(env, loaded.config, now);
+  const report = { expired: due.length, pending, outboxWritten: drained.written, idempotencyRemoved, ...events };
   console.log(JSON.stringify({ level: 'info', event: 'cleanup', ...report }));
   return report;
 }

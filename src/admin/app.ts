@@ -7,8 +7,13 @@ import { listAudit } from '../keys/audit';
 import { notFound, onError } from '../http/errors';
 import { requestContext } from '../http/request-context';
 import { adminAuth } from '../http/admin-auth';
+import { enqueue } from '../events/emit';
+import { analyticsApp } from './analytics-routes';
 import { keysApp } from './keys-routes';
+import { logsApp } from './logs-routes';
 import { ownersApp } from './owners-routes';
+import { signingApp } from './signing-routes';
+import { webhooksApp } from './webhooks-routes';
 import { verifyApp } from './verify-routes';
 import { errorResponses } from './schemas';
 import { adminUi } from './ui-route';
@@ -40,9 +45,23 @@ adminApp.doc31('/openapi.json', {
   security: [{ adminBearer: [] }],
 });
 adminApp.use('*', adminAuth());
+// After a successful key change, key.* webhooks are derived from the audit log by the queue
+// consumer (the cron re-reads the same entries, so a lost job loses nothing).
+adminApp.use('/keys/*', async (c, next) => {
+  await next();
+  if (c.req.method !== 'GET' && c.res.status < 300) c.executionCtx.waitUntil(enqueue(c.env.EVENTS, { kind: 'dispatch' }));
+});
+adminApp.use('/keys', async (c, next) => {
+  await next();
+  if (c.req.method === 'POST' && c.res.status < 300) c.executionCtx.waitUntil(enqueue(c.env.EVENTS, { kind: 'dispatch' }));
+});
 adminApp.route('/', keysApp);
+adminApp.route('/', signingApp);
 adminApp.route('/', verifyApp);
 adminApp.route('/', ownersApp);
+adminApp.route('/', logsApp);
+adminApp.route('/', analyticsApp);
+adminApp.route('/', webhooksApp);
 
 const AuditEntrySchema = z
   .object({ id: z.string(), at: z.string(), actor: z.string(), action: z.string(), key_id: z.string().nullable(), changes: z.array(z.string()) })

@@ -15,6 +15,7 @@ import { counterIdOf } from '../keys/record';
 import { ownerHasLimits } from '../owners/record';
 import type { Changed, SyncState } from '../keys/lifecycle';
 import { createInput, keyLifecycle, unwrap, updateInput } from './key-lifecycle';
+import { issueSigningSecret, signingBox } from './signing-routes';
 import {
   ChangedKeySchema,
   CreatedKeySchema,
@@ -64,9 +65,13 @@ keysApp.openapi(
     responses: { 201: ok(CreatedKeySchema, 'The new key and its plaintext'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'conflict', ...AUTH_ERRORS) },
   }),
   async (c) => {
-    const input = createInput(c.req.valid('json'), c);
+    const body = c.req.valid('json');
+    const input = createInput(body, c);
+    // The master key is checked before the key exists, so a misconfiguration creates nothing.
+    const box = body.signing_secret ? await signingBox(c) : null;
     const { record, plaintext, marker } = unwrap(await keyLifecycle(c).create(input, c.get('actor')));
-    return c.json({ ...presentKey(record), ...pending(marker), key: plaintext }, 201, NO_STORE);
+    const secret = box ? { signing_secret: await issueSigningSecret(c, box, record.id) } : {};
+    return c.json({ ...presentKey(record), ...pending(marker), key: plaintext, ...secret }, 201, NO_STORE);
   },
 );
 

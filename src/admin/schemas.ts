@@ -70,6 +70,7 @@ export const CreateKeyBody = z
     ttl_seconds: TtlSeconds.optional(),
     prefix: z.string().optional(),
     replace_existing: z.boolean().default(false),
+    signing_secret: z.boolean().default(false).openapi({ description: 'Also issue a signing secret for signed requests (Authorization: JWT); returned once as signing_secret.' }),
   })
   .strict()
   .refine((b) => !(b.expires_at && b.ttl_seconds), { message: 'give expires_at or ttl_seconds, not both', path: ['ttl_seconds'] })
@@ -152,7 +153,13 @@ const Marker = z
   .optional()
   .describe('Present only when the change is committed but its KV snapshot or revocation marker is not written yet: keygate retries them (after every admin call and from the cron) and the audit log has a marker_pending entry.');
 export const ChangedKeySchema = KeySchema.extend({ marker: Marker }).openapi('ChangedKey');
-export const CreatedKeySchema = ChangedKeySchema.extend({ key: z.string().describe('The plaintext key. Shown once; store it now.') }).openapi('CreatedKey');
+export const CreatedKeySchema = ChangedKeySchema.extend({
+  key: z.string().describe('The plaintext key. Shown once; store it now.'),
+  signing_secret: z.string().optional().describe('With "signing_secret": true: the signing secret for signed requests. Shown once; store it now.'),
+}).openapi('CreatedKey');
+export const SigningSecretSchema = z
+  .object({ key_id: z.string(), signing_secret: z.string().describe('The new signing secret. Shown once; the previous one stops working.') })
+  .openapi('SigningSecret');
 export const DeletedKeySchema = z.object({ id: z.string(), deleted: z.literal(true), marker: Marker }).openapi('DeletedKey');
 export const KeyListSchema = z.object({ keys: z.array(KeySchema), next_cursor: z.string().nullable() }).openapi('KeyList');
 

@@ -5,6 +5,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { ERRORS, type ErrorCode } from '../errors';
+import { emitUse } from '../events/request-event';
 import { counterIdOf, presentKey } from '../keys/record';
 import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage-view';
 import { verifyPresentedKey } from '../http/key-auth';
@@ -56,6 +57,7 @@ verifyApp.openapi(
       return c.json({ valid: false, code: result.code, key: result.key ? presentKey(result.key) : null, usage: null }, 200);
     }
     const key = result.key;
+    emitUse(c, key.id, 'verify');
     const now = Date.now();
     if (body.consume) {
       const plan = usagePlan(config, key);
@@ -76,6 +78,8 @@ verifyApp.openapi(
           : c.json({ valid: false, code: o.reason, key: presentKey(key), usage: null }, 200);
       }
       if (o.status === 'credits_exhausted' || o.status === 'too_many_concurrent_requests') return c.json({ valid: false, code: o.status, key: presentKey(key), usage: null }, 200);
+      // (No token id is sent from here, so `replayed` cannot occur.)
+      if (o.status === 'replayed') return c.json({ valid: false, code: 'internal_error' as const, key: presentKey(key), usage: null }, 200);
       if (o.status !== 'admitted') {
         return c.json({ valid: false, code: o.status, key: presentKey(key), usage: presentUsage(key.id, services.limits.kind, { counters: o.counters, budget: o.budget }) }, 200);
       }

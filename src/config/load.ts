@@ -15,7 +15,11 @@ export interface LoadedConfig extends Config {
 
 export type ConfigResult = { ok: true; config: LoadedConfig } | { ok: false; message: string };
 
-const FIELDS = ['KEY_PREFIX', 'KEY_PREFIXES', 'ROUTES', 'PRICES', 'DEFAULT_PRICE', 'KEY_CACHE_TTL_MS', 'STORE_TIMEOUT_MS', 'MAX_KEYS_PER_OWNER'] as const;
+const FIELDS = [
+  'KEY_PREFIX', 'KEY_PREFIXES', 'ROUTES', 'PRICES', 'DEFAULT_PRICE', 'KEY_CACHE_TTL_MS', 'STORE_TIMEOUT_MS', 'MAX_KEYS_PER_OWNER',
+  'LOG_RETENTION_DAYS', 'ROLLUP_RETENTION_DAYS', 'WEBHOOK_MAX_ATTEMPTS', 'WEBHOOKS_ALLOW_PRIVATE', 'BUDGET_ALERT_THRESHOLD',
+  'IDENTITY_ISSUER', 'ADMIN_JWT_ISSUER', 'ADMIN_JWT_AUDIENCE', 'ADMIN_JWKS_URL', 'ADMIN_JWT_ROLES_CLAIM',
+] as const;
 
 /** Vars set through .dev.vars or `--var` arrive as strings; TOML tables arrive as objects. */
 function decode(name: string, value: unknown): unknown {

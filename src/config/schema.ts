@@ -165,6 +165,11 @@ export const RouteSchema = z
     // unauthenticated ("upstream").
     preflight: z.enum(['key', 'upstream']).default('key'),
     allow_service_worker: z.boolean().default(false),
+    // Which credentials the route accepts: the key itself and/or a signed request
+    // (`Authorization: JWT`, for keys with a signing secret).
+    auth: z.array(z.enum(['key', 'signed'])).nonempty().default(['key', 'signed']),
+    // Send a signed identity token (x-gateway-identity) to the upstream.
+    identity_jwt: z.boolean().default(false),
     on_store_error: z
       .object({ requests: OnStoreError.default('open'), budget: OnStoreError.default('closed') })
       .strict()
@@ -183,6 +188,22 @@ export const ConfigSchema = z
     KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
     STORE_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
     MAX_KEYS_PER_OWNER: z.coerce.number().int().min(0).optional(),
+    // Request log and webhooks (src/events, src/webhooks): read by the queue consumer, the cron and /admin.
+    LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+    ROLLUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+    WEBHOOKS_ALLOW_PRIVATE: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+      .transform((v) => v === true || v === 'true' || v === '1')
+      .default(false),
+    BUDGET_ALERT_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.8),
+    // `iss` of x-gateway-identity tokens; default: the gateway's URL (src/identity/).
+    IDENTITY_ISSUER: z.string().url().optional(),
+    // Admin sign-in through an identity provider (src/admin/idp-auth.ts): on when all three are set.
+    ADMIN_JWT_ISSUER: z.string().min(1).optional(),
+    ADMIN_JWT_AUDIENCE: z.string().min(1).optional(),
+    ADMIN_JWKS_URL: z.string().url().refine((u) => /^https?:/.test(u), 'must be http or https').optional(),
+    ADMIN_JWT_ROLES_CLAIM: z.string().min(1).max(200).default('roles'),
   })
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();

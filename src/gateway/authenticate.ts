@@ -8,11 +8,8 @@ import { GatewayError } from '../errors';
 import { readCredential } from '../keys/credential';
 import type { KeyRecord } from '../keys/record';
 import { verifyKey } from '../keys/verify';
-import { LruCache } from '../lib/lru';
+import { verifySignedRequest } from '../signing/authenticate-signed';
 import { addTiming } from '../http/request-context';
-
-// last_used_at is written at most once a minute per key per isolate.
-const touched = new LruCache<string, true>(10_000, 60_000);
 
 /** What the access rules see of this request. IP and referer are read only when a key has an allowlist. */
 class RequestFacts implements AccessRequest {
@@ -40,12 +37,21 @@ export async function authenticate(c: Context<AppEnv>, route: Route): Promise<Ke
 
   const started = performance.now();
   const store = c.get('services').keys;
-  const result = await verifyKey(
-    credential.key,
-    { prefixes: c.get('config').prefixes, store, backfill: (p) => c.executionCtx.waitUntil(p) },
-    new RequestFacts(request.headers, Date.now(), requiredScopes(request.method, route.scopes)),
-  );
+  const deps = { prefixes: c.get('config').prefixes, store, backfill: (p: Promise<unknown>) => c.executionCtx.waitUntil(p) };
+  const facts = new RequestFacts(request.headers, Date.now(), requiredScopes(request.method, route.scopes));
+  let result;
+  if (credential.signed) {
+    // `Authorization: JWT`: the token names the key; its jti goes to the admission.
+    if (!route.auth.includes('signed')) throw new GatewayError('missing_key', 'This route accepts API keys, not signed requests.');
+    const signed = await verifySignedRequest(c.env, credential.key, deps, facts);
+    if (signed.ok) c.set('replay', signed.replay);
+    result = signed;
+  } else {
+    if (!route.auth.includes('key')) throw new GatewayError('invalid_signature', 'This route accepts signed requests only (Authorization: JWT).');
+    result = await verifyKey(credential.key, deps, facts);
+  }
   if (!result.ok) {
+    if (result.key) c.set('key', result.key); // identified, then refused: logged as a request event
     // Lookup capacity of this isolate is spent (a flood of unknown keys): ask the client to retry.
     if (result.code === 'store_unavailable') throw new GatewayError(result.code, result.detail, { headers: { 'retry-after': '1' } });
     throw new GatewayError(result.code, result.detail);
@@ -56,9 +62,7 @@ export async function authenticate(c: Context<AppEnv>, route: Route): Promise<Ke
   const key = result.key;
   // Forwarding removes exactly the header (or query parameter) that carried this key.
   c.set('credential', credential);
-  if (touched.get(key.id) === undefined) {
-    touched.set(key.id, true);
-    c.executionCtx.waitUntil(store.repo.touch(key.id, Date.now()).catch(() => undefined));
-  }
+  // The request event (queue consumer) keeps last_used_at; later refusals log against this key.
+  c.set('key', key);
   return key;
 }

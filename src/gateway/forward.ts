@@ -17,6 +17,7 @@ import { withoutQueryParam } from '../proxy/query';
 import { rewriteRedirects } from '../proxy/redirects';
 import { splitRequestUrl, upstreamUrl } from '../proxy/upstream-url';
 import type { Admission } from './limits';
+import { identityTokenFor } from '../identity/forward-identity';
 import { addTiming } from '../http/request-context';
 
 /** Where a request goes, decided before authentication. */
@@ -74,6 +75,9 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
 
   const incoming = request.headers;
   const credential = key === null ? undefined : c.get('credential');
+  // Routes with identity_jwt: usually a cached token (a string), awaited only when minted now.
+  let identityToken: string | Promise<string> | undefined = route.identity_jwt && key !== null ? identityTokenFor(c, route, key) : undefined;
+  if (typeof identityToken === 'object') identityToken = await identityToken;
   const headers = forwardHeaders(incoming, {
     credentialHeaders: credentialHeaders(route.key_headers),
     presentedKey: credential?.key ?? null,
@@ -84,6 +88,7 @@ export async function forward(c: Context<AppEnv>, route: Route, target: Target, 
     host: target.host,
     upstreamAuth: target.upstreamAuth,
     bodyReplaced: body !== null && preRead !== undefined,
+    identityToken,
   });
 
   const result = await c.get('services').upstream.send(target.url, { method, headers, body }, route.timeout_ms);

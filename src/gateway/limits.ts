@@ -11,6 +11,7 @@ import { GatewayError } from '../errors';
 import type { KeyRecord } from '../keys/record';
 import {
   admittedHeaders,
+  chargedUsage,
   ENCODED_MODEL_BODY,
   freshCheckRefusal,
   meteredBodyTooLarge,
@@ -131,12 +132,14 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (owner !== null && !modelAllowed(owner.policy.models, model, isMetered)) throw refused(modelNotAllowed(model, 'owner'));
 
   const ownerLimits = owner?.limited ? owner : null;
+  const replay = c.get('replay');
   // Only the marker to read, and it was read clear recently in this isolate: no store call,
   // decided before anything is planned.
-  const markerCached = route.revocation_max_staleness_ms > 0 && onlyTheMarker(route, key, policy, ownerLimits);
+  const markerCached = route.revocation_max_staleness_ms > 0 && onlyTheMarker(route, key, policy, ownerLimits, replay);
   if (markerCached && markerReadRecently(key.id)) return unlimited(metered);
   const now = Date.now();
-  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, ownerLimits);
+  // A signed request's token id is checked (and recorded) in the same store call.
+  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, ownerLimits, replay);
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
   let pending: Promise<AdmitOutcome> | undefined;
@@ -169,19 +172,23 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   let meter: ((res: Response) => Response) | undefined;
   if (metered && !format?.free) {
     const metering = route.metering!;
-    const settle = (reading: UsageReading, status: number): Promise<void> => settleTicket(c, admitted.ticket, admission, reading, status);
+    const settle = (reading: Promise<UsageReading>, status: number): void => {
+      // The request event reports what was charged, once the response has been read.
+      c.set('metered', { model, price: admission.price, usage: reading.then((r) => chargedUsage(admission, r, status)) });
+      c.executionCtx.waitUntil(reading.then((r) => settleTicket(c, admitted.ticket, admission, r, status)));
+    };
     meter = (res) => {
       if (format?.headerUsage) {
         const usage = format.headerUsage(res.headers, metering.header ?? '');
-        c.executionCtx.waitUntil(settle({ usage, complete: usage !== null, streamed: 0 }, res.status));
+        settle(Promise.resolve({ usage, complete: usage !== null, streamed: 0 }), res.status);
         return res;
       }
       if (!res.body || !format) {
-        c.executionCtx.waitUntil(settle(NOTHING_READ, res.status));
+        settle(Promise.resolve(NOTHING_READ), res.status);
         return res;
       }
       const observed = meterResponse(res.body, { format, contentType: res.headers.get('content-type') });
-      c.executionCtx.waitUntil(observed.reading.then((reading) => settle(reading, res.status)));
+      settle(observed.reading, res.status);
       return new Response(observed.stream, res);
     };
   }

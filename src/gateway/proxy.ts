@@ -7,6 +7,7 @@
 import type { Context } from 'hono';
 import type { Route } from '../config/schema';
 import type { AppEnv } from '../context';
+import { emitRequestEvent } from '../events/request-event';
 import { isPreflight } from '../proxy/cors';
 import { authenticate } from './authenticate';
 import { withCors } from './cors';
@@ -38,5 +39,6 @@ async function proxyRoute(c: Context<AppEnv>, route: Route): Promise<Response> {
   }
   const timing = serverTiming(c); // key lookup, store, upstream: after the upstream's own entries
   if (timing !== null) response.headers.append('server-timing', timing);
+  emitRequestEvent(c, route, key, response); // 8. request event to the EVENTS queue, built and sent in waitUntil
   return response;
 }

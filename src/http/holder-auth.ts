@@ -4,6 +4,7 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
+import { emitUse } from '../events/request-event';
 import { readCredential } from '../keys/credential';
 import { accessOf, verifyPresentedKey } from './key-auth';
 
@@ -14,5 +15,6 @@ export const holderAuth = () =>
     const result = await verifyPresentedKey(c, credential.key, accessOf(c, []));
     if (!result.ok) throw new GatewayError(result.code);
     c.set('key', result.key);
+    emitUse(c, result.key.id, 'holder');
     await next();
   });

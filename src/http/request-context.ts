@@ -16,6 +16,7 @@ export function beginRequest(c: Context<AppEnv>): void {
   // never becomes the id keygate logs, answers with and vouches for upstream.
   c.set('requestId', newRequestId());
   c.set('timings', []);
+  c.set('startedAt', Date.now());
   const loaded = loadConfig(c.env);
   if (!loaded.ok) throw new GatewayError('config_invalid', `Invalid configuration: ${loaded.message}`);
   c.set('config', loaded.config);

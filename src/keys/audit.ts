@@ -18,6 +18,7 @@ export type AuditAction =
   | 'delete'
   | 'extend'
   | 'expire'
+  | 'signing_secret'
   | 'marker_pending'
   | 'marker_written'
   | 'owner_put'

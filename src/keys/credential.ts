@@ -4,9 +4,12 @@
 export const DEFAULT_KEY_HEADERS = ['authorization', 'x-api-key'] as const;
 
 export interface Credential {
+  /** The key, or for a signed request the JWT. */
   key: string;
   /** Header name (lower-case) or `?param` for the query string. */
   source: string;
+  /** `Authorization: JWT <token>`: a signed request (src/signing/signed-request.ts). */
+  signed?: true;
 }
 
 function fromHeaderValue(value: string): string {
@@ -31,13 +34,15 @@ export function credentialHeaders(extra: readonly string[]): readonly string[] {
 }
 
 const BEARER = /^\s*bearer\s/i;
+const SIGNED = /^\s*jwt\s+(\S+)\s*$/i;
 
 /**
  * The key a header value would present, or '' when it presents none. Authorization carries
- * a key only in the Bearer scheme: `Basic` and other schemes belong to the upstream.
+ * a key in the Bearer scheme and a signed request's token in the JWT scheme: `Basic` and
+ * other schemes belong to the upstream.
  */
 export function keyInHeader(name: string, value: string): string {
-  if (name === 'authorization' && !BEARER.test(value)) return '';
+  if (name === 'authorization' && !BEARER.test(value)) return SIGNED.exec(value)?.[1] ?? '';
   return fromHeaderValue(value);
 }
 
@@ -48,22 +53,30 @@ const KEY_SHAPE = /^[a-z][a-z0-9]{0,15}(?:_[a-z0-9]{1,16}){0,3}_[0-9A-Za-z]{38}$
 /**
  * `url` is parsed only when the route accepts a key in the query string. When several
  * headers present a value, the first that has a keygate key's shape wins, so a client can
- * send its key in `x-api-key` and its own `Authorization: Bearer` for the upstream; with
- * none of that shape, the first value is the (invalid) key.
+ * send its key in `x-api-key` and its own `Authorization: Bearer` (or `JWT`) for the
+ * upstream; with none of that shape, `Authorization: JWT` is a signed request, else the first
+ * value is the (invalid) key.
  */
 export function readCredential(headers: Headers, url: string, extraHeaders: readonly string[], queryParam: string | undefined): Credential | null {
   let fallback: Credential | null = null;
+  // `Authorization: JWT` is a signed request unless another header presents a keygate key.
+  let signed: Credential | null = null;
   for (const name of credentialHeaders(extraHeaders)) {
     const value = headers.get(name);
     if (value === null) continue;
     const key = keyInHeader(name, value);
     if (!key) continue;
     if (KEY_SHAPE.test(key)) return { key, source: name };
+    // Authorization presents only Bearer keys and JWT tokens: not Bearer, it is a signed request.
+    if (name === 'authorization' && !BEARER.test(value)) {
+      signed = { key, source: name, signed: true };
+      continue;
+    }
     fallback ??= { key, source: name };
   }
   if (queryParam) {
     const key = new URL(url).searchParams.get(queryParam);
-    if (key && (fallback === null || KEY_SHAPE.test(key))) return { key, source: `?${queryParam}` };
+    if (key && ((fallback === null && signed === null) || KEY_SHAPE.test(key))) return { key, source: `?${queryParam}` };
   }
-  return fallback;
+  return signed ?? fallback;
 }

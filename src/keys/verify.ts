@@ -29,7 +29,11 @@ export interface VerifyDeps {
 export async function verifyKey(presented: string, deps: VerifyDeps, access: AccessRequest): Promise<VerifyResult> {
   // Malformed, bad-checksum and unknown keys answer identically: no enumeration.
   if (checkKey(presented, deps.prefixes) !== null) return { ok: false, code: 'invalid_key' };
-  const digest = digestKey(presented);
+  return verifyDigest(digestKey(presented), deps, access);
+}
+
+/** The checks after the key string: lookup by digest, access rules, marker (signed requests start here). */
+export async function verifyDigest(digest: string, deps: VerifyDeps, access: AccessRequest): Promise<VerifyResult> {
   const found = deps.store.cached(digest) ?? (await deps.store.lookup(digest, deps.backfill));
   // Too many unknown-key lookups at once in this isolate: not looked up, so not called invalid.
   if (found.source === 'busy') return { ok: false, code: 'store_unavailable', detail: 'Too many key lookups are in progress; retry shortly.' };

@@ -12,7 +12,7 @@ import type { Credits, Price, Route } from '../config/schema';
 import type { ErrorCode } from '../errors';
 import { counterIdOf, type KeyRecord } from '../keys/record';
 import { admittedTokens, chargeFor, type ReservationPlan } from '../usage/charge';
-import type { UsageReading } from '../usage/types';
+import type { TokenUsage, UsageReading } from '../usage/types';
 import { boundAdmitInput } from './admit-input';
 import { budgetHeaders, rateLimitHeaders, retryAfterSeconds } from './headers';
 import { budgetPeriod, budgetSpec, costMicros, countersForRequest, hasAnyLimit, priceFor, reservationCostMicros, type EffectivePolicy } from './policy';
@@ -48,17 +48,26 @@ const NO_PLAN: ReservationPlan = Object.freeze({ input: 0, admitOutput: 0, fullO
 
 /**
  * Whether this request asks the store for nothing but the key's revocation marker: no
- * window, budget, credits, lease or owner applies, and the route checks the marker.
+ * window, budget, credits, lease or owner applies, the request is not signed (its token id
+ * must reach the store), and the route checks the marker.
  * (planAdmission's input is then marker-only; the gateway may skip it within the route's
  * revocation_max_staleness_ms.)
  */
-export function onlyTheMarker(route: Pick<Route, 'instant_revocation'>, key: KeyRecord, policy: EffectivePolicy, owner: OwnerLimits | null): boolean {
-  return route.instant_revocation && owner === null && key.policy.credits === undefined && key.policy.max_concurrent === undefined && !hasAnyLimit(policy);
+export function onlyTheMarker(
+  route: Pick<Route, 'instant_revocation'>,
+  key: KeyRecord,
+  policy: EffectivePolicy,
+  owner: OwnerLimits | null,
+  replay?: AdmitInput['replay'],
+): boolean {
+  return route.instant_revocation && owner === null && replay === undefined && key.policy.credits === undefined && key.policy.max_concurrent === undefined && !hasAnyLimit(policy);
 }
 
 /**
  * The store input for this request, a refusal when its amounts cannot be computed, or null
- * when nothing needs the store (no limit applies and the route skips the revocation marker).
+ * when nothing needs the store (no limit applies, the route skips the revocation marker and
+ * the request is not signed). A signed request's token id (`replay`) is checked in the same
+ * admission, so it always asks the store.
  */
 export function planAdmission(
   route: Pick<Route, 'instant_revocation'> & Partial<Pick<Route, 'cost'>>,
@@ -69,12 +78,13 @@ export function planAdmission(
   plan: ReservationPlan | undefined,
   now: number,
   owner: OwnerLimits | null = null,
+  replay?: AdmitInput['replay'],
 ): AdmissionPlan | Refusal | null {
   const credits = creditsSpec(key.policy.credits, route.cost ?? 1, now);
   const keyMax = key.policy.max_concurrent;
   const ownerMax = owner?.maxConcurrent;
   const lease = keyMax !== undefined || ownerMax !== undefined ? { id: crypto.randomUUID(), expiresAt: now + LEASE_TTL_MS, keyMax, ownerMax } : undefined;
-  if (!hasAnyLimit(policy) && !route.instant_revocation && owner === null && credits === undefined && lease === undefined) return null;
+  if (!hasAnyLimit(policy) && !route.instant_revocation && owner === null && credits === undefined && lease === undefined && replay === undefined) return null;
   const reservationPlan = plan ?? NO_PLAN;
   const reservation = admittedTokens(reservationPlan);
   const price = priceFor(config.prices, config.DEFAULT_PRICE, model);
@@ -90,6 +100,7 @@ export function planAdmission(
     ...(lease ? { lease } : {}),
     ...(owner ? { owner: { id: owner.id, counters: countersForRequest(owner.policy, model, reservation), budget: budgetSpec(owner.policy.budget, reservedMicros, now) } } : {}),
     now,
+    replay,
   });
   if (typeof input === 'string') return { ok: false, code: 'internal_error', message: `The admission could not be computed (${input}).` };
   return { ok: true, input, plan: reservationPlan, price, reservation, reservedMicros };
@@ -118,12 +129,22 @@ const STORE_CLOSED: Refusal = Object.freeze({
   headers: Object.freeze({ 'retry-after': '1' }) as Record<string, string>,
 });
 
+const SIGNED_STORE_CLOSED: Refusal = Object.freeze({
+  ok: false,
+  code: 'store_unavailable',
+  message: 'The limit store is unavailable; signed requests fail closed.',
+  headers: Object.freeze({ 'retry-after': '1' }) as Record<string, string>,
+});
+
 /**
  * The route's failure policy when the store is down: a refusal, or null to admit without
  * counting (after a fresh revocation check). Budgets fail closed by default; `requests`
  * covers the request windows and the revocation marker, so it applies on every route.
+ * Signed requests always fail closed: without the store nothing can tell a replayed token
+ * from a fresh one.
  */
 export function whenStoreDown(onStoreError: Route['on_store_error'], input: AdmitInput): Refusal | null {
+  if (input.replay !== undefined) return SIGNED_STORE_CLOSED;
   const closed = ((input.budget !== undefined || input.owner?.budget !== undefined) && onStoreError.budget === 'closed') || onStoreError.requests === 'closed';
   return closed ? STORE_CLOSED : null;
 }
@@ -161,6 +182,8 @@ export function refusalOf(outcome: Exclude<AdmitOutcome, { status: 'admitted' }>
         details: { remaining: outcome.credits.remaining, refill_at: at === null ? null : new Date(at).toISOString() },
       };
     }
+    case 'replayed':
+      return { ok: false, code: 'token_replayed' };
     case 'rate_limited': {
       const r = outcome.refusedBy;
       return {
@@ -197,6 +220,7 @@ export function admittedHeaders(outcome: Extract<AdmitOutcome, { status: 'admitt
  * refusal without usage generated nothing to read: the reservation stands.
  */
 export function settlementOf(admission: AdmissionPlan, reading: UsageReading, status: number, now: number): Settlement | null {
+  // An upstream error without usage keeps the admission's reservation as it stands.
   if (status >= 400 && !reading.complete) return null;
   const charged = chargeFor(admission.plan, reading);
   const tokenDelta = charged.input + charged.output - admission.reservation;
@@ -232,6 +256,15 @@ export function modelNotAllowed(model: string | null, holder: 'key' | 'owner'): 
     message: model === null ? `The request names no model, and ${whose} may call only listed models.` : `The model is not one ${whose} may call.`,
     details: { holder },
   };
+}
+
+/**
+ * The tokens a metered request is charged in the end: an upstream error without usage keeps
+ * the admission's reservation; otherwise the charge rule (src/usage/charge.ts).
+ */
+export function chargedUsage(admission: AdmissionPlan, reading: UsageReading, status: number): TokenUsage {
+  if (status >= 400 && !reading.complete) return { input: admission.plan.input, output: admission.reservation - admission.plan.input };
+  return chargeFor(admission.plan, reading);
 }
 
 /** A metered request's body past the route's `metering.max_body_bytes`. */

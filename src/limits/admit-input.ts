@@ -67,6 +67,9 @@ export function boundAdmitInput(input: AdmitInput): AdmitInput | string {
     if (typeof bounded === 'string') return `owner ${bounded}`;
     if (bounded.counters !== owner.counters || bounded.budget !== owner.budget) owner = { ...owner, counters: bounded.counters, budget: bounded.budget };
   }
+  if (input.replay && (!Number.isSafeInteger(input.replay.expiresAt) || input.replay.id.length === 0 || input.replay.id.length > 128)) {
+    return 'replay: token id or expiry is out of range';
+  }
   if (counters === undefined && budget === input.budget && owner === input.owner) return input;
   return { ...input, counters: counters ?? input.counters, budget, owner };
 }

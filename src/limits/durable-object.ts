@@ -39,6 +39,7 @@ export class LimiterObject extends DurableObject {
       CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS credits (name TEXT PRIMARY KEY, remaining INTEGER NOT NULL, period TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS leases (holder TEXT NOT NULL, id TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (holder, id));
+      CREATE TABLE IF NOT EXISTS replays (id TEXT PRIMARY KEY, expires INTEGER NOT NULL);
     `);
   }
 
@@ -88,10 +89,15 @@ export class LimiterObject extends DurableObject {
   admit(input: AdmitInput): AdmitOutcome {
     const blocked = this.blocked(markerFlag(input.keyId, input.counterId, input.owner !== undefined));
     if (blocked) return { status: 'blocked', reason: blocked };
-    const { now } = input;
+    const { now, replay } = input;
+    // A signed request's token id, per key (a lineage's or owner's object holds several keys);
+    // checked before anything is consumed, so a replayed token consumes nothing.
+    const replayId = replay ? `${input.keyId}:${replay.id}` : null;
+    if (replayId !== null && this.sql.exec('SELECT 1 FROM replays WHERE id = ? AND expires > ?', replayId, now).toArray().length > 0) return { status: 'replayed' };
     // Old windows are swept at most once a minute, not on every admission.
     if (now - this.lastSweep > 60_000) {
       this.sql.exec('DELETE FROM counters WHERE expires <= ?', now);
+      this.sql.exec('DELETE FROM replays WHERE expires <= ?', now);
       // Budget periods are kept a day past their end, then go ('total' has no end).
       this.sql.exec('DELETE FROM budget WHERE expires IS NOT NULL AND expires <= ?', now);
       this.lastSweep = now;
@@ -133,13 +139,16 @@ export class LimiterObject extends DurableObject {
       }
     }
     // One transaction: a write that fails (a constraint, a bad value) rolls back the others, so
-    // a request is never charged part of its admission.
+    // a request is never charged part of its admission, nor its token id recorded without it.
     this.ctx.storage.transactionSync(() => {
       if (credits) this.storeCredits(creditsName, balance - credits.cost, creditsPeriod(credits));
       for (const prefix of leaseHolders) this.sql.exec('INSERT INTO leases (holder, id, expires) VALUES (?, ?, ?)', prefix, lease!.id, lease!.expiresAt);
       for (const h of holders) {
         for (const c of h.counters) this.add(h.prefix + c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
         if (h.budget) this.addSpend(h.prefix + h.budget.periodKey, h.budget.costMicros, h.budget.resetAt === null ? null : h.budget.resetAt + DAY_MS);
+      }
+      if (replayId !== null) {
+        this.sql.exec('INSERT INTO replays (id, expires) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires = excluded.expires', replayId, replay!.expiresAt);
       }
     });
     const [key, owner] = holders.map((h) => ({

@@ -90,6 +90,12 @@ export interface AdmitInput {
   /** An in-flight lease, when the key or its owner caps concurrent requests. */
   lease?: LeaseSpec;
   now: number;
+  /**
+   * A signed request's token id: refused (`replayed`) when already recorded for this key,
+   * recorded until `expiresAt` (ms) when admitted. Checked and recorded in the same atomic
+   * call as the limits, so of concurrent replays exactly one is admitted.
+   */
+  replay?: { id: string; expiresAt: number };
 }
 
 export interface CounterState {
@@ -134,7 +140,8 @@ export type AdmitOutcome =
   | { status: 'too_many_concurrent_requests'; holder: Holder; limit: number }
   | { status: 'rate_limited'; holder: Holder; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
   | { status: 'budget_exhausted'; holder: Holder; counters: CounterState[]; budget: BudgetState }
-  | { status: 'blocked'; reason: BlockReason };
+  | { status: 'blocked'; reason: BlockReason }
+  | { status: 'replayed' };
 
 /** Why a key is blocked in the store (the instant-revocation marker's value). */
 

@@ -60,28 +60,34 @@ const creditsKey = (id: string) => `${NS}:credits:${id}`;
 const leaseKey = (id: string) => `${NS}:lease:${id}`;
 const revokedKey = (keyId: string, owner?: string) => (owner === undefined ? `${NS}:revoked:${keyId}` : `${NS}:revoked:${ownerTag(owner)}:${keyId}`);
 const budgetKey = (keyId: string, periodKey: string) => `${NS}:budget:${keyId}:${periodKey}`;
+// In the owner's slot when the owner has limits (the tag comes first, so no brace in a token id
+// picks the slot); read and written only when the request carries a token id.
+const replayKey = (keyId: string, id: string, owner?: string) => (owner === undefined ? `${NS}:jti:${keyId}:${id}` : `${NS}:jti:${ownerTag(owner)}:${keyId}:${id}`);
 const counterPrefix = (name: string) => `${NS}:rl:${name}`;
 // Same layout @upstash/ratelimit's fixed window uses: <prefix>:<identifier>:<bucket>.
 const counterKey = (name: string, keyId: string, bucket: number) => `${counterPrefix(name)}:${keyId}:${bucket}`;
 
-// KEYS[1] revocation marker. Then one section per holder (the key; its owner when the owner
-// has limits): KEYS budget key, then one fixed window per counter; ARGV[1] holder count, and
-// per holder: has budget (0/1), budget limit, budget cost, budget TTL ms (0 = none), counter
+// KEYS[1] revocation marker, KEYS[2] a signed request's token id; ARGV[1] token id TTL ms
+// (0 = no token). Then one section per holder (the key; its owner when the owner has limits):
+// KEYS budget key, then one fixed window per counter; ARGV[2] holder count, and per holder: has budget (0/1), budget limit, budget cost, budget TTL ms (0 = none), counter
 // count n, then per counter: limit, cost, window ms.
 // Then the key's credits: KEYS its balance hash; ARGV has credits (0/1), cost, initial balance,
 // refill amount (-1 = none), refill period ('' = none).
 // Then the lease: KEYS the key's and the owner's lease sets (scores: expiry ms); ARGV lease id
 // ('' = none), expiry ms, now ms, key max, owner max (-1 = no cap).
 // -4 in the reply's status: too many in flight (holder, then the cap in the third slot).
-// Returns {-1, reason} blocked | {0, holder, refused index, per holder: spent, used..., credits}
+// Returns {-1, reason} blocked | {-5} token id seen (checked before anything is consumed, so a
+// replayed token consumes nothing) | {0, holder, refused index, per holder: spent, used..., credits}
 // rate limited | {-2, holder, 0, ...} budget refused | {-3, 0, 0, ...} credits spent
 // | {1, 0, 0, per holder: spent after, used after..., credits after}; credits -1 when none.
 const ADMIT_SCRIPT = `
 local blocked = redis.call('GET', KEYS[1])
 if blocked then return {-1, blocked} end
+local replayTtl = tonumber(ARGV[1])
+if replayTtl > 0 and redis.call('EXISTS', KEYS[2]) == 1 then return {-5} end
 local holders = {}
-local ki, ai = 2, 2
-for h = 1, tonumber(ARGV[1]) do
+local ki, ai = 3, 3
+for h = 1, tonumber(ARGV[2]) do
   local hd = {budgetKey = KEYS[ki], hasBudget = ARGV[ai] == '1', limit = tonumber(ARGV[ai + 1]), cost = tonumber(ARGV[ai + 2]), ttl = tonumber(ARGV[ai + 3]), n = tonumber(ARGV[ai + 4]), keys = {}, limits = {}, costs = {}, windows = {}, used = {}, spent = 0}
   ki = ki + 1
   ai = ai + 5
@@ -164,6 +170,7 @@ if status == 1 then
       if hd.ttl > 0 then redis.call('PEXPIRE', hd.budgetKey, hd.ttl) end
     end
   end
+  if replayTtl > 0 then redis.call('SET', KEYS[2], '1', 'PX', replayTtl) end
 end
 local reply = {status, refusedHolder, refused}
 for _, hd in ipairs(holders) do
@@ -326,8 +333,9 @@ export class UpstashLimitStore implements LimitStore {
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
     const { keyId, counters, budget, owner, now } = input;
     const counterId = keyCounterId(input.counterId ?? keyId, owner?.id);
-    const keys = [owner ? revokedKey(keyId, owner.id) : revokedKey(keyId)];
-    const args = [owner ? '2' : '1'];
+    const replay = input.replay;
+    const keys = [owner ? revokedKey(keyId, owner.id) : revokedKey(keyId), replayKey(keyId, replay?.id ?? '', owner?.id)];
+    const args = [replay ? String(Math.max(1, Math.ceil(replay.expiresAt - now))) : '0', owner ? '2' : '1'];
     pushHolder(keys, args, counterId, counters, budget, now);
     if (owner) pushHolder(keys, args, ownerTag(owner.id), owner.counters, owner.budget, now);
     const credits = input.credits;
@@ -342,6 +350,7 @@ export class UpstashLimitStore implements LimitStore {
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
     const status = Number(reply[0]);
     if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
+    if (status === -5) return { status: 'replayed' };
     const key = holderState(reply, 3, counters, budget, now);
     const ownerState = owner ? holderState(reply, 3 + 1 + counters.length, owner.counters, owner.budget, now) : undefined;
     const balance = Number(reply[3 + 1 + counters.length + (owner ? 1 + owner.counters.length : 0)]);

@@ -97,6 +97,8 @@ export interface ForwardHeaderOptions {
   upstreamAuth?: { header: string; value: string };
   /** The body was read and re-serialised: its original content-length no longer applies. */
   bodyReplaced?: boolean;
+  /** x-gateway-identity: keygate's signed identity token (routes with identity_jwt). */
+  identityToken?: string;
 }
 
 /** What fetch() accepts as headers: a record, or name/value pairs when a name repeats. */
@@ -158,6 +160,7 @@ export function forwardHeaders(incoming: Headers, opts: ForwardHeaderOptions): F
     out['x-gateway-key-type'] = id.type;
     out['x-gateway-scopes'] = id.scopes.join(' ');
   }
+  if (opts.identityToken !== undefined) out['x-gateway-identity'] = opts.identityToken;
   out['x-gateway-request-id'] = opts.requestId;
   // The client's own x-request-id travels on as its correlation id.
   if (out['x-request-id'] === undefined) out['x-request-id'] = opts.requestId;

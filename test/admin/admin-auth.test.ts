@@ -32,6 +32,7 @@ const SUCCESS: Record<string, { body?: (target: CreatedKey) => unknown; status: 
   'POST /keys/{id}/extend': { body: () => ({ ttl_seconds: 3600 }), status: 200 },
   'GET /keys/{id}/usage': { status: 200 },
   'POST /keys/{id}/rotate': { body: () => ({ grace_seconds: 0 }), status: 200 },
+  'POST /keys/{id}/signing-secret': { status: 200 },
   'POST /verify': { body: (t) => ({ key: t.key }), status: 200 },
   'GET /audit': { status: 200 },
   'POST /keys/{id}/credits': { body: () => ({ add: 5 }), status: 200 },
@@ -40,6 +41,19 @@ const SUCCESS: Record<string, { body?: (target: CreatedKey) => unknown; status: 
   'GET /owners/{owner}': { status: 200 },
   'DELETE /owners/{owner}': { status: 200 },
   'GET /owners/{owner}/usage': { status: 200 },
+  'GET /logs': { status: 200 },
+  'GET /keys/{id}/logs': { status: 200 },
+  'GET /keys/{id}/analytics': { status: 200 },
+  'GET /analytics': { status: 200 },
+  // .invalid never resolves: deliveries fail at once, without reaching any network.
+  'POST /webhooks': { body: () => ({ url: 'https://hooks.invalid/admin-auth', events: ['budget.exhausted'] }), status: 201 },
+  'GET /webhooks': { status: 200 },
+  'GET /webhooks/{id}': { status: 200 },
+  'PATCH /webhooks/{id}': { body: () => ({ description: 'renamed by admin-auth test' }), status: 200 },
+  'DELETE /webhooks/{id}': { status: 200 },
+  'POST /webhooks/{id}/test': { status: 200 },
+  'GET /webhooks/{id}/deliveries': { status: 200 },
+  'POST /webhooks/{id}/deliveries/{delivery_id}/replay': { status: 202 },
 };
 
 /** The owner a route's {owner} names for a target key (made to exist before a success run). */
@@ -51,6 +65,15 @@ async function prepare(op: Op, target: CreatedKey): Promise<void> {
   if (op.path.includes('{owner}') && op.method !== 'put') {
     expect((await admin(`/owners/${encodeURIComponent(ownerFor(target))}`, { method: 'PUT', json: {} })).status).toBe(200);
   }
+}
+
+/** A webhook with one failed (replayable) delivery, for the /webhooks/{id} routes. */
+async function webhookFixture(): Promise<{ id: string; delivery_id: string }> {
+  const created = await admin('/webhooks', { method: 'POST', json: { url: 'https://hooks.invalid/fixture', events: ['budget.exhausted'] } });
+  const { id } = (await created.json()) as { id: string };
+  const ping = await admin(`/webhooks/${id}/test`, { method: 'POST' });
+  const { id: delivery_id } = (await ping.json()) as { id: string };
+  return { id, delivery_id };
 }
 
 /** Admin routes served without credentials: they hold no secrets. */
@@ -72,18 +95,21 @@ const AUDITED: Record<string, string> = {
   'POST /keys/{id}/deactivate': 'deactivate',
   'POST /keys/{id}/extend': 'extend',
   'POST /keys/{id}/rotate': 'rotate',
+  'POST /keys/{id}/signing-secret': 'signing_secret',
 };
 
-function concretePath(op: Op, target: CreatedKey): string {
+function concretePath(op: Op, target: CreatedKey, hook?: { id: string; delivery_id: string }): string {
   return op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
     if (name === 'owner') return encodeURIComponent(ownerFor(target));
+    if (hook && name === 'id') return hook.id;
+    if (hook && name === 'delivery_id') return hook.delivery_id;
     if (name !== 'id') throw new Error(`${label(op)}: no substitution for path parameter {${name}}; teach the admin-auth test about it`);
     return target.id;
   });
 }
 
 /** Sends `op` exactly as an admin would, with `authorization` as given (null: no header at all). */
-function send(op: Op, target: CreatedKey, authorization: string | null, e?: Env): Promise<Response> {
+async function send(op: Op, target: CreatedKey, authorization: string | null, e?: Env): Promise<Response> {
   const headers = new Headers({ 'cf-connecting-ip': freshIp() });
   if (authorization !== null) headers.set('authorization', authorization);
   const body = SUCCESS[label(op)]?.body?.(target);
@@ -92,7 +118,8 @@ function send(op: Op, target: CreatedKey, authorization: string | null, e?: Env)
     headers.set('content-type', 'application/json');
     init.body = JSON.stringify(body ?? {});
   }
-  return call(`/admin${concretePath(op, target)}`, init, { env: e });
+  const hook = op.path.startsWith('/webhooks/{id}') ? await webhookFixture() : undefined;
+  return call(`/admin${concretePath(op, target, hook)}`, init, { env: e });
 }
 
 async function outcome(res: Response) {

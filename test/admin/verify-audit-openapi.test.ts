@@ -205,7 +205,7 @@ describe('GET /admin/audit', () => {
 });
 
 describe('the admin OpenAPI document', () => {
-  // Every admin route registered in src/admin/{keys-routes,verify-routes,app}.ts.
+  // Every admin route registered in src/admin/*-routes.ts and app.ts.
   const ROUTES = [
     'post /keys',
     'get /keys',
@@ -219,6 +219,7 @@ describe('the admin OpenAPI document', () => {
     'post /keys/{id}/extend',
     'get /keys/{id}/usage',
     'post /keys/{id}/rotate',
+    'post /keys/{id}/signing-secret',
     'post /verify',
     'get /audit',
     'post /keys/{id}/credits',
@@ -227,6 +228,19 @@ describe('the admin OpenAPI document', () => {
     'get /owners/{owner}',
     'delete /owners/{owner}',
     'get /owners/{owner}/usage',
+    // src/admin/{logs,analytics,webhooks}-routes.ts
+    'get /logs',
+    'get /keys/{id}/logs',
+    'get /keys/{id}/analytics',
+    'get /analytics',
+    'post /webhooks',
+    'get /webhooks',
+    'get /webhooks/{id}',
+    'patch /webhooks/{id}',
+    'delete /webhooks/{id}',
+    'post /webhooks/{id}/test',
+    'get /webhooks/{id}/deliveries',
+    'post /webhooks/{id}/deliveries/{delivery_id}/replay',
   ];
 
   type Operation = { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> };

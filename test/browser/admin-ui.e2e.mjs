@@ -456,6 +456,30 @@ test('admin UI at /admin/ui in chromium', { timeout: 240_000 }, async (t) => {
     assert.match(await panel.textContent() ?? '', /\$0\.00 \/ \$5\.00/);
   });
 
+  await t.test('charts of requests, tokens and spend, and the recent requests, from the request log', async () => {
+    // Request events reach D1 through the local queue (batched for up to 5 s).
+    let logged = 0;
+    for (let i = 0; i < 60 && logged < 4; i++) {
+      await sleep(500);
+      logged = (await adminApi('GET', `/keys/${keyId}/logs`)).entries.length;
+    }
+    assert.ok(logged >= 4, `request log has ${logged} entries`);
+    const usageButton = row(keyId).locator('button[data-action="usage"]');
+    await usageButton.click(); // close the panel opened above
+    await usageButton.click();
+    const activity = page().locator(`tr.usage-row[data-usage-for="${keyId}"] .activity`);
+    await activity.locator('.log-table tbody tr').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.ok((await activity.locator('.log-table tbody tr').count()) >= 4);
+    assert.match(await activity.locator('.log-table').textContent() ?? '', /GET \/demo\/hello/);
+    const charts = await activity.locator('.chart').evaluateAll((els) => els.map((el) => ({ title: el.getAttribute('data-chart'), canvas: el.querySelector('canvas')?.getBoundingClientRect().width ?? 0 })));
+    assert.deepEqual(charts.map((c) => c.title), ['Requests', 'Tokens', 'Spend (USD)']);
+    assert.ok(charts.every((c) => c.canvas > 100), `uPlot drew every chart: ${JSON.stringify(charts)}`);
+    // The overview was drawn at sign-in, before these requests: Refresh redraws it.
+    await page().locator('#overview button', { hasText: 'Refresh' }).click();
+    await page().locator('#overview .chart canvas').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    assert.match(await page().locator('#overview .top-keys').textContent() ?? '', new RegExp(keyId));
+  });
+
   await t.test('deactivate, then activate', async () => {
     await row(keyId).locator('button[data-action="deactivate"]').click();
     await waitRowStatus(keyId, 'inactive');

@@ -16,12 +16,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { freePort, sleep } from '../cli/harness.mjs';
 
 const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const WRANGLER = join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -33,18 +33,6 @@ const ADMIN_TOKEN = `cors-e2e-${randomBytes(18).toString('base64url')}`;
 /** @type {{ stateDir: string, base: string, wrangler?: import('node:child_process').ChildProcess, log: string[], servers: import('node:http').Server[], browser?: import('playwright-core').Browser, upstreamSaw: string[] }} */
 const env = { stateDir: '', base: '', log: [], servers: [], upstreamSaw: [] };
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address());
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** @param {import('node:http').RequestListener} handler */
 async function listen(handler) {

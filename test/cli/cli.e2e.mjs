@@ -12,12 +12,12 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { freePort, groupAlive, sleep } from './harness.mjs';
 
 const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const CLI = join(ROOT, 'bin', 'keygate.mjs');
@@ -36,18 +36,6 @@ let baseUrl = '';
 /** How long migrations + wrangler start-up took (reported as a test diagnostic). */
 let startupMs = 0;
 
-/** A port nothing listens on right now. @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Runs a command to completion.
@@ -101,18 +89,7 @@ function field(out, label) {
   return /** @type {string} */ (m[1]).trim();
 }
 
-/** @param {number} ms */
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** @param {number} pgid */
-function groupAlive(pgid) {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 before(async () => {
   const t0 = Date.now();
@@ -125,7 +102,7 @@ before(async () => {
   // detached: wrangler leads its own process group, so the whole tree (workerd included) can be stopped at once.
   wrangler = spawn(
     process.execPath,
-    [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort), '--persist-to', persistDir, '--var', `ADMIN_TOKEN:${TOKEN}`, '--show-interactive-dev-session=false'],
+    [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort), '--persist-to', persistDir, '--var', `ADMIN_TOKEN:${TOKEN}`, '--var', `SECRETS_MASTER_KEY:${randomBytes(32).toString('base64')}`, '--show-interactive-dev-session=false'],
     { cwd: ROOT, env: wranglerEnv, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // Safety net: never leave the gateway running if this process ends early (Ctrl-C, a
@@ -214,6 +191,24 @@ test('keys create prints the record and the plaintext once', async (t) => {
   assert.match(field(r.stdout, 'expires'), /\(in (5\dm|1h)\)$/);
 });
 
+test('keys create --signing-secret shows the secret once, and keygate sign makes a token the gateway admits once', async () => {
+  const r = await cli(['keys', 'create', '--name', 'e2e signer', '--owner', 'e2e-signer', '--signing-secret']);
+  assertOk(r);
+  const id = field(r.stdout, 'id');
+  const secret = field(r.stdout, 'signing secret');
+  assert.match(secret, /^kgs_[A-Za-z0-9_-]{43}$/);
+  const signed = await cli(['sign', '--key-id', id, '--secret', secret]);
+  assertOk(signed);
+  const token = signed.stdout.trim();
+  // wrangler.toml's /demo route: admitted past keygate (the demo upstream may not be running: 200 or 502), then refused as a replay.
+  const first = await fetch(`${baseUrl}/demo/hello`, { headers: { authorization: `JWT ${token}` } });
+  await first.arrayBuffer();
+  assert.ok(first.status === 200 || first.status === 502, `first use answered ${first.status}`);
+  const again = await fetch(`${baseUrl}/demo/hello`, { headers: { authorization: `JWT ${token}` } });
+  assert.equal(again.status, 401);
+  assert.equal((/** @type {any} */ (await again.json())).error.code, 'token_replayed');
+});
+
 test('keys list shows the key in a table, and --json the raw page', async () => {
   const r = await cli(['keys', 'list', '--owner', 'e2e-owner']);
   assertOk(r);
@@ -252,7 +247,9 @@ test('keys update sends only the given fields and merges limits', async () => {
 });
 
 test('keys usage shows windows with bars', async () => {
-  // One counted request, so the rpm window is not empty.
+  // One counted request, so the rpm window is not empty. Not in a minute's last seconds: the
+  // usage read must land in the same rpm window as the counted request.
+  while (Date.now() % 60_000 > 50_000) await sleep(1_000);
   assertOk(await cli(['keys', 'verify', '-', '--consume'], { input: `${s.plaintext}\n` }));
   const r = await cli(['keys', 'usage', s.id]);
   assertOk(r);
@@ -372,6 +369,47 @@ test('find, audit and delete', async () => {
   const gone = await cli(['keys', 'get', s.id, '--json']);
   assertFails(gone, 1, /^error: not_found: /);
   assert.equal(JSON.parse(gone.stdout).error.code, 'not_found');
+});
+
+test('keys logs and keys analytics show what a key did; --follow prints new requests', async () => {
+  const created = JSON.parse((await cli(['keys', 'create', '--name', 'logged', '--json'])).stdout);
+  // The /demo route's upstream (127.0.0.1:8788) may not be running: a 502 is logged like a 200.
+  const first = await fetch(`${baseUrl}/demo/logged-one`, { headers: { authorization: `Bearer ${created.key}` } });
+  await first.arrayBuffer();
+  /** @type {any} */
+  let page = { entries: [] };
+  for (let i = 0; i < 60 && page.entries.length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const r = await cli(['keys', 'logs', created.id, '--json']);
+    assertOk(r);
+    page = JSON.parse(r.stdout);
+  }
+  assert.equal(page.entries.length, 1, 'the request reached the log through the queue');
+  assert.equal(page.entries[0].path, '/demo/logged-one');
+  assert.equal(page.entries[0].status, first.status);
+  const table = await cli(['keys', 'logs', created.id]);
+  assertOk(table);
+  assert.match(table.stdout, /\/demo\/logged-one/);
+  const analytics = await cli(['keys', 'analytics', created.id]);
+  assertOk(analytics);
+  assert.match(analytics.stdout, /REQUESTS/);
+  assert.match(analytics.stdout, /\s1\s/);
+  assert.equal((await cli(['keys', 'logs', 'kg_live_notanid'])).code, 2);
+
+  const env = { ...process.env, KEYGATE_URL: baseUrl, KEYGATE_ADMIN_TOKEN: TOKEN, NO_COLOR: '1' };
+  const follow = spawn(process.execPath, [CLI, 'keys', 'logs', created.id, '--follow'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  follow.stdout.on('data', (d) => (out += d));
+  try {
+    for (let i = 0; i < 40 && !out.includes('/demo/logged-one'); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.match(out, /\/demo\/logged-one/);
+    const second = await fetch(`${baseUrl}/demo/logged-two`, { headers: { authorization: `Bearer ${created.key}` } });
+    await second.arrayBuffer();
+    for (let i = 0; i < 120 && !out.includes('/demo/logged-two'); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.match(out, /\/demo\/logged-two/, `--follow printed:\n${out}`);
+  } finally {
+    follow.kill();
+  }
 });
 
 test('failures: bad token, no URL, unreachable gateway, bad flags', async () => {

@@ -64,7 +64,10 @@ function fakeWrangler(answers) {
   const run = async (args, opts = {}) => {
     calls.push({ args, input: opts.input });
     const key = Object.keys(answers).find((k) => args.join(' ').startsWith(k));
-    const a = key === undefined ? { code: 1, stderr: `unexpected wrangler call: ${args.join(' ')}` } : answers[key];
+    // Creating the config's queues and the Worker's own keys succeeds unless a test says otherwise.
+    const internalSecret = args[0] === 'secret' && args[1] === 'put' && (args[2] === 'SECRETS_MASTER_KEY' || args[2] === 'IDENTITY_SIGNING_KEY');
+    const fallback = (args[0] === 'queues' && args[1] === 'create') || internalSecret ? {} : { code: 1, stderr: `unexpected wrangler call: ${args.join(' ')}` };
+    const a = key === undefined ? fallback : answers[key];
     const r = typeof a === 'function' ? a() : a;
     return { code: r?.code ?? 0, stdout: r?.stdout ?? '', stderr: r?.stderr ?? '' };
   };
@@ -131,22 +134,34 @@ test('first deploy: checks secrets, deploys (creating KV and D1), migrates, sets
     'secret list': { stdout: JSON.stringify([{ name: 'OPENAI_API_KEY', type: 'secret_text' }]) },
     // Before the first deploy the database does not exist; deploy provisions it.
     'd1 list': () => ({ stdout: JSON.stringify(listed++ === 0 ? [] : [{ uuid: DB_ID, name: 'keygate' }]) }),
+    'queues create keygate-events-dlq': { code: 1, stderr: 'A queue with name keygate-events-dlq already exists [code: 11009]' },
+    'queues create keygate-events': {},
     deploy: { stdout: deployOutput },
     'd1 migrations apply DB --remote': {},
+    'secret put SECRETS_MASTER_KEY': {},
+    'secret put IDENTITY_SIGNING_KEY': {},
     'secret put ADMIN_TOKEN': {},
   });
   const o = captured();
   const code = await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'generated-admin-token-1234', ci: false });
   assert.equal(code, 0, o.lines.err.join('\n'));
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'deploy --config', 'd1 list', 'd1 migrations apply', 'secret put']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'queues create', 'queues create', 'deploy --config', 'd1 list', 'd1 migrations apply', 'secret put', 'secret put', 'secret put']);
+  // The Worker's own keys are generated once, sent on stdin and never printed.
+  const internal = w.calls.filter((c) => c.args[1] === 'put' && c.args[2] !== 'ADMIN_TOKEN');
+  assert.deepEqual(internal.map((c) => c.args[2]), ['SECRETS_MASTER_KEY', 'IDENTITY_SIGNING_KEY']);
+  assert.equal(Buffer.from(internal[0]?.input ?? '', 'base64').length, 32);
+  assert.equal(JSON.parse(internal[1]?.input ?? '{}').crv, 'Ed25519');
+  for (const c of internal) assert.ok(!o.lines.out.join('\n').includes(c.input ?? '<none>'));
+  // The event queue and its dead-letter queue are created (an existing one is fine).
+  assert.deepEqual(w.calls.filter((c) => c.args[0] === 'queues').map((c) => c.args[2]).sort(), ['keygate-events', 'keygate-events-dlq']);
 
   // No database_id in the config: migrations get a config naming the database deploy created.
-  const migrate = w.calls[4]?.args ?? [];
+  const migrate = w.calls[6]?.args ?? [];
   const cfgPath = migrate[migrate.indexOf('--config') + 1];
   assert.ok(cfgPath && cfgPath.endsWith('wrangler.json'));
   assert.ok(migrate.includes('--remote'));
   // The token reaches wrangler on stdin, never as an argument.
-  const put = w.calls[5];
+  const put = w.calls[9];
   assert.equal(put?.input, 'generated-admin-token-1234');
   assert.ok(!put?.args.some((a) => a.includes('generated-admin-token')));
 
@@ -158,14 +173,16 @@ test('first deploy: checks secrets, deploys (creating KV and D1), migrates, sets
 
 test('redeploy: migrations run before the new code is deployed, and an existing ADMIN_TOKEN is left alone', async () => {
   const w = fakeWrangler({
-    'secret list': { stdout: JSON.stringify([{ name: 'OPENAI_API_KEY' }, { name: 'ADMIN_TOKEN' }]) },
+    // A Worker deployed before: its own keys exist and are never replaced.
+    'secret list': { stdout: JSON.stringify(['OPENAI_API_KEY', 'ADMIN_TOKEN', 'SECRETS_MASTER_KEY', 'IDENTITY_SIGNING_KEY'].map((name) => ({ name }))) },
     'd1 list': { stdout: JSON.stringify([{ uuid: DB_ID, name: 'keygate' }, { uuid: 'other', name: 'other' }]) },
     'd1 migrations apply DB --remote': {},
+    'queues create': { code: 1, stderr: 'Queue name is already taken' },
     deploy: { stdout: deployOutput },
   });
   const o = captured();
   assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output }), 0, o.lines.err.join('\n'));
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'deploy --config']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config']);
   assert.match(o.lines.out.join('\n'), /ADMIN_TOKEN is already set/);
 });
 
@@ -178,7 +195,7 @@ test('under CI a missing ADMIN_TOKEN is not generated (it would stay in the buil
   });
   const o = captured();
   assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output, token: () => 'must-not-appear', ci: true }), 0, o.lines.err.join('\n'));
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'deploy --config']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config', 'secret put', 'secret put']);
   assert.ok(!`${o.lines.out.join('\n')}${o.lines.err.join('\n')}`.includes('must-not-appear'));
   assert.match(o.lines.err.join('\n'), /npx wrangler secret put ADMIN_TOKEN/);
 });
@@ -193,7 +210,7 @@ test('a pinned database_id is used as is: no lookup, no temporary config', async
     });
     const o = captured();
     assert.equal(await deploy({ argv: ['--config', path], wrangler: w.run, output: o.output }), 0, o.lines.err.join('\n'));
-    assert.deepEqual(w.commands(), ['secret list', 'd1 migrations apply', 'deploy --config']);
+    assert.deepEqual(w.commands(), ['secret list', 'd1 migrations apply', 'queues create', 'queues create', 'deploy --config', 'secret put', 'secret put']);
     assert.deepEqual(w.calls[1]?.args, ['d1', 'migrations', 'apply', 'DB', '--remote', '--config', path]);
   });
 });
@@ -214,7 +231,7 @@ test('a failed wrangler deploy stops: no migrations on a new database, no token'
   });
   const o = captured();
   assert.equal(await deploy({ argv: ['--config', DEPLOYABLE], wrangler: w.run, output: o.output }), 1);
-  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'deploy --config']);
+  assert.deepEqual(w.commands(), ['secret list', 'd1 list', 'queues create', 'queues create', 'deploy --config']);
   assert.match(o.lines.err.join('\n'), /`wrangler deploy` failed: Authentication error/);
   assert.ok(!o.lines.out.join('\n').includes('ADMIN_TOKEN='));
 });

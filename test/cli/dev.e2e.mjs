@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './harness.mjs';
 
 const ROOT = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 const READY_TIMEOUT_MS = 120_000;
@@ -43,18 +44,6 @@ after(() => {
   if (!hadDevVars) rmSync(DEV_VARS, { force: true });
 });
 
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether something accepts connections on the port. @param {number} port */
 function listening(port) {

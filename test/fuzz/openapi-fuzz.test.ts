@@ -13,6 +13,9 @@ import { startSession, type Answer, type Session } from './session.mjs';
 
 const SEED = 15;
 const ADMIN_TOKEN = 'test-admin-token';
+// The run is bounded by its number of runs, not by time: the document's operations grow with
+// every admin route, and a busy 2-core machine runs them slowly.
+const FUZZ_TIMEOUT_MS = 300_000;
 
 let env: Env;
 let doc: { paths: Record<string, unknown> };
@@ -60,17 +63,17 @@ describe('fuzzing the admin API from its OpenAPI document', () => {
 
   it('every operation holds the invariants under valid, boundary and invalid inputs', async () => {
     for (const op of operations(doc)) await fuzz(adminRequest(op, doc), 6, 3);
-  });
+  }, FUZZ_TIMEOUT_MS);
 });
 
 describe('fuzzing the proxy', () => {
   it('random methods, encoded paths, headers and metered bodies hold the invariants', async () => {
     await fuzz(proxyRequest(), 30);
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('admin and proxy requests mixed hold the invariants', async () => {
     await fuzz(anyRequest(doc), 20);
-  });
+  }, FUZZ_TIMEOUT_MS);
 });
 
 describe('a failing case prints as a curl', () => {

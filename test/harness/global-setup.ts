@@ -5,9 +5,19 @@ import { startDemoUpstream } from '../../scripts/demo-upstream.mjs';
 import { startUpstashStack } from '../../scripts/upstash-stack.mjs';
 import { startHostileUpstream } from '../hostile/hostile-upstream.mjs';
 import { startRealApiUpstream } from './real-api-upstream.mjs';
+import { startJsonServer } from './json-server.mjs';
+import { testIdentityJwks } from './test-secrets.mjs';
+import { makeIdpKeys, publicJwk } from './idp-keys.mjs';
 
 export default async function setup(project: TestProject) {
-  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0 });
+  // The gateway's identity keys as its /_keygate/jwks.json serves them (the Worker under test
+  // is not on a port): the demo upstream verifies x-gateway-identity against them.
+  const identityJwks = await startJsonServer(() => testIdentityJwks());
+  const upstream = await startDemoUpstream({ host: '127.0.0.1', port: 0, identityJwksUrl: `${identityJwks.url}/_keygate/jwks.json`, identityIssuer: 'https://gw.test' });
+  // An identity provider's JWKS for admin sign-in (keys made per run; tests sign with the private ones).
+  const idp = await startIdpJwks();
+  project.provide('idpJwksUrl', `${idp.server.url}/jwks.json`);
+  project.provide('idpKeys', idp.keys);
   const upstash = await startUpstashStack();
   const realApi = await startRealApiUpstream();
   const hostile = await startHostileUpstream({ host: '127.0.0.1', port: 0 });
@@ -18,6 +28,8 @@ export default async function setup(project: TestProject) {
   project.provide('hostileUpstreamPort', hostile.port);
   return async () => {
     await upstream.close();
+    await identityJwks.close();
+    await idp.server.close();
     await upstash.close();
     await realApi.close();
     await hostile.close();
@@ -31,5 +43,14 @@ declare module 'vitest' {
     upstashToken: string;
     realApiPort: number;
     hostileUpstreamPort: number;
+    idpJwksUrl: string;
+    /** Private JWKs of the test identity provider: `rs` (RS256, published), `es` (ES256, published), `rogue` (RS256, not published). */
+    idpKeys: Record<'rs' | 'es' | 'rogue', Record<string, unknown>>;
   }
+}
+
+async function startIdpJwks() {
+  const keys = makeIdpKeys();
+  const server = await startJsonServer(() => ({ keys: [publicJwk(keys.rs), publicJwk(keys.es)] }));
+  return { server, keys };
 }

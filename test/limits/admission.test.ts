@@ -2,8 +2,12 @@
 // does when the store is down, and what is settled once the response's usage is known.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { settlementOf, whenStoreDown, type AdmissionPlan } from '../../src/limits/admission';
+import { planAdmission, refusalOf, settlementOf, whenStoreDown, type AdmissionPlan } from '../../src/limits/admission';
 import type { AdmitInput } from '../../src/limits/store';
+import type { Price } from '../../src/config/schema';
+import type { KeyRecord } from '../../src/keys/record';
+import { ModelTable } from '../../src/limits/model-match';
+import type { EffectivePolicy } from '../../src/limits/policy';
 
 const input = (budgeted: boolean): AdmitInput => ({
   keyId: 'key_a',
@@ -35,6 +39,32 @@ describe('admission when the limit store is down', () => {
     expect(whenStoreDown({ requests: 'open', budget: 'closed' }, input(true))?.code).toBe('store_unavailable');
     expect(whenStoreDown({ requests: 'open', budget: 'closed' }, input(false))).toBeNull();
     expect(whenStoreDown({ requests: 'open', budget: 'open' }, input(true))).toBeNull();
+  });
+
+  it('a signed request fails closed on every route: without the store a replayed token looks fresh', () => {
+    for (const budgeted of [false, true]) {
+      const refusal = whenStoreDown({ requests: 'open', budget: 'open' }, { ...input(budgeted), replay: { id: 'jti-1', expiresAt: 1 } });
+      expect(refusal?.code).toBe('store_unavailable');
+      expect(refusal?.headers?.['retry-after']).toBe('1');
+    }
+  });
+});
+
+// planAdmission reads only the key's id, counter id and policy (credits, max_concurrent).
+const KEY = { id: 'key_a', policy: {} } as KeyRecord;
+const NO_LIMITS: EffectivePolicy = { limits: {}, modelLimits: new ModelTable([]), budget: undefined, models: null };
+const CONFIG = { prices: new ModelTable<Price>([]), DEFAULT_PRICE: { input: 1, output: 2 } };
+
+describe('signed requests in the admission', () => {
+  it('a signed request asks the store even where no limit applies and the marker is skipped', () => {
+    const admission = planAdmission({ instant_revocation: false }, KEY, NO_LIMITS, CONFIG, null, undefined, 0, null, { id: 'jti-1', expiresAt: 1 });
+    expect(admission?.ok).toBe(true);
+    expect(admission?.ok && admission.input.replay).toEqual({ id: 'jti-1', expiresAt: 1 });
+    expect(planAdmission({ instant_revocation: false }, KEY, NO_LIMITS, CONFIG, null, undefined, 0)).toBeNull();
+  });
+
+  it('a token id the store has seen is refused as token_replayed', () => {
+    expect(refusalOf({ status: 'replayed' }, 0, false).code).toBe('token_replayed');
   });
 });
 

@@ -426,5 +426,82 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
         expect((await store.admit({ ...input, lease: lease(1) })).status).toBe('admitted');
       });
     });
+
+    it('a replayed token consumes nothing: no window, budget, credits or lease of the key or its owner', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const owner = `replay-owner {x}:${crypto.randomUUID().slice(0, 8)}`;
+      const now = Date.now();
+      const budget = budgetSpec({ usd: 5, period: 'day' }, 100, now);
+      const credits = creditsSpec({ remaining: 10 }, 1, now);
+      const replay = { id: `{jti}:${crypto.randomUUID()}`, expiresAt: now + 60_000 };
+      const input = (leaseId: string) => ({
+        keyId,
+        counters: [rpm(100)],
+        budget,
+        credits,
+        owner: { id: owner, counters: [rpm(100)], budget },
+        lease: { id: leaseId, expiresAt: now + 60_000, keyMax: 2, ownerMax: 2 },
+        now,
+        replay,
+      });
+      expect((await store.admit(input(crypto.randomUUID()))).status).toBe('admitted');
+      expect(await store.admit(input(crypto.randomUUID()))).toEqual({ status: 'replayed' });
+      const key = await store.usage(keyId, [rpm(100)], budget, now, owner, credits);
+      expect([key.counters[0]?.used, key.budget?.spentMicros, key.credits?.remaining]).toEqual([1, 100, 9]);
+      const own = await store.ownerUsage(owner, [rpm(100)], budget, now);
+      expect([own.counters[0]?.used, own.budget?.spentMicros]).toEqual([1, 100]);
+      // The replay took no lease: one more fresh request fits under max_concurrent 2.
+      expect((await store.admit({ ...input(crypto.randomUUID()), replay: { id: crypto.randomUUID(), expiresAt: now + 60_000 } })).status).toBe('admitted');
+    });
+
+    it('admits a signed request token id once: a second admission with it is refused as replayed', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const replay = { id: crypto.randomUUID(), expiresAt: now + 60_000 };
+      expect((await store.admit({ keyId, counters: [rpm(100)], now, replay })).status).toBe('admitted');
+      expect((await store.admit({ keyId, counters: [rpm(100)], now, replay })).status).toBe('replayed');
+      // Without limits too (a route with no windows still checks the token id).
+      const bare = { id: crypto.randomUUID(), expiresAt: now + 60_000 };
+      expect((await store.admit({ keyId, counters: [], now, replay: bare })).status).toBe('admitted');
+      expect((await store.admit({ keyId, counters: [], now, replay: bare })).status).toBe('replayed');
+      // The replayed admission consumed nothing.
+      expect((await store.usage(keyId, [rpm(100)], undefined, now)).counters[0]?.used).toBe(1);
+    });
+
+    it('of 50 concurrent admissions with one token id exactly one is admitted', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const replay = { id: crypto.randomUUID(), expiresAt: now + 60_000 };
+      const outcomes = await Promise.all(Array.from({ length: 50 }, () => store.admit({ keyId, counters: [rpm(1000)], now, replay })));
+      expect(outcomes.filter((o) => o.status === 'admitted')).toHaveLength(1);
+      expect(outcomes.filter((o) => o.status === 'replayed')).toHaveLength(49);
+    });
+
+    it('a token id refused by a limit is not recorded; token ids are per key; a revoked key reads as blocked first', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const other = freshKeyId();
+      const now = Date.now();
+      const replay = { id: 'same-jti', expiresAt: now + 60_000 };
+      expect((await store.admit({ keyId, counters: [rpm(0)], now, replay })).status).toBe('rate_limited');
+      expect((await store.admit({ keyId, counters: [rpm(1)], now, replay })).status).toBe('admitted');
+      expect((await store.admit({ keyId: other, counters: [rpm(1)], now, replay })).status).toBe('admitted');
+      await store.setBlocked(other, 'key_revoked');
+      expect(await store.admit({ keyId: other, counters: [], now, replay })).toEqual({ status: 'blocked', reason: 'key_revoked' });
+    });
+
+    it('forgets a token id once its expiry has passed', async () => {
+      const store = makeStore();
+      const keyId = freshKeyId();
+      const now = Date.now();
+      const replay = { id: crypto.randomUUID(), expiresAt: now + 1_000 };
+      expect((await store.admit({ keyId, counters: [], now, replay })).status).toBe('admitted');
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const later = Date.now();
+      expect((await store.admit({ keyId, counters: [], now: later, replay: { ...replay, expiresAt: later + 1_000 } })).status).toBe('admitted');
+    });
   });
 }

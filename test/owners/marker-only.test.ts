@@ -49,15 +49,16 @@ describe('onlyTheMarker', () => {
         maybe(fc.integer({ min: 1, max: 5 })),
         maybe(fc.record({ rpm: fc.nat(100) })),
         maybe(fc.record({ rpm: fc.nat(100) }, { requiredKeys: [] })),
-        (instant, keyLimits, budget, credits, maxConcurrent, ownerLimits, routeLimits) => {
+        maybe(fc.record({ id: fc.string({ minLength: 1, maxLength: 64 }), expiresAt: fc.nat() })),
+        (instant, keyLimits, budget, credits, maxConcurrent, ownerLimits, routeLimits, replay) => {
           const key: KeyRecord = { ...baseKey, policy: { ...(keyLimits ? { limits: keyLimits } : {}), ...(budget ? { budget } : {}), ...(credits ? { credits } : {}), ...(maxConcurrent ? { max_concurrent: maxConcurrent } : {}) } };
           const route = { instant_revocation: instant, limits: routeLimits };
           const policy = effectivePolicy(route, key);
           const owner: OwnerLimits | null = ownerLimits ? { id: 'o', policy: ownerPolicy({ limits: ownerLimits }) } : null;
-          const plan = planAdmission(route, key, policy, config, null, undefined, Date.now(), owner);
+          const plan = planAdmission(route, key, policy, config, null, undefined, Date.now(), owner, replay);
           const markerOnlyPlan =
-            plan !== null && plan.ok && plan.input.counters.length === 0 && !plan.input.budget && !plan.input.owner && !plan.input.credits && !plan.input.lease;
-          expect(onlyTheMarker(route, key, policy, owner)).toBe(markerOnlyPlan);
+            plan !== null && plan.ok && plan.input.counters.length === 0 && !plan.input.budget && !plan.input.owner && !plan.input.credits && !plan.input.lease && !plan.input.replay;
+          expect(onlyTheMarker(route, key, policy, owner, replay)).toBe(markerOnlyPlan);
         },
       ),
     );

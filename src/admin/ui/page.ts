@@ -1,9 +1,11 @@
 // The admin web page served at GET /admin/ui: one self-contained HTML document with inline
 // CSS and JS (no external assets, works offline). The markup below holds no data; the script
-// fills the page by building DOM nodes (textContent only), so nothing from the API is ever
-// parsed as HTML. `renderAdminPage(nonce)` stamps the per-response CSP nonce.
+// (src/admin/ui/client, bundled with uPlot into generated/client-bundle.ts by
+// `npm run build:ui`) fills the page by building DOM nodes (textContent only), so nothing
+// from the API is ever parsed as HTML. `renderAdminPage(nonce)` stamps the per-response CSP
+// nonce.
 
-import { ADMIN_UI_SCRIPT } from './script';
+import { ADMIN_UI_SCRIPT, UPLOT_CSS } from './generated/client-bundle';
 import { ADMIN_UI_CSS } from './styles';
 
 const NONCE = '__KEYGATE_CSP_NONCE__';
@@ -17,7 +19,8 @@ const HTML = `<!doctype html>
 <meta name="robots" content="noindex, nofollow">
 <link rel="icon" href="data:,">
 <title>keygate admin</title>
-<style nonce="${NONCE}">${ADMIN_UI_CSS}</style>
+<style nonce="${NONCE}">${UPLOT_CSS}
+${ADMIN_UI_CSS}</style>
 </head>
 <body>
 <header class="top">
@@ -31,7 +34,7 @@ const HTML = `<!doctype html>
 
   <section id="signin-view" class="panel signin">
     <h2>Sign in</h2>
-    <p>Use the ADMIN_TOKEN or an API key with the <code>admin</code> scope. It is kept in this tab's session storage only and cleared when you sign out or close the tab.</p>
+    <p>Use the ADMIN_TOKEN or an API key with the <code>admin</code> scope. It is kept in this page's memory only: signing out, reloading or closing the tab forgets it.</p>
     <form id="signin-form" class="stack" autocomplete="off">
       <label>Admin credential
         <input id="signin-token" name="token" type="password" required autocomplete="off" spellcheck="false" autofocus>
@@ -41,6 +44,7 @@ const HTML = `<!doctype html>
   </section>
 
   <section id="app-view" class="panel" hidden>
+    <div id="overview" class="overview" aria-live="polite"></div>
     <form id="filters" class="toolbar" autocomplete="off">
       <label class="grow">Search name <input name="q" type="search" maxlength="200" placeholder="Name contains..."></label>
       <label>Status

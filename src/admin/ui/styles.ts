@@ -98,4 +98,11 @@ legend { font-size: 12px; font-weight: 600; color: var(--muted); padding: 0 4px;
 .secret { display: flex; gap: 8px; }
 .secret input { flex: 1; font-family: var(--mono); font-size: 13px; }
 .copied { color: var(--ok); font-size: 12px; min-height: 1.4em; margin-top: 6px; }
+.overview { margin: 0 0 16px; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; margin: 8px 0 12px; align-items: flex-start; }
+.chart-title { font-size: 12px; color: var(--muted); margin-bottom: 4px; }
+.top-keys ol { margin: 6px 0 0; padding-left: 20px; font-size: 13px; }
+.activity { margin-top: 12px; }
+.log-table { width: 100%; font-size: 12px; margin-top: 6px; }
+.log-table td, .log-table th { padding: 3px 6px; text-align: left; }
 `;

@@ -1,0 +1,271 @@
+// /admin/webhooks: outbound webhook endpoints (create, list, get, update, delete), a test
+// ping, the delivery record, and replay of a failed delivery. The signing secret is
+// returned once, at creation.
+
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../context';
+import { GatewayError } from '../errors';
+import { attemptDelivery } from '../webhooks/delivery';
+import { message, PING_EVENT, WEBHOOK_EVENTS } from '../webhooks/events';
+import { WebhookRepository, type Endpoint } from '../webhooks/repository';
+import { newSecret } from '../webhooks/signing';
+import { checkWebhookUrl } from '../webhooks/ssrf';
+import { enqueue } from '../events/emit';
+import { errorResponses } from './schemas';
+import { validationError } from './validation';
+
+export const webhooksApp = new OpenAPIHono<AppEnv>({
+  defaultHook: (result) => {
+    if (!result.success) throw validationError(result.error, result.target);
+  },
+});
+
+const AUTH = ['unauthorized', 'forbidden'] as const;
+const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
+const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+
+const EventType = z.enum(WEBHOOK_EVENTS);
+const WebhookParam = z.object({ id: z.string().regex(/^whe_[0-9A-Z]{26}$/, 'must be a webhook id').openapi({ param: { name: 'id', in: 'path' } }) });
+const DeliveryParam = WebhookParam.extend({
+  delivery_id: z.string().regex(/^whd_[0-9A-Z]{26}$/, 'must be a delivery id').openapi({ param: { name: 'delivery_id', in: 'path' } }),
+});
+
+const CreateBody = z
+  .object({ url: z.string().min(1).max(2048), events: z.array(EventType).min(1).max(WEBHOOK_EVENTS.length), description: z.string().max(500).default('') })
+  .strict()
+  .openapi('CreateWebhook');
+const UpdateBody = z
+  .object({ url: z.string().min(1).max(2048), events: z.array(EventType).min(1).max(WEBHOOK_EVENTS.length), description: z.string().max(500), enabled: z.boolean() })
+  .partial()
+  .strict()
+  .openapi('UpdateWebhook');
+
+const WebhookSchema = z
+  .object({
+    id: z.string(),
+    url: z.string(),
+    description: z.string(),
+    events: z.array(EventType),
+    enabled: z.boolean(),
+    disabled_reason: z.string().nullable().describe('gone (the receiver answered 410), failing (5 deliveries in a row failed every attempt) or admin'),
+    failure_count: z.number().int(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Webhook');
+const CreatedWebhookSchema = WebhookSchema.extend({ secret: z.string().describe('whsec_...: the Standard Webhooks signing secret. Shown once.') }).openapi('CreatedWebhook');
+const AttemptSchema = z.object({ attempt: z.number().int(), at: z.string(), status: z.number().int().nullable(), error: z.string().nullable(), duration_ms: z.number().int() });
+const DeliverySchema = z
+  .object({
+    id: z.string(),
+    message_id: z.string().describe('The webhook-id header: the same on every attempt and replay'),
+    type: z.string(),
+    status: z.enum(['pending', 'succeeded', 'failed']),
+    attempts: z.number().int(),
+    next_attempt_at: z.string().nullable(),
+    last_status: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    attempt_log: z.array(AttemptSchema),
+  })
+  .openapi('WebhookDelivery');
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+function present(e: Endpoint) {
+  return {
+    id: e.id,
+    url: e.url,
+    description: e.description,
+    events: e.events,
+    enabled: e.enabled,
+    disabled_reason: e.disabled_reason,
+    failure_count: e.failure_count,
+    created_at: new Date(e.created_at).toISOString(),
+    updated_at: new Date(e.updated_at).toISOString(),
+  };
+}
+
+function checkedUrl(raw: string, allowPrivate: boolean): string {
+  const check = checkWebhookUrl(raw, allowPrivate);
+  if (!check.ok) throw new GatewayError('validation_failed', undefined, { details: [{ path: 'url', message: check.reason }] });
+  return check.url.href;
+}
+
+async function found(repo: WebhookRepository, id: string): Promise<Endpoint> {
+  const e = await repo.get(id);
+  if (!e) throw new GatewayError('not_found', 'No webhook with this id.');
+  return e;
+}
+
+webhooksApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/webhooks',
+    summary: 'Create a webhook endpoint (the signing secret is returned once)',
+    tags: ['webhooks'],
+    request: { body: json(CreateBody) },
+    responses: { 201: ok(CreatedWebhookSchema, 'The endpoint and its signing secret'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', ...AUTH) },
+  }),
+  async (c) => {
+    const body = c.req.valid('json');
+    const url = checkedUrl(body.url, c.get('config').WEBHOOKS_ALLOW_PRIVATE);
+    const secret = newSecret();
+    const endpoint = await new WebhookRepository(c.env.DB).create({ url, description: body.description, events: [...new Set(body.events)], secret }, Date.now());
+    return c.json({ ...present(endpoint), secret }, 201);
+  },
+);
+
+webhooksApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/webhooks',
+    summary: 'List webhook endpoints',
+    tags: ['webhooks'],
+    request: { query: z.object({ cursor: z.string().regex(/^whe_[0-9A-Z]{26}$/).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) }) },
+    responses: { 200: ok(z.object({ webhooks: z.array(WebhookSchema), next_cursor: z.string().nullable() }).openapi('WebhookList'), 'A page of endpoints'), ...errorResponses('validation_failed', ...AUTH) },
+  }),
+  async (c) => {
+    const q = c.req.valid('query');
+    const rows = await new WebhookRepository(c.env.DB).list(q.cursor, q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    return c.json({ webhooks: page.map(present), next_cursor: rows.length > q.limit ? (page[page.length - 1]?.id ?? null) : null }, 200);
+  },
+);
+
+webhooksApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/webhooks/{id}',
+    summary: 'Get a webhook endpoint',
+    tags: ['webhooks'],
+    request: { params: WebhookParam },
+    responses: { 200: ok(WebhookSchema, 'The endpoint'), ...errorResponses('validation_failed', 'not_found', ...AUTH) },
+  }),
+  async (c) => c.json(present(await found(new WebhookRepository(c.env.DB), c.req.valid('param').id)), 200),
+);
+
+webhooksApp.openapi(
+  createRoute({
+    method: 'patch',
+    path: '/webhooks/{id}',
+    summary: 'Update a webhook endpoint (enabled: true re-enables a disabled one)',
+    tags: ['webhooks'],
+    request: { params: WebhookParam, body: json(UpdateBody) },
+    responses: { 200: ok(WebhookSchema, 'The updated endpoint'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'not_found', ...AUTH) },
+  }),
+  async (c) => {
+    const repo = new WebhookRepository(c.env.DB);
+    const { id } = c.req.valid('param');
+    await found(repo, id);
+    const body = c.req.valid('json');
+    const url = body.url === undefined ? undefined : checkedUrl(body.url, c.get('config').WEBHOOKS_ALLOW_PRIVATE);
+    const updated = await repo.update(id, { ...body, url, events: body.events ? [...new Set(body.events)] : undefined }, Date.now());
+    return c.json(present(updated as Endpoint), 200);
+  },
+);
+
+webhooksApp.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/webhooks/{id}',
+    summary: 'Delete a webhook endpoint and its delivery record',
+    tags: ['webhooks'],
+    request: { params: WebhookParam },
+    responses: { 200: ok(z.object({ deleted: z.literal(true), id: z.string() }), 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...AUTH) },
+  }),
+  async (c) => {
+    const { id } = c.req.valid('param');
+    if (!(await new WebhookRepository(c.env.DB).delete(id))) throw new GatewayError('not_found', 'No webhook with this id.');
+    return c.json({ deleted: true as const, id }, 200);
+  },
+);
+
+webhooksApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/webhooks/{id}/test',
+    summary: 'Send a signed webhook.ping to the endpoint now and report the attempt',
+    tags: ['webhooks'],
+    request: { params: WebhookParam },
+    responses: { 200: ok(DeliverySchema, 'The ping delivery (succeeded or failed, with the attempt)'), ...errorResponses('validation_failed', 'not_found', ...AUTH) },
+  }),
+  async (c) => {
+    const repo = new WebhookRepository(c.env.DB);
+    const endpoint = await found(repo, c.req.valid('param').id);
+    const now = Date.now();
+    const ping = message(`msg_ping_${crypto.randomUUID().replaceAll('-', '')}`, PING_EVENT, now, { webhook_id: endpoint.id });
+    const [deliveryId] = await repo.insertMessages([{ message: ping, endpoints: [endpoint.id] }], now);
+    const config = c.get('config');
+    // One attempt, now: a ping is a check, not an event to retry for a day.
+    await attemptDelivery(repo, deliveryId as string, 1, { maxAttempts: 1, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: undefined }, now);
+    return c.json(await presentDelivery(repo, deliveryId as string), 200);
+  },
+);
+
+webhooksApp.openapi(
+  createRoute({
+    method: 'get',
+    path: '/webhooks/{id}/deliveries',
+    summary: 'Deliveries to this endpoint, newest first, with every attempt',
+    tags: ['webhooks'],
+    request: { params: WebhookParam, query: z.object({ cursor: z.string().regex(/^whd_[0-9A-Z]{26}$/).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) }) },
+    responses: {
+      200: ok(z.object({ deliveries: z.array(DeliverySchema), next_cursor: z.string().nullable() }).openapi('WebhookDeliveryList'), 'A page of deliveries'),
+      ...errorResponses('validation_failed', 'not_found', ...AUTH),
+    },
+  }),
+  async (c) => {
+    const repo = new WebhookRepository(c.env.DB);
+    const { id } = c.req.valid('param');
+    await found(repo, id);
+    const q = c.req.valid('query');
+    const rows = await repo.deliveries(id, q.cursor, q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    const deliveries = await Promise.all(page.map(async (d) => ({ ...deliveryFields(d), type: d.type, attempt_log: (await repo.attempts(d.id)).map(presentAttempt) })));
+    return c.json({ deliveries, next_cursor: rows.length > q.limit ? (page[page.length - 1]?.id ?? null) : null }, 200);
+  },
+);
+
+webhooksApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/webhooks/{id}/deliveries/{delivery_id}/replay',
+    summary: 'Send a failed or finished delivery again (same webhook-id), with a fresh attempt budget',
+    tags: ['webhooks'],
+    request: { params: DeliveryParam },
+    responses: { 202: ok(DeliverySchema, 'The delivery, pending again'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH) },
+  }),
+  async (c) => {
+    const repo = new WebhookRepository(c.env.DB);
+    const { id, delivery_id } = c.req.valid('param');
+    const d = await repo.delivery(delivery_id);
+    if (!d || d.delivery.endpoint_id !== id) throw new GatewayError('not_found', 'No such delivery for this webhook.');
+    if (!(await repo.replay(delivery_id, Date.now()))) throw new GatewayError('conflict', 'The delivery is already pending.');
+    c.executionCtx.waitUntil(enqueue(c.env.EVENTS, { kind: 'delivery', delivery_id, attempt: 1 }));
+    return c.json(await presentDelivery(repo, delivery_id), 202);
+  },
+);
+
+type DeliveryRow = Awaited<ReturnType<WebhookRepository['deliveries']>>[number];
+function deliveryFields(d: Omit<DeliveryRow, 'type'>) {
+  return {
+    id: d.id,
+    message_id: d.message_id,
+    status: d.status,
+    attempts: d.attempts,
+    next_attempt_at: iso(d.next_attempt_at),
+    last_status: d.last_status,
+    last_error: d.last_error,
+    created_at: new Date(d.created_at).toISOString(),
+    updated_at: new Date(d.updated_at).toISOString(),
+  };
+}
+const presentAttempt = (a: { attempt: number; at: number; status: number | null; error: string | null; duration_ms: number }) => ({ ...a, at: new Date(a.at).toISOString() });
+
+async function presentDelivery(repo: WebhookRepository, id: string) {
+  const d = await repo.delivery(id);
+  if (!d) throw new GatewayError('not_found');
+  const type = d.payload ? ((JSON.parse(d.payload) as { type: string }).type ?? '') : '';
+  return { ...deliveryFields(d.delivery), type, attempt_log: (await repo.attempts(id)).map(presentAttempt) };
+}

@@ -1,0 +1,28 @@
+// The cron's share of request logs and webhooks: retention (LOG_RETENTION_DAYS for the log,
+// ROLLUP_RETENTION_DAYS for the rollups), key.* webhooks for recent audit entries (key.expired
+// comes from this same cron run), and re-queueing deliveries whose queue job was lost.
+// A failure here is logged and never stops the key cleanup that ran before it.
+
+import type { LoadedConfig } from '../config/load';
+import type { Env } from '../env';
+import { dispatchAudit, requeueOverdue } from '../webhooks/outbox';
+import { pruneLogs } from './log-store';
+
+export async function runEventMaintenance(env: Env, config: LoadedConfig, now: number): Promise<{ logsRemoved: number; rollupsRemoved: number; webhooksQueued: number }> {
+  let logsRemoved = 0;
+  let rollupsRemoved = 0;
+  let webhooksQueued = 0;
+  try {
+    const pruned = await pruneLogs(env.DB, now, config.LOG_RETENTION_DAYS, config.ROLLUP_RETENTION_DAYS);
+    logsRemoved = pruned.logs;
+    rollupsRemoved = pruned.rollups;
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'error', event: 'log_retention_failed', message: err instanceof Error ? err.message : String(err) }));
+  }
+  try {
+    webhooksQueued = (await dispatchAudit(env.DB, env.EVENTS, now)) + (await requeueOverdue(env.DB, env.EVENTS, now));
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'error', event: 'webhook_sweep_failed', message: err instanceof Error ? err.message : String(err) }));
+  }
+  return { logsRemoved, rollupsRemoved, webhooksQueued };
+}

@@ -1,0 +1,206 @@
+// D1 access for webhook endpoints, messages, deliveries and attempts. All SQL of
+// src/webhooks lives here.
+
+import { ulid } from '../lib/ids';
+import type { NewMessage, WebhookEventType } from './events';
+
+export interface Endpoint {
+  id: string;
+  url: string;
+  description: string;
+  events: WebhookEventType[];
+  secret: string;
+  enabled: boolean;
+  disabled_reason: string | null;
+  failure_count: number;
+  created_at: number;
+  updated_at: number;
+}
+
+interface EndpointRow extends Omit<Endpoint, 'events' | 'enabled'> {
+  events: string;
+  enabled: number;
+}
+
+export interface Delivery {
+  id: string;
+  endpoint_id: string;
+  message_id: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  next_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface Attempt {
+  attempt: number;
+  at: number;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+const fromRow = (r: EndpointRow): Endpoint => ({ ...r, events: JSON.parse(r.events) as WebhookEventType[], enabled: r.enabled === 1 });
+
+export class WebhookRepository {
+  constructor(private readonly db: D1Database) {}
+
+  async create(e: Pick<Endpoint, 'url' | 'description' | 'events' | 'secret'>, now: number): Promise<Endpoint> {
+    const endpoint: Endpoint = { ...e, id: `whe_${ulid(now)}`, enabled: true, disabled_reason: null, failure_count: 0, created_at: now, updated_at: now };
+    await this.db
+      .prepare('INSERT INTO webhook_endpoints (id, url, description, events, secret, enabled, failure_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?)')
+      .bind(endpoint.id, e.url, e.description, JSON.stringify(e.events), e.secret, now, now)
+      .run();
+    return endpoint;
+  }
+
+  async get(id: string): Promise<Endpoint | null> {
+    const row = await this.db.prepare('SELECT * FROM webhook_endpoints WHERE id = ?').bind(id).first<EndpointRow>();
+    return row ? fromRow(row) : null;
+  }
+
+  async list(cursor: string | undefined, limit: number): Promise<Endpoint[]> {
+    const res = cursor
+      ? await this.db.prepare('SELECT * FROM webhook_endpoints WHERE id > ? ORDER BY id LIMIT ?').bind(cursor, limit).all<EndpointRow>()
+      : await this.db.prepare('SELECT * FROM webhook_endpoints ORDER BY id LIMIT ?').bind(limit).all<EndpointRow>();
+    return res.results.map(fromRow);
+  }
+
+  async enabled(): Promise<Endpoint[]> {
+    const res = await this.db.prepare('SELECT * FROM webhook_endpoints WHERE enabled = 1 LIMIT 1000').all<EndpointRow>();
+    return res.results.map(fromRow);
+  }
+
+  async update(id: string, patch: Partial<Pick<Endpoint, 'url' | 'description' | 'events' | 'enabled'>>, now: number): Promise<Endpoint | null> {
+    const sets: string[] = ['updated_at = ?'];
+    const args: unknown[] = [now];
+    if (patch.url !== undefined) (sets.push('url = ?'), args.push(patch.url));
+    if (patch.description !== undefined) (sets.push('description = ?'), args.push(patch.description));
+    if (patch.events !== undefined) (sets.push('events = ?'), args.push(JSON.stringify(patch.events)));
+    if (patch.enabled === true) sets.push('enabled = 1', 'disabled_reason = NULL', 'failure_count = 0');
+    if (patch.enabled === false) sets.push("enabled = 0, disabled_reason = 'admin'");
+    await this.db.prepare(`UPDATE webhook_endpoints SET ${sets.join(', ')} WHERE id = ?`).bind(...args, id).run();
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const [res] = await this.db.batch([
+      this.db.prepare('DELETE FROM webhook_endpoints WHERE id = ?').bind(id),
+      this.db.prepare('DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = ?)').bind(id),
+      this.db.prepare('DELETE FROM webhook_deliveries WHERE endpoint_id = ?').bind(id),
+    ]);
+    return (res?.meta.changes ?? 0) > 0;
+  }
+
+  /**
+   * Inserts each message once (by its stable id) and one pending delivery per endpoint and
+   * message (unique); returns the deliveries created now, so an event seen again sends nothing.
+   */
+  async insertMessages(messages: readonly { message: NewMessage; endpoints: readonly string[] }[], now: number): Promise<string[]> {
+    const statements: D1PreparedStatement[] = [];
+    const ids: (string | null)[] = [];
+    for (const { message, endpoints } of messages) {
+      statements.push(
+        this.db.prepare('INSERT OR IGNORE INTO webhook_messages (id, type, payload, created_at) VALUES (?, ?, ?, ?)').bind(message.id, message.type, message.payload, message.at),
+      );
+      ids.push(null);
+      for (const endpoint of endpoints) {
+        const id = `whd_${ulid(now)}`;
+        statements.push(
+          this.db
+            .prepare(
+              `INSERT OR IGNORE INTO webhook_deliveries (id, endpoint_id, message_id, status, attempts, next_attempt_at, created_at, updated_at)
+               VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)`,
+            )
+            .bind(id, endpoint, message.id, now, now, now),
+        );
+        ids.push(id);
+      }
+    }
+    if (statements.length === 0) return [];
+    const results = await this.db.batch(statements);
+    return ids.filter((id, i): id is string => id !== null && (results[i]?.meta.changes ?? 0) > 0);
+  }
+
+  async delivery(id: string): Promise<{ delivery: Delivery; endpoint: Endpoint | null; payload: string | null } | null> {
+    const d = await this.db.prepare('SELECT * FROM webhook_deliveries WHERE id = ?').bind(id).first<Delivery>();
+    if (!d) return null;
+    const [endpoint, msg] = await Promise.all([this.get(d.endpoint_id), this.db.prepare('SELECT payload FROM webhook_messages WHERE id = ?').bind(d.message_id).first<{ payload: string }>()]);
+    return { delivery: d, endpoint, payload: msg?.payload ?? null };
+  }
+
+  async deliveries(endpointId: string, cursor: string | undefined, limit: number): Promise<(Delivery & { type: string })[]> {
+    const args: unknown[] = [endpointId];
+    let sql = 'SELECT d.*, m.type AS type FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id WHERE d.endpoint_id = ?';
+    if (cursor) (sql += ' AND d.id < ?'), args.push(cursor);
+    const res = await this.db.prepare(`${sql} ORDER BY d.id DESC LIMIT ?`).bind(...args, limit).all<Delivery & { type: string }>();
+    return res.results;
+  }
+
+  async attempts(deliveryId: string): Promise<Attempt[]> {
+    const res = await this.db.prepare('SELECT attempt, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt').bind(deliveryId).all<Attempt>();
+    return res.results;
+  }
+
+  /** Records an attempt and the delivery's new state in one batch; also the endpoint's failure streak. */
+  async recordAttempt(
+    d: Delivery,
+    a: Attempt,
+    next: { status: Delivery['status']; next_attempt_at: number | null },
+    endpoint: { reset: boolean; failed: boolean; disable: 'gone' | null; disableAfter: number },
+  ): Promise<void> {
+    const statements = [
+      this.db
+        .prepare('INSERT INTO webhook_attempts (id, delivery_id, attempt, at, status, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .bind(`wha_${ulid(a.at)}`, d.id, a.attempt, a.at, a.status, a.error, a.duration_ms),
+      this.db
+        .prepare('UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_status = ?, last_error = ?, updated_at = ? WHERE id = ?')
+        .bind(next.status, a.attempt, next.next_attempt_at, a.status, a.error, a.at, d.id),
+    ];
+    if (endpoint.reset) statements.push(this.db.prepare('UPDATE webhook_endpoints SET failure_count = 0 WHERE id = ?').bind(d.endpoint_id));
+    if (endpoint.failed) {
+      statements.push(
+        this.db
+          .prepare(
+            `UPDATE webhook_endpoints SET failure_count = failure_count + 1,
+               enabled = CASE WHEN failure_count + 1 >= ? THEN 0 ELSE enabled END,
+               disabled_reason = CASE WHEN failure_count + 1 >= ? AND enabled = 1 THEN 'failing' ELSE disabled_reason END WHERE id = ?`,
+          )
+          .bind(endpoint.disableAfter, endpoint.disableAfter, d.endpoint_id),
+      );
+    }
+    if (endpoint.disable === 'gone') {
+      statements.push(this.db.prepare("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = 'gone', updated_at = ? WHERE id = ?").bind(a.at, d.endpoint_id));
+    }
+    await this.db.batch(statements);
+  }
+
+  async markFailed(id: string, error: string, now: number): Promise<void> {
+    await this.db.prepare("UPDATE webhook_deliveries SET status = 'failed', last_error = ?, updated_at = ? WHERE id = ?").bind(error, now, id).run();
+  }
+
+  /** A failed delivery goes back to pending with a fresh attempt budget. */
+  async replay(id: string, now: number): Promise<boolean> {
+    const res = await this.db
+      .prepare("UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND status != 'pending'")
+      .bind(now, now, id)
+      .run();
+    return res.meta.changes > 0;
+  }
+
+  /** Pending deliveries whose job is overdue (a lost send): claimed by moving next_attempt_at. */
+  async claimOverdue(now: number, graceMs: number, limit: number): Promise<{ id: string; attempts: number }[]> {
+    const res = await this.db
+      .prepare(
+        `UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id IN
+           (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at < ? ORDER BY next_attempt_at LIMIT ?)
+         RETURNING id, attempts`,
+      )
+      .bind(now, now - graceMs, limit)
+      .all<{ id: string; attempts: number }>();
+    return res.results;
+  }
+}

@@ -1,0 +1,223 @@
+// Signed requests (`Authorization: JWT`, HS256 with a key's signing secret), end to end on
+// both limit stores: every bad token is refused with its code, the key's own state applies,
+// and a token id is admitted once, even when 50 copies arrive at once.
+
+import { describe, expect, it } from 'vitest';
+import type { Echo } from '../harness/gateway';
+import { bridgeStats, downGateway, errorOf, gateway, STORE_KINDS, type Gateway, type Vars } from '../limits/stores';
+import { upstreamOrigin } from '../harness/gateway';
+import { asymmetricToken, jwtAuth, signToken, unsignedToken } from './sign';
+import { signedRequestToken } from '../../cli/commands.mjs';
+
+const vars = (): Vars => ({
+  ROUTES: [
+    { path: '/signed', upstream: upstreamOrigin(), limits: { rpm: 10_000 } },
+    { path: '/signed-only', upstream: upstreamOrigin(), auth: ['signed'] },
+    { path: '/keys-only', upstream: upstreamOrigin(), auth: ['key'] },
+    { path: '/bare', upstream: upstreamOrigin(), instant_revocation: false },
+  ],
+});
+
+async function pair(gw: Gateway, body: Record<string, unknown> = {}): Promise<{ id: string; key: string; secret: string }> {
+  const created = await gw.createKey({ signing_secret: true, ...body });
+  expect(typeof created.signing_secret).toBe('string');
+  return { id: created.id, key: created.key, secret: created.signing_secret as string };
+}
+
+describe.each(STORE_KINDS)('signed requests (%s store)', (kind) => {
+  const gw = gateway(kind, vars());
+
+  it('a signed request reaches the upstream as the key, without the token', async () => {
+    const { id, secret } = await pair(gw, { owner: 'acme', scopes: ['read', 'write'] });
+    const res = await gw.call('/signed/hello', { headers: jwtAuth(await signToken(id, secret)) });
+    expect(res.status).toBe(200);
+    const echo = (await res.json()) as Echo;
+    expect(echo.headers['x-gateway-key-id']).toBe(id);
+    expect(echo.headers['x-gateway-owner']).toBe('acme');
+    expect(echo.headers.authorization).toBeUndefined();
+  });
+
+  it('the signing secret is shown once and never appears in the key record or the audit log', async () => {
+    const { id, secret } = await pair(gw);
+    const record = await (await gw.admin(`/keys/${id}`)).text();
+    const audit = await (await gw.admin(`/audit?key_id=${id}`)).text();
+    expect(record).not.toContain(secret);
+    expect(audit).not.toContain(secret);
+    expect(audit).toContain('signing_secret');
+  });
+
+  it('a token printed by `keygate sign` is accepted once', async () => {
+    const { id, secret } = await pair(gw);
+    const token = signedRequestToken(id, secret, 60);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(token) })).status).toBe(200);
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(token) }))).code).toBe('token_replayed');
+  });
+
+  it('a keygate key in x-api-key wins: an Authorization: JWT beside it is the upstream\'s and travels on', async () => {
+    const { key } = await pair(gw);
+    const upstreamJwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1cHN0cmVhbSJ9.c2ln';
+    const res = await gw.call('/signed/x', { headers: { 'x-api-key': key, authorization: `JWT ${upstreamJwt}` } });
+    expect(res.status).toBe(200);
+    const echo = (await res.json()) as Echo;
+    expect(echo.headers.authorization).toBe(`JWT ${upstreamJwt}`);
+    expect(echo.headers['x-api-key']).toBeUndefined();
+  });
+
+  it('refuses a tampered token', async () => {
+    const { id, secret } = await pair(gw);
+    const token = await signToken(id, secret);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(atob(p.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
+    const forged = btoa(JSON.stringify({ ...claims, jti: 'forged' })).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const res = await gw.call('/signed/x', { headers: jwtAuth(`${h}.${forged}.${s}`) });
+    expect(res.status).toBe(401);
+    expect((await errorOf(res)).code).toBe('invalid_signature');
+  });
+
+  it('refuses a token signed with another secret', async () => {
+    const { id } = await pair(gw);
+    const res = await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, 'kgs_not-the-secret')) });
+    expect((await errorOf(res)).code).toBe('invalid_signature');
+  });
+
+  it('refuses alg none and asymmetric algorithms (HS/RS and HS/EdDSA confusion)', async () => {
+    const { id } = await pair(gw);
+    for (const token of [unsignedToken(id), await asymmetricToken(id, 'RS256'), await asymmetricToken(id, 'EdDSA')]) {
+      const res = await gw.call('/signed/x', { headers: jwtAuth(token) });
+      expect(res.status).toBe(401);
+      expect((await errorOf(res)).code).toBe('invalid_signature');
+    }
+  });
+
+  it('refuses an expired token and one issued in the future', async () => {
+    const { id, secret } = await pair(gw);
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret, { iat: now - 200, exp: now - 100 })) });
+    expect((await errorOf(expired)).code).toBe('token_expired');
+    const future = await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret, { iat: now + 120, exp: now + 180 })) });
+    expect((await errorOf(future)).code).toBe('token_expired');
+  });
+
+  it('refuses a token that lives longer than 300 seconds', async () => {
+    const { id, secret } = await pair(gw);
+    const now = Math.floor(Date.now() / 1000);
+    const res = await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret, { iat: now, exp: now + 301 })) });
+    expect(res.status).toBe(401);
+    expect((await errorOf(res)).code).toBe('token_lifetime_too_long');
+    const ok = await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret, { iat: now, exp: now + 300 })) });
+    expect(ok.status).toBe(200);
+  });
+
+  it('refuses tokens without jti, or naming a key that has no secret', async () => {
+    const { id, secret } = await pair(gw);
+    const noJti = await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret, { jti: undefined })) });
+    expect((await errorOf(noJti)).code).toBe('invalid_signature');
+    const plain = await gw.createKey({});
+    const res = await gw.call('/signed/x', { headers: jwtAuth(await signToken(plain.id, secret)) });
+    expect((await errorOf(res)).code).toBe('invalid_signature');
+  });
+
+  it('a revoked key is refused even with a valid token', async () => {
+    const { id, secret } = await pair(gw);
+    expect((await gw.admin(`/keys/${id}/revoke`, { method: 'POST', json: { reason: 'test' } })).status).toBe(200);
+    const res = await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) });
+    expect((await errorOf(res)).code).toBe('key_revoked');
+  });
+
+  it('a deleted key\'s tokens are refused, and its secret goes with it', async () => {
+    const { id, secret } = await pair(gw);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) })).status).toBe(200);
+    expect((await gw.admin(`/keys/${id}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) }))).code).toBe('invalid_signature');
+    expect((await gw.admin(`/keys/${id}/signing-secret`, { method: 'POST' })).status).toBe(404);
+  });
+
+  it('a replayed token is refused, on routes with and without limits', async () => {
+    const { id, secret } = await pair(gw);
+    for (const path of ['/signed/x', '/bare/x']) {
+      const token = await signToken(id, secret);
+      expect((await gw.call(path, { headers: jwtAuth(token) })).status).toBe(200);
+      const again = await gw.call(path, { headers: jwtAuth(token) });
+      expect(again.status).toBe(401);
+      expect((await errorOf(again)).code).toBe('token_replayed');
+    }
+  });
+
+  it('of 50 concurrent copies of one token exactly one is admitted', async () => {
+    const { id, secret } = await pair(gw);
+    const token = await signToken(id, secret);
+    const responses = await Promise.all(Array.from({ length: 50 }, () => gw.call('/signed/x', { headers: jwtAuth(token) })));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+    const codes = await Promise.all(responses.filter((r) => r.status !== 200).map(async (r) => (await errorOf(r)).code));
+    expect(new Set(codes)).toEqual(new Set(['token_replayed']));
+  });
+
+  it('a route with auth = ["signed"] refuses the plain key; one with ["key"] refuses tokens', async () => {
+    const { id, key, secret } = await pair(gw);
+    const plain = await gw.call('/signed-only/x', { headers: { authorization: `Bearer ${key}` } });
+    expect(plain.status).toBe(401);
+    expect((await errorOf(plain)).code).toBe('invalid_signature');
+    expect((await gw.call('/signed-only/x', { headers: jwtAuth(await signToken(id, secret)) })).status).toBe(200);
+    const signed = await gw.call('/keys-only/x', { headers: jwtAuth(await signToken(id, secret)) });
+    expect((await errorOf(signed)).code).toBe('missing_key');
+    expect((await gw.call('/keys-only/x', { headers: { authorization: `Bearer ${key}` } })).status).toBe(200);
+  });
+
+  it('rotating the signing secret retires the old one', async () => {
+    const { id, secret } = await pair(gw);
+    const res = await gw.admin(`/keys/${id}/signing-secret`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    const { signing_secret: next } = (await res.json()) as { signing_secret: string };
+    expect(next).not.toBe(secret);
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) }))).code).toBe('invalid_signature');
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, next)) })).status).toBe(200);
+  });
+
+  it('fails closed when the limit store is down, even on a route that fails open', async () => {
+    const { id, secret } = await pair(gw);
+    const down = downGateway(kind, vars());
+    const res = await down.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) });
+    expect(res.status).toBe(503);
+    expect((await errorOf(res)).code).toBe('store_unavailable');
+  });
+});
+
+describe('signed requests on Upstash', () => {
+  it('checks the token id in the admission\'s one round trip', async () => {
+    const tag = `signed-${crypto.randomUUID()}`;
+    const gw = gateway('upstash', vars(), { tag });
+    const { id, secret } = await pair(gw);
+    const token = await signToken(id, secret);
+    const before = await bridgeStats(tag);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(token) })).status).toBe(200);
+    const after = await bridgeStats(tag);
+    expect(after.httpRequests - before.httpRequests).toBe(1);
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(token) }))).code).toBe('token_replayed');
+    expect((await bridgeStats(tag)).httpRequests - after.httpRequests).toBe(1);
+  });
+});
+
+describe('signing secrets at rest', () => {
+  const gw = gateway('durable_object', vars());
+
+  it('a missing master key refuses to issue a secret and creates no key', async () => {
+    const noMaster = gateway('durable_object', { ...vars(), SECRETS_MASTER_KEY: undefined });
+    const res = await noMaster.admin('/keys', { method: 'POST', json: { name: 'no-master', signing_secret: true } });
+    expect(res.status).toBe(500);
+    expect((await errorOf(res)).code).toBe('config_invalid');
+    const list = (await (await gw.admin('/keys?q=no-master')).json()) as { keys: unknown[] };
+    expect(list.keys).toHaveLength(0);
+  });
+
+  it('secrets sealed under the previous master still verify after the master rotates', async () => {
+    const { id, secret } = await pair(gw);
+    const next = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+    const rotated = gateway('durable_object', { ...vars(), SECRETS_MASTER_KEY: next, SECRETS_MASTER_KEY_PREVIOUS: gw.env.SECRETS_MASTER_KEY as string });
+    expect((await rotated.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) })).status).toBe(200);
+    // Without the previous master the old secret cannot be opened: refused, never admitted.
+    const { id: id2, secret: secret2 } = await pair(gw);
+    const lost = gateway('durable_object', { ...vars(), SECRETS_MASTER_KEY: next });
+    expect((await errorOf(await lost.call('/signed/x', { headers: jwtAuth(await signToken(id2, secret2)) }))).code).toBe('invalid_signature');
+  });
+});
