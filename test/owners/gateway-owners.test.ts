@@ -3,7 +3,9 @@
 // refusal naming the holder, and exact admission under concurrency.
 
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { QueueMessage, RequestEvent } from '../../src/events/messages';
 import { bearer, upstreamOrigin } from '../harness/gateway';
+import { capturingQueue } from '../events/queue';
 import { awayFromMinuteEdge, chatBody, errorOf, gateway, postJson, STORE_KINDS, windowOf } from '../limits/stores';
 
 const origin = () => upstreamOrigin();
@@ -125,5 +127,21 @@ describe.each(STORE_KINDS)('owners and /admin/verify (%s store)', (kind) => {
     const third = (await (await gw.admin('/verify', { method: 'POST', json: { key, consume: true } })).json()) as { valid: boolean; code: string };
     expect(third).toMatchObject({ valid: false, code: 'rate_limited' });
     expect((await gw.call('/api/x', { headers: bearer(key) })).status).toBe(429);
+  });
+});
+
+describe("request events of an owner's refusals", () => {
+  it("a refusal by the owner's window is logged without naming it as the key's window (no limit.exceeded for the key)", async () => {
+    const captured = capturingQueue();
+    const gw = gateway('durable_object', { ROUTES: [{ path: '/api', upstream: origin() }], EVENTS: captured.queue });
+    const owner = freshOwner('events');
+    expect((await gw.admin(ownerPath(owner), { method: 'PUT', json: { limits: { rpm: 1 } } })).status).toBe(200);
+    const key = await gw.createKey({ owner, limits: { rpm: 100 } });
+    expect((await gw.call('/api/x', { headers: bearer(key.key) })).status).toBe(200);
+    const byOwner = await gw.call('/api/x', { headers: bearer(key.key) });
+    expect((await errorOf(byOwner)).details).toMatchObject({ holder: 'owner', limit: 'rpm' });
+    const events = captured.sent.map((s) => s.body).filter((m: QueueMessage): m is RequestEvent => m.kind === 'request' && m.key_id === key.id);
+    expect(events.map((e) => e.outcome)).toEqual(['ok', 'rate_limited']);
+    expect(events[1]?.limit).toBeUndefined();
   });
 });
