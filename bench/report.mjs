@@ -32,6 +32,10 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     zero_d1_reads_warm: warm.d1ReadsPerRequest === 0,
     redis_round_trips_eq_1: redisRoundTrips === 1 && m.exact.ok === m.exact.sent,
     limits_overhead_le_round_trip: overheadMeasured <= overheadBudget,
+    default_ratio_ge_0_85: rps('keygate_default') / rps('passthrough') >= 0.85,
+    limited_ratio_durable_object_ge_0_75: rps('durable_object') / rps('passthrough') >= 0.75,
+    limited_ratio_upstash_ge_0_75: rps('upstash') / rps('passthrough') >= 0.75,
+    owner_limits_cost_le_10pct: rps('owner_limits') >= 0.9 * rps('durable_object'),
     signed_ratio_ge_0_9: rps('signed_request') / rps('durable_object') >= 0.9,
     identity_jwt_ratio_ge_0_9: rps('identity_jwt') / rps('keygate') >= 0.9,
   };
@@ -44,6 +48,13 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     redis_round_trips_eq_1: `bridge HTTP requests per admitted request ${round(redisRoundTrips, 4)} (== 1; ${m.exact.ok}/${m.exact.sent} admitted)`,
     limits_overhead_le_round_trip: `${Number.isFinite(serialOverhead) ? 'unloaded ' : ''}p50 limits (Upstash) - p50 no limits = ${round(overheadMeasured, 3)} ms (<= one store round trip ${Number.isFinite(workerRtt) ? 'from a Worker' : 'from Node'} ${round(roundTrip, 3)} + 0.2 = ${round(overheadBudget, 3)} ms)`,
   };
+
+  Object.assign(targetText, {
+    default_ratio_ge_0_85: `default route/pass-through throughput ${round(rps('keygate_default') / rps('passthrough'), 3)} (>= 0.85)`,
+    limited_ratio_durable_object_ge_0_75: `limited route (Durable Object)/pass-through ${round(rps('durable_object') / rps('passthrough'), 3)} (>= 0.75)`,
+    limited_ratio_upstash_ge_0_75: `limited route (Upstash)/pass-through ${round(rps('upstash') / rps('passthrough'), 3)} (>= 0.75)`,
+    owner_limits_cost_le_10pct: `key + owner limits ${round(rps('owner_limits'), 0)} req/s vs key limits ${round(rps('durable_object'), 0)} req/s (>= 90%)`,
+  });
 
   const signedRatio = rps('signed_request') / rps('durable_object');
   const identityRatio = rps('identity_jwt') / rps('keygate');
@@ -67,8 +78,10 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     ['g. keygate default route (DO marker)', 'keygate_default'],
     ['e. keygate limits, Durable Object', 'durable_object'],
     ['f. keygate limits, Upstash', 'upstash'],
-    ['i. signed request, limits (DO)', 'signed_request'],
-    ['j. keygate no limits + identity_jwt', 'identity_jwt'],
+    ['e2. keygate key + owner limits, Durable Object', 'owner_limits'],
+    ['i. floor: Worker with one store call, then proxy', 'floor_store'],
+    ['j. signed request, limits (DO)', 'signed_request'],
+    ['k. keygate no limits + identity_jwt', 'identity_jwt'],
   ];
   const lines = [];
   lines.push('');
@@ -164,6 +177,13 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
       keygate_default_rps: round(rps('keygate_default'), 1),
       durable_object_rps: round(rps('durable_object'), 1),
       upstash_rps: round(rps('upstash'), 1),
+      default_ratio: round(rps('keygate_default') / rps('passthrough'), 4),
+      limited_ratio_durable_object: round(rps('durable_object') / rps('passthrough'), 4),
+      limited_ratio_upstash: round(rps('upstash') / rps('passthrough'), 4),
+      owner_limits_rps: round(rps('owner_limits'), 1),
+      owner_limits_cost: round(1 - rps('owner_limits') / rps('durable_object'), 4),
+      floor_store_rps: round(rps('floor_store'), 1),
+      store_calls_per_admitted_request_under_load: round(redisUnderLoad, 4),
       signed_request_rps: round(rps('signed_request'), 1),
       identity_jwt_rps: round(rps('identity_jwt'), 1),
       signed_ratio: round(signedRatio, 4),

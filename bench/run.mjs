@@ -22,7 +22,7 @@ import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
 import { bridgeRoundTrip, probeOnce, sampleServerTiming, sendExactly, storeProbeBody } from './probes.mjs';
 import { report } from './report.mjs';
-import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
+import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, putOwner, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -132,14 +132,24 @@ async function main() {
   const baseKey = base ? await createKey(base.url, adminToken, { name: 'bench-baseline' }) : null;
 
   await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf), applyMigrations(kge.mf)]);
-  const [loadKey, sampleKey, upstashKey, eventsKey, signedKey] = await Promise.all([
+  // An owner with limits: its key is admitted in the owner's shard, against both holders.
+  await putOwner(kg.url, adminToken, 'bench-owner', { limits: { rpm: 1_000_000_000, rpd: 1_000_000_000 } });
+  const [loadKey, sampleKey, upstashKey, eventsKey, signedKey, ownedKey] = await Promise.all([
     createKey(kg.url, adminToken, { name: 'bench-load' }),
     createKey(kg.url, adminToken, { name: 'bench-sample' }),
     createKey(kgu.url, adminToken, { name: 'bench-upstash' }),
     createKey(kge.url, adminToken, { name: 'bench-logging' }),
     createKey(kg.url, adminToken, { name: 'bench-signed', signing_secret: true }),
+    createKey(kg.url, adminToken, { name: 'bench-owned', owner: 'bench-owner' }),
   ]);
   const signedPair = { keyId: signedKey.id, secret: /** @type {string} */ (/** @type {any} */ (signedKey).signing_secret) };
+  // The floor for a limited route: a Worker that makes one store call, then proxies.
+  const floorStore = await startWorker({
+    ...common,
+    scriptPath: probeScript,
+    bindings: { STORE_URL: stack.url, STORE_TOKEN: stack.token, STORE_BODY: await storeProbeBody(stack), UPSTREAM: upstream.url },
+  });
+  cleanups.push(() => floorStore.mf.dispose());
   const auth = (/** @type {string} */ key) => ({ authorization: `Bearer ${key}` });
   const badKey = breakChecksum(loadKey.key);
   // Everyone gets the same kind of request; direct and pass-through ignore the header.
@@ -184,10 +194,12 @@ async function main() {
     { key: 'direct_bad_key', label: 'd2. keygate bad key, direct socket', url: `${kg.directUrl}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'keygate_default', label: 'g. keygate default route (DO marker)', url: `${kg.url}/default${PATH}`, headers: auth(loadKey.key) },
     { key: 'durable_object', label: 'e. keygate limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(loadKey.key) },
+    { key: 'owner_limits', label: 'e2. keygate key + owner limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(ownedKey.key) },
+    { key: 'floor_store', label: 'i. floor: Worker with one store call, then proxy', url: `${floorStore.url}${PATH}?store=1&proxy=1`, headers: auth(loadKey.key) },
     // A fresh HS256 token per request (Authorization: JWT), same route and store as e.
-    { key: 'signed_request', label: 'i. signed request, limits (DO)', url: `${kg.url}/limited${PATH}`, signed: signedPair },
+    { key: 'signed_request', label: 'j. signed request, limits (DO)', url: `${kg.url}/limited${PATH}`, signed: signedPair },
     // c. with x-gateway-identity minted (cached per key and route) for the upstream.
-    { key: 'identity_jwt', label: 'j. keygate no limits + identity_jwt', url: `${kg.url}/identity${PATH}`, headers: auth(loadKey.key) },
+    { key: 'identity_jwt', label: 'k. keygate no limits + identity_jwt', url: `${kg.url}/identity${PATH}`, headers: auth(loadKey.key) },
     {
       key: 'upstash',
       label: 'f. keygate limits, Upstash',

@@ -32,7 +32,8 @@ export function benchRoutes(upstreamUrl) {
   return [
     { path: '/open', upstream: upstreamUrl, instant_revocation: false },
     { path: '/default', upstream: upstreamUrl },
-    { path: '/limited', upstream: upstreamUrl, limits: { rpm: HUGE, rpd: HUGE } },
+    // Request and token windows (tokens cost 0 without metering, but every window is checked).
+    { path: '/limited', upstream: upstreamUrl, limits: { rpm: HUGE, rpd: HUGE, tpm: HUGE, tpd: HUGE } },
     // /open with a signed identity token for the upstream (identity_jwt_rps).
     { path: '/identity', upstream: upstreamUrl, instant_revocation: false, identity_jwt: true },
   ];
@@ -190,6 +191,19 @@ export function splitSql(sql) {
  * @param {string} adminToken
  * @param {Record<string, unknown>} body
  */
+/**
+ * PUT /admin/owners/{owner}: an owner with limits of its own.
+ * @param {string} baseUrl @param {string} adminToken @param {string} owner @param {Record<string, unknown>} body
+ */
+export async function putOwner(baseUrl, adminToken, owner, body) {
+  const res = await fetch(`${baseUrl}/admin/owners/${encodeURIComponent(owner)}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`PUT /admin/owners answered ${res.status}: ${(await res.text()).slice(0, 500)}`);
+}
+
 export async function createKey(baseUrl, adminToken, body) {
   const res = await fetch(`${baseUrl}/admin/keys`, {
     method: 'POST',

@@ -37,7 +37,7 @@ const GLOBAL_OPTIONS = {
 };
 const GLOBAL_VALUE_FLAGS = new Set(['--url', '--token']);
 
-const GROUPS = { keys: 'Manage API keys' };
+const GROUPS = { keys: 'Manage API keys', owners: 'Manage owners: limits, budgets and caps shared by all of their keys' };
 
 // ---------------------------------------------------------------------------------------------
 // Help.
@@ -117,7 +117,7 @@ function splitCommand(argv) {
   const words = [];
   /** @type {string[]} */
   const rest = [];
-  const depth = () => (words[0] === 'keys' ? 2 : words[0] === 'help' ? Infinity : 1);
+  const depth = () => (Object.hasOwn(GROUPS, words[0] ?? '') ? 2 : words[0] === 'help' ? Infinity : 1);
   for (let i = 0; i < argv.length; i++) {
     const a = /** @type {string} */ (argv[i]);
     if (a === '--') {
@@ -178,17 +178,17 @@ async function main(argv) {
     const target = words.slice(1);
     const cmd = COMMANDS.find((c) => c.path.join(' ') === target.join(' '));
     if (cmd) return say(commandHelp(cmd));
-    if (target.length === 1 && target[0] && target[0] in GROUPS) return say(groupHelp(target[0]));
+    if (target.length === 1 && target[0] && Object.hasOwn(GROUPS, target[0] ?? '')) return say(groupHelp(target[0]));
     if (target.length === 0) return say(mainHelp());
     throw new UsageError(`unknown command "${target.join(' ')}" (see keygate --help)`);
   }
-  if (words[0] in GROUPS && words.length === 1) {
+  if (Object.hasOwn(GROUPS, words[0] ?? '') && words.length === 1) {
     if (wantsHelp || rest.length === 0) return say(groupHelp(words[0]));
     throw new UsageError(`missing command: keygate ${words[0]} <command> (see keygate ${words[0]} --help)`);
   }
   const cmd = COMMANDS.find((c) => c.path.join(' ') === words.join(' '));
   if (!cmd) {
-    const group = words[0] in GROUPS ? ` ${words[0]}` : '';
+    const group = Object.hasOwn(GROUPS, words[0] ?? '') ? ` ${words[0]}` : '';
     throw new UsageError(`unknown command "${words.join(' ')}" (see keygate${group} --help)`);
   }
   if (wantsHelp) return say(commandHelp(cmd));

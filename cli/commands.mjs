@@ -4,7 +4,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { ApiError, NetworkError, UsageError } from './errors.mjs';
 import { auditTable, bold, dim, keyBlock, keysTable, kv, plaintextBlock, usageView, when } from './format.mjs';
 import { LOG_COMMANDS } from './log-commands.mjs';
-import { CREATE_FIELD_OPTIONS, FIELD_OPTIONS, fieldsBody, listOf, parseDuration, parseExpiry, positiveInt } from './options.mjs';
+import { CREATE_FIELD_OPTIONS, FIELD_OPTIONS, fieldsBody, listOf, ownerBody, parseDuration, parseExpiry, positiveInt } from './options.mjs';
 
 /**
  * @typedef {import('./options.mjs').OptionSpec} OptionSpec
@@ -62,7 +62,7 @@ const printJson = (ctx, body) => ctx.print(JSON.stringify(body, null, 2));
  * Follows next_cursor until `cap` items or the end.
  * @param {Ctx} ctx
  * @param {string} path
- * @param {'keys' | 'entries'} field
+ * @param {'keys' | 'entries' | 'owners'} field
  * @param {Record<string, string | undefined>} query
  * @param {{ cap: number, pageMax: number, cursor?: string }} opts
  */
@@ -96,6 +96,19 @@ const LIST_PAGING = {
   all: { type: 'boolean', help: 'follow next_cursor to the end' },
   cursor: { type: 'string', arg: '<cursor>', help: 'start after this cursor (from a previous page)' },
 };
+
+/** An owner's policy as key/value lines. @param {Record<string, any>} o */
+function ownerBlock(o) {
+  const limits = o.limits ? Object.entries(o.limits).map(([k, n]) => `${k}=${n}`).join(' ') : '-';
+  return kv([
+    ['owner', o.owner],
+    ['limits', limits],
+    ['model limits', o.model_limits ? JSON.stringify(o.model_limits) : '-'],
+    ['budget', o.budget ? `$${o.budget.usd}/${o.budget.period}` : '-'],
+    ['models', o.models?.length ? o.models.join(', ') : 'any'],
+    ['max concurrent', o.max_concurrent === null || o.max_concurrent === undefined ? '-' : String(o.max_concurrent)],
+  ]);
+}
 
 /** @type {Command[]} */
 export const COMMANDS = [
@@ -387,6 +400,92 @@ export const COMMANDS = [
     },
   },
   {
+    path: ['keys', 'credits'],
+    args: '<id>',
+    summary: "Add to or set a key's live credit balance",
+    options: {
+      add: { type: 'string', arg: '<n>', help: 'credits to add (at least 1)' },
+      set: { type: 'string', arg: '<n>', help: 'the new balance' },
+    },
+    positionals: [1, 1],
+    examples: ['keygate keys credits key_01... --add 500', 'keygate keys credits key_01... --set 0'],
+    async run(ctx) {
+      const v = ctx.values;
+      if ((v.add === undefined) === (v.set === undefined)) throw new UsageError('give --add <n> or --set <n>');
+      const body = v.add !== undefined ? { add: positiveInt('--add', v.add) } : { set: Number(v.set) };
+      if ('set' in body && (!Number.isSafeInteger(body.set) || body.set < 0)) throw new UsageError(`--set must be a whole number >= 0 (got "${v.set}")`);
+      const out = await ctx.client().request('POST', `/admin/keys/${keyId(ctx)}/credits`, { body });
+      ctx.print(ctx.json ? JSON.stringify(out, null, 2) : kv([['key', out.key_id], ['credits', String(out.remaining)], ['refills', out.refill_at ?? 'never']]));
+    },
+  },
+  {
+    path: ['owners', 'set'],
+    args: '<owner>',
+    summary: "Set an owner's shared limits, budget, model allowlist and concurrency cap (replaces the whole policy)",
+    options: {
+      rpm: FIELD_OPTIONS.rpm,
+      rpd: FIELD_OPTIONS.rpd,
+      tpm: FIELD_OPTIONS.tpm,
+      tpd: FIELD_OPTIONS.tpd,
+      'model-limits': FIELD_OPTIONS['model-limits'],
+      'budget-usd': FIELD_OPTIONS['budget-usd'],
+      'budget-period': FIELD_OPTIONS['budget-period'],
+      model: FIELD_OPTIONS.model,
+      'max-concurrent': FIELD_OPTIONS['max-concurrent'],
+    },
+    positionals: [1, 1],
+    examples: ['keygate owners set team-search --rpm 600 --budget-usd 50 --budget-period month --max-concurrent 20'],
+    async run(ctx) {
+      const owner = /** @type {string} */ (ctx.positionals[0]);
+      const out = await ctx.client().request('PUT', `/admin/owners/${encodeURIComponent(owner)}`, { body: await ownerBody(ctx.values) });
+      ctx.print(ctx.json ? JSON.stringify(out, null, 2) : ownerBlock(out));
+    },
+  },
+  {
+    path: ['owners', 'get'],
+    args: '<owner>',
+    summary: "Show an owner's policy",
+    positionals: [1, 1],
+    async run(ctx) {
+      const out = await ctx.client().request('GET', `/admin/owners/${encodeURIComponent(/** @type {string} */ (ctx.positionals[0]))}`);
+      ctx.print(ctx.json ? JSON.stringify(out, null, 2) : ownerBlock(out));
+    },
+  },
+  {
+    path: ['owners', 'list'],
+    summary: 'List owners with a policy, by name',
+    options: { ...LIST_PAGING },
+    positionals: [0, 0],
+    async run(ctx) {
+      const { cap, cursor } = listLimits(ctx);
+      const { items, next } = await paginate(ctx, '/admin/owners', 'owners', {}, { cap, cursor, pageMax: 200 });
+      if (ctx.json) return printJson(ctx, { owners: items, next_cursor: next });
+      if (items.length === 0) return ctx.print('no owners');
+      ctx.print(items.map(ownerBlock).join('\n\n'));
+      if (next) ctx.print(dim(`\nmore with --cursor ${next} (or --all)`));
+    },
+  },
+  {
+    path: ['owners', 'delete'],
+    args: '<owner>',
+    summary: "Delete an owner's policy (its keys keep their own limits)",
+    positionals: [1, 1],
+    async run(ctx) {
+      const out = await ctx.client().request('DELETE', `/admin/owners/${encodeURIComponent(/** @type {string} */ (ctx.positionals[0]))}`);
+      ctx.print(ctx.json ? JSON.stringify(out, null, 2) : `deleted owner ${out.owner}`);
+    },
+  },
+  {
+    path: ['owners', 'usage'],
+    args: '<owner>',
+    summary: "Show an owner's shared windows and budget",
+    positionals: [1, 1],
+    async run(ctx) {
+      const usage = await ctx.client().request('GET', `/admin/owners/${encodeURIComponent(/** @type {string} */ (ctx.positionals[0]))}/usage`);
+      ctx.print(ctx.json ? JSON.stringify(usage, null, 2) : usageView(usage));
+      },
+    },
+    {
     path: ['sign'],
     summary: 'Print a signed-request token (Authorization: JWT <token>) for a key/secret pair',
     description:

@@ -211,7 +211,7 @@ function windowName(s) {
 
 /**
  * Usage windows and budget as a table with bars.
- * @param {{ key_id: string, store: string, windows: any[], budget: any }} u
+ * @param {{ key_id?: string, owner?: string, store: string, windows: any[], budget: any, credits?: { remaining: number, refill_at: string | null } | null }} u
  */
 export function usageView(u) {
   /** @type {string[][]} */
@@ -223,6 +223,9 @@ export function usageView(u) {
     num(w.remaining),
     relative(w.reset),
   ]);
+  if (u.credits) {
+    rows.push(['credits', 'credits', '', num(u.credits.remaining), num(u.credits.remaining), u.credits.refill_at ? relative(u.credits.refill_at) : 'never']);
+  }
   if (u.budget) {
     const b = u.budget;
     rows.push([
@@ -235,10 +238,10 @@ export function usageView(u) {
     ]);
   }
   const head = kv([
-    ['key', u.key_id],
+    u.owner !== undefined ? ['owner', u.owner] : ['key', u.key_id],
     ['store', u.store],
   ]);
-  if (rows.length === 0) return `${head}\n\nno limits or budget apply to this key`;
+  if (rows.length === 0) return `${head}\n\nno limits or budget apply to this ${u.owner !== undefined ? 'owner' : 'key'}`;
   return `${head}\n\n${table(['WINDOW', 'KIND', 'USAGE', 'USED / LIMIT', 'REMAINING', 'RESETS'], rows, { align: '...rr.' })}`;
 }
 

@@ -106,6 +106,10 @@ export const FIELD_OPTIONS = {
   'model-limits': { type: 'string', arg: '<json>', help: 'per-model limits, e.g. \'{"gpt-4o":{"tpm":1000}}\'' },
   'budget-usd': { type: 'string', arg: '<usd>', help: 'spend budget in USD (with --budget-period)' },
   'budget-period': { type: 'string', arg: '<period>', help: 'day | month | total' },
+  model: { type: 'string', multiple: true, arg: '<name>', help: 'allowed models (names or families like gpt-4o*); repeat or comma-separate; "" allows every model' },
+  'max-concurrent': { type: 'string', arg: '<n>', help: 'requests in flight at once; "none" removes the cap' },
+  credits: { type: 'string', arg: '<n>', help: 'prepaid credits (starting balance); "none" removes credits' },
+  'credits-refill': { type: 'string', arg: '<n>/<day|month>', help: 'refill the balance to n each UTC day or month, e.g. 1000/day' },
 };
 
 /**
@@ -185,5 +189,38 @@ export async function fieldsBody(v, mode, current) {
     if (per === undefined) throw new UsageError('--budget-usd needs --budget-period day|month|total');
     body.budget = { usd: amount, period: per };
   }
+  if (v.model !== undefined) {
+    const models = listOf(v.model) ?? [];
+    body.models = models.length ? models : mode === 'update' ? null : [];
+  }
+  const max = v['max-concurrent'];
+  if (max !== undefined) body.max_concurrent = NONE.has(String(max).trim().toLowerCase()) ? null : positiveInt('--max-concurrent', max);
+  if (v.credits !== undefined && NONE.has(String(v.credits).trim().toLowerCase())) {
+    if (v['credits-refill'] !== undefined) throw new UsageError('--credits none removes credits; do not give --credits-refill with it');
+    body.credits = null;
+  } else if (v.credits !== undefined || v['credits-refill'] !== undefined) {
+    const prev = mode === 'update' ? (await current()).credits : null;
+    const remaining = v.credits !== undefined ? wholeNumber('--credits', v.credits) : prev?.remaining;
+    if (remaining === undefined) throw new UsageError('--credits-refill needs --credits (this key has no credits yet)');
+    /** @type {Record<string, unknown>} */
+    const credits = { remaining };
+    const refill = v['credits-refill'] ?? (prev?.refill ? `${prev.refill.amount}/${prev.refill.interval}` : undefined);
+    if (refill !== undefined && !NONE.has(String(refill).trim().toLowerCase())) {
+      const m = /^(\d+)\/(day|month)$/.exec(String(refill).trim());
+      if (!m) throw new UsageError(`--credits-refill must look like 1000/day or 1000/month (got "${refill}")`);
+      credits.refill = { amount: Number(m[1]), interval: m[2] };
+    }
+    body.credits = credits;
+  }
+  return body;
+}
+
+/**
+ * The body of PUT /admin/owners/{owner}: the owner's whole policy from the flags given.
+ * @param {Record<string, any>} v
+ */
+export async function ownerBody(v) {
+  const body = await fieldsBody(v, 'create', async () => ({}));
+  if (Array.isArray(body.models) && body.models.length === 0) delete body.models;
   return body;
 }

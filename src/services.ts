@@ -5,6 +5,7 @@
 import type { LoadedConfig } from './config/load';
 import type { Env } from './env';
 import { KeyStore } from './keys/key-store';
+import { OwnerStore } from './owners/owner-store';
 import { DurableObjectLimitStore } from './limits/durable-object-store';
 import { LruCache } from './lib/lru';
 import { StoreGuard } from './limits/guard';
@@ -15,6 +16,8 @@ import { fetchUpstream, type Upstream } from './proxy/upstream';
 
 export interface Services {
   keys: KeyStore;
+  /** Owner policies (isolate cache, then KV). */
+  owners: OwnerStore;
   limits: LimitStore;
   guard: StoreGuard;
   upstream: Upstream;
@@ -60,6 +63,7 @@ export function servicesFor(env: Env, config: LoadedConfig): Services {
     const guard = guardFor(env, limits);
     services = {
       keys: new KeyStore(env.KEYS, env.DB, config.KEY_CACHE_TTL_MS),
+      owners: new OwnerStore(env.KEYS, env.DB, config.KEY_CACHE_TTL_MS),
       limits,
       guard,
       upstream: fetchUpstream,

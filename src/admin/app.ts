@@ -11,6 +11,7 @@ import { enqueue } from '../events/emit';
 import { analyticsApp } from './analytics-routes';
 import { keysApp } from './keys-routes';
 import { logsApp } from './logs-routes';
+import { ownersApp } from './owners-routes';
 import { signingApp } from './signing-routes';
 import { webhooksApp } from './webhooks-routes';
 import { verifyApp } from './verify-routes';
@@ -57,6 +58,7 @@ adminApp.use('/keys', async (c, next) => {
 adminApp.route('/', keysApp);
 adminApp.route('/', signingApp);
 adminApp.route('/', verifyApp);
+adminApp.route('/', ownersApp);
 adminApp.route('/', logsApp);
 adminApp.route('/', analyticsApp);
 adminApp.route('/', webhooksApp);

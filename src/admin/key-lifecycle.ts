@@ -58,6 +58,9 @@ export function createInput(body: CreateKeyBody, c: Context<AppEnv>, now = Date.
   if (body.limits) policy.limits = body.limits;
   if (body.model_limits) policy.model_limits = body.model_limits;
   if (body.budget) policy.budget = body.budget;
+  if (body.models?.length) policy.models = [...new Set(body.models)];
+  if (body.credits) policy.credits = body.credits;
+  if (body.max_concurrent) policy.max_concurrent = body.max_concurrent;
   return {
     name: body.name,
     description: body.description,
@@ -88,8 +91,10 @@ export function updateInput(body: UpdateKeyBody): UpdateKeyInput {
   if (body.allowed_referers !== undefined) out.allowed_referers = body.allowed_referers;
   if (body.expires_at !== undefined) out.expires_at = ms(body.expires_at) ?? null;
   // Merged into the key's policy inside the mutation, against the record it writes over.
-  if (body.limits !== undefined || body.model_limits !== undefined || body.budget !== undefined) {
-    out.policy = { limits: body.limits, model_limits: body.model_limits, budget: body.budget };
+  if (body.limits !== undefined || body.model_limits !== undefined || body.budget !== undefined || body.models !== undefined || body.credits !== undefined || body.max_concurrent !== undefined) {
+    // An empty allowlist is no allowlist: stored as absent.
+    const models = body.models === undefined ? undefined : body.models === null || body.models.length === 0 ? null : [...new Set(body.models)];
+    out.policy = { limits: body.limits, model_limits: body.model_limits, budget: body.budget, models, credits: body.credits, max_concurrent: body.max_concurrent };
   }
   return out;
 }

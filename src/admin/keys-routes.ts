@@ -8,6 +8,11 @@ import { digestKey } from '../keys/digest';
 import { parseKey } from '../keys/key-format';
 import { presentKey } from '../keys/record';
 import { readUsageGuarded } from '../limits/usage-view';
+import { creditsSpec } from '../limits/admission';
+import { MAX_COUNT } from '../config/schema';
+import { audit } from '../keys/audit';
+import { counterIdOf } from '../keys/record';
+import { ownerHasLimits } from '../owners/record';
 import type { Changed, SyncState } from '../keys/lifecycle';
 import { createInput, keyLifecycle, unwrap, updateInput } from './key-lifecycle';
 import { issueSigningSecret, signingBox } from './signing-routes';
@@ -191,8 +196,43 @@ const UsageSchema = z
       z.object({ name: z.string(), kind: z.string(), limit: z.number(), used: z.number(), remaining: z.number(), window_seconds: z.number(), reset: z.string() }),
     ),
     budget: z.object({ usd: z.number(), period: z.string(), spent_usd: z.number(), remaining_usd: z.number(), reset: z.string().nullable() }).nullable(),
+    credits: z.object({ remaining: z.number(), refill_at: z.string().nullable() }).nullable().optional(),
   })
   .openapi('Usage');
+
+const CreditsBody = z
+  .union([z.object({ add: z.number().int().min(1).max(MAX_COUNT) }).strict(), z.object({ set: z.number().int().min(0).max(MAX_COUNT) }).strict()])
+  .openapi('CreditsChange');
+
+keysApp.openapi(
+  createRoute({
+    method: 'post',
+    path: '/keys/{id}/credits',
+    summary: "Add to or set a key's credit balance",
+    tags: ['keys'],
+    request: { params: KeyIdParam, body: json(CreditsBody) },
+    responses: {
+      200: ok(z.object({ key_id: z.string(), remaining: z.number(), refill_at: z.string().nullable() }), 'The balance after the change'),
+      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'not_found', 'conflict', 'store_unavailable', ...AUTH_ERRORS),
+    },
+  }),
+  async (c) => {
+    const record = await keyLifecycle(c).get(c.req.valid('param').id);
+    if (!record) throw new GatewayError('not_found', 'No key with this id.');
+    if (!record.policy.credits) throw new GatewayError('conflict', 'This key has no credits; set `credits` on it first.');
+    const services = c.get('services');
+    const now = Date.now();
+    const spec = creditsSpec(record.policy.credits, 0, now)!;
+    const owner = record.owner === null ? null : await services.owners.lookup(record.owner);
+    const ownerShard = owner !== null && ownerHasLimits(owner.policy) ? owner.owner : undefined;
+    const body = c.req.valid('json');
+    const guarded = await services.guard.run('usage', services.timeouts.usage, () => services.limits.changeCredits(counterIdOf(record), spec, body, ownerShard));
+    if (!guarded.ok) throw new GatewayError('store_unavailable', 'The limit store is unavailable.');
+    await audit(c.env.DB, { at: now, actor: c.get('actor'), action: 'credits', key_id: record.id, changes: ['add' in body ? 'credits:add' : 'credits:set'] });
+    const state = guarded.value;
+    return c.json({ key_id: record.id, remaining: state.remaining, refill_at: state.refillAt === null ? null : new Date(state.refillAt).toISOString() }, 200);
+  },
+);
 
 keysApp.openapi(
   createRoute({

@@ -2,7 +2,7 @@
 // the OpenAPI document at /admin/openapi.json.
 
 import { z } from '@hono/zod-openapi';
-import { BudgetSchema, LimitsSchema, ModelLimitsSchema, ScopeName } from '../config/schema';
+import { BudgetSchema, CreditsSchema, LimitsSchema, MaxConcurrentSchema, ModelLimitsSchema, ModelsSchema, ScopeName } from '../config/schema';
 import { parseCidr } from '../access/cidr';
 import { isValidRefererPattern } from '../access/referer';
 import { KEY_TYPES } from '../keys/record';
@@ -12,7 +12,7 @@ export const MAX_METADATA_BYTES = 4096;
 
 const Tag = z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, 'must be 1-64 chars of A-Z a-z 0-9 : . _ -');
 // Owner ends up in the x-gateway-owner header: printable ASCII only.
-const Owner = z.string().regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/, 'must be 1-200 printable ASCII characters');
+export const Owner = z.string().regex(/^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/, 'must be 1-200 printable ASCII characters');
 const Metadata = z
   .record(z.string(), z.unknown())
   .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= MAX_METADATA_BYTES, `must serialise to at most ${MAX_METADATA_BYTES} bytes`);
@@ -43,6 +43,9 @@ const KeyFields = {
   limits: LimitsSchema.nullable(),
   model_limits: ModelLimitsSchema.nullable(),
   budget: BudgetSchema.nullable(),
+  models: ModelsSchema.nullable(),
+  credits: CreditsSchema.nullable(),
+  max_concurrent: MaxConcurrentSchema.nullable(),
   expires_at: ExpiresAt.nullable(),
 };
 
@@ -60,6 +63,9 @@ export const CreateKeyBody = z
     limits: KeyFields.limits.optional(),
     model_limits: KeyFields.model_limits.optional(),
     budget: KeyFields.budget.optional(),
+    models: KeyFields.models.optional(),
+    credits: KeyFields.credits.optional(),
+    max_concurrent: KeyFields.max_concurrent.optional(),
     expires_at: KeyFields.expires_at.optional(),
     ttl_seconds: TtlSeconds.optional(),
     prefix: z.string().optional(),
@@ -127,6 +133,9 @@ export const KeySchema = z
     limits: LimitsSchema.nullable(),
     model_limits: ModelLimitsSchema.nullable(),
     budget: BudgetSchema.nullable(),
+    models: z.array(z.string()),
+    credits: CreditsSchema.nullable(),
+    max_concurrent: z.number().nullable(),
     status: z.enum(['active', 'inactive', 'revoked', 'expired']),
     is_active: z.boolean(),
     expires_at: z.string().nullable(),

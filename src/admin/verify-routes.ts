@@ -9,6 +9,8 @@ import { emitUse } from '../events/request-event';
 import { counterIdOf, presentKey } from '../keys/record';
 import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage-view';
 import { verifyPresentedKey } from '../http/key-auth';
+import { countersForUsage, ownerPolicy } from '../limits/policy';
+import { ownerHasLimits } from '../owners/record';
 import { errorResponses, KeySchema, VerifyBody } from './schemas';
 import { validationError } from './validation';
 
@@ -60,7 +62,14 @@ verifyApp.openapi(
     if (body.consume) {
       const plan = usagePlan(config, key);
       const counters = plan.counters.filter((x) => x.kind === 'requests').map((x) => ({ ...x, cost: 1 }));
-      const guarded = await services.guard.run('admit', services.timeouts.admit, () => services.limits.admit({ keyId: key.id, counterId: counterIdOf(key), counters, now }));
+      // A key whose owner has limits is counted in its owner's shard, against the owner's request windows too.
+      const owner = key.owner === null ? null : await services.owners.lookup(key.owner);
+      const ownerPart =
+        owner !== null && ownerHasLimits(owner.policy)
+          ? { id: owner.owner, counters: countersForUsage(ownerPolicy(owner.policy)).filter((x) => x.kind === 'requests').map((x) => ({ ...x, cost: 1 })) }
+          : undefined;
+      const input = { keyId: key.id, counterId: counterIdOf(key), counters, now, ...(ownerPart ? { owner: ownerPart } : {}) };
+      const guarded = await services.guard.run('admit', services.timeouts.admit, () => services.limits.admit(input));
       if (!guarded.ok) return c.json({ valid: false, code: 'store_unavailable' as const, key: presentKey(key), usage: null }, 200);
       const o = guarded.value;
       if (o.status === 'blocked') {
@@ -68,6 +77,7 @@ verifyApp.openapi(
           ? c.json({ valid: false, code: 'invalid_key' as const, key: null, usage: null }, 200)
           : c.json({ valid: false, code: o.reason, key: presentKey(key), usage: null }, 200);
       }
+      if (o.status === 'credits_exhausted' || o.status === 'too_many_concurrent_requests') return c.json({ valid: false, code: o.status, key: presentKey(key), usage: null }, 200);
       // (No token id is sent from here, so `replayed` cannot occur.)
       if (o.status === 'replayed') return c.json({ valid: false, code: 'internal_error' as const, key: presentKey(key), usage: null }, 200);
       if (o.status !== 'admitted') {

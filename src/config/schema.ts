@@ -27,6 +27,22 @@ export const MAX_PRICE_USD_PER_MTOK = 1_000_000;
 
 const count = z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_COUNT, `must be <= ${MAX_COUNT}`);
 
+export const MAX_CREDIT_COST = 1_000_000;
+export const MAX_REVOCATION_STALENESS_MS = 60_000;
+
+export const MAX_CONCURRENT = 100_000;
+/** In-flight requests a key or an owner may have at once. */
+export const MaxConcurrentSchema = z.number().int('must be an integer').min(1, 'must be >= 1').max(MAX_CONCURRENT, `must be <= ${MAX_CONCURRENT}`);
+
+/** Prepaid credits on a key: each admitted request costs the route's `cost`. */
+export const CreditsSchema = z
+  .object({
+    remaining: count,
+    refill: z.object({ amount: count, interval: z.enum(['day', 'month']) }).strict().optional(),
+  })
+  .strict();
+export type Credits = z.infer<typeof CreditsSchema>;
+
 export const LimitsSchema = z
   .object({ rpm: count, rpd: count, tpm: count, tpd: count })
   .partial()
@@ -48,6 +64,10 @@ const ModelKey = z.string().superRefine((key, ctx) => {
 });
 
 export const ModelLimitsSchema = z.record(ModelKey, LimitsSchema);
+
+export const MAX_MODELS = 100;
+/** A model allowlist: names or `*` families, as in PRICES; empty allows every model. */
+export const ModelsSchema = z.array(ModelKey).max(MAX_MODELS, `must have at most ${MAX_MODELS} models`);
 
 const price = z.number().nonnegative('must be >= 0').max(MAX_PRICE_USD_PER_MTOK, `must be <= ${MAX_PRICE_USD_PER_MTOK}`);
 const PriceSchema = z.object({ input: price, output: price }).strict();
@@ -136,6 +156,10 @@ export const RouteSchema = z
     budget: BudgetSchema.optional(),
     metering: MeteringSchema.optional(),
     instant_revocation: z.boolean().default(true),
+    /** Routes whose requests need the store only for the revocation marker: read it at most once per this many ms per key and isolate (0: every request). */
+    revocation_max_staleness_ms: z.number().int('must be an integer').min(0, 'must be >= 0').max(MAX_REVOCATION_STALENESS_MS, `must be <= ${MAX_REVOCATION_STALENESS_MS}`).default(1000),
+    /** Credits each admitted request costs a key with `credits`. */
+    cost: z.number().int('must be an integer').nonnegative('must be >= 0').max(MAX_CREDIT_COST, `must be <= ${MAX_CREDIT_COST}`).default(1),
     cors: CorsSchema.optional(),
     // Without cors, a preflight needs a key like any request ("key") or goes to the upstream
     // unauthenticated ("upstream").

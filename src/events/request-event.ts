@@ -84,10 +84,13 @@ async function queueEvent(
       event.cost_micros = costMicros(metered.price, usage.input, usage.output);
     }
   }
-  if (outcome === 'rate_limited' && isRecord(details) && typeof details.limit === 'string' && typeof details.reset === 'string') {
+  // A refusal by the key's owner names the owner's window or budget: not the key's, so it
+  // neither fires nor uses up the key's limit.exceeded / budget.* webhooks.
+  const byOwner = isRecord(details) && details.holder === 'owner';
+  if (!byOwner && outcome === 'rate_limited' && isRecord(details) && typeof details.limit === 'string' && typeof details.reset === 'string') {
     event.limit = { name: details.limit.slice(0, 100), reset: Date.parse(details.reset) };
   }
-  const limit = headers.get('x-budget-limit-usd');
+  const limit = byOwner ? null : headers.get('x-budget-limit-usd');
   if (limit !== null) {
     const period = effectivePolicy(route, key).budget?.period;
     const remaining = headers.get('x-budget-remaining-usd');

@@ -15,6 +15,8 @@ import {
   ENCODED_MODEL_BODY,
   freshCheckRefusal,
   meteredBodyTooLarge,
+  onlyTheMarker,
+  modelNotAllowed,
   MODEL_BODY_BYTES,
   MODEL_BODY_TOO_LARGE,
   planAdmission,
@@ -23,11 +25,16 @@ import {
   settlementOf,
   whenStoreDown,
   type AdmissionPlan,
+  type OwnerLimits,
   type Refusal,
 } from '../limits/admission';
-import { effectivePolicy, type EffectivePolicy } from '../limits/policy';
+import { effectivePolicy, ownerPolicy, type EffectivePolicy } from '../limits/policy';
+import type { OwnerStore } from '../owners/owner-store';
+import { ownerHasLimits, type OwnerRecord } from '../owners/record';
+import { markerReadRecently, rememberClearMarker } from '../limits/marker-cache';
+import { modelAllowed } from '../limits/model-allowlist';
 import { checkFreshSnapshot } from '../limits/revocation';
-import type { AdmitOutcome, Ticket } from '../limits/store';
+import { refundTicket, type AdmitOutcome, type Ticket } from '../limits/store';
 import { readBodyLimited } from '../proxy/body';
 import { splitRequestUrl } from '../proxy/upstream-url';
 import { modelOf } from '../usage/estimate';
@@ -49,6 +56,8 @@ export interface Admission {
   body: string | undefined;
   /** Token metering and limit headers on the upstream response; identity when unset. */
   onResponse: ((response: Response) => Response) | undefined;
+  /** Ends the request's lease (concurrency caps) when no response will carry it; idempotent. */
+  release?: () => void;
 }
 
 /** Nothing read, nothing to add: the path of routes without limits or metering. */
@@ -94,9 +103,9 @@ async function readModel(c: Context<AppEnv>): Promise<string | null> {
   return modelOf(parseJson(read.text));
 }
 
-/** Whether any model has limits for this key on this route. */
+/** Whether the policy needs the request's model: model limits or a model allowlist. */
 function limitsModels(policy: EffectivePolicy): boolean {
-  return policy.modelLimits.size > 0;
+  return policy.modelLimits.size > 0 || policy.models !== null;
 }
 
 /**
@@ -112,12 +121,29 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (route.metering) ({ model } = metered = await readMeteredBody(c, route, route.metering));
   else if (limitsModels(policy)) model = await readModel(c);
 
+  // Keys without an owner skip this; a cached owner costs no await.
+  let owner = key.owner === null ? null : ownerPolicyOf(services.owners, key.owner);
+  if (owner instanceof Promise) owner = await owner;
+  if (owner !== null && model === null && !route.metering && !limitsModels(policy) && limitsModels(owner.policy)) model = await readModel(c);
+
+  // Allowlists before any store call: a refused model costs no round trip.
+  const isMetered = route.metering !== undefined;
+  if (!modelAllowed(policy.models, model, isMetered)) throw refused(modelNotAllowed(model, 'key'));
+  if (owner !== null && !modelAllowed(owner.policy.models, model, isMetered)) throw refused(modelNotAllowed(model, 'owner'));
+
+  const ownerLimits = owner?.limited ? owner : null;
+  const replay = c.get('replay');
+  // Only the marker to read, and it was read clear recently in this isolate: no store call,
+  // decided before anything is planned.
+  const markerCached = route.revocation_max_staleness_ms > 0 && onlyTheMarker(route, key, policy, ownerLimits, replay);
+  if (markerCached && markerReadRecently(key.id)) return unlimited(metered);
   const now = Date.now();
   // A signed request's token id is checked (and recorded) in the same store call.
-  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, c.get('replay'));
+  const admission = planAdmission(route, key, policy, c.get('config'), model, metered?.plan, now, ownerLimits, replay);
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
-  const guarded = await services.guard.run('admit', services.timeouts.admit, () => services.limits.admit(admission.input));
+  let pending: Promise<AdmitOutcome> | undefined;
+  const guarded = await services.guard.run('admit', services.timeouts.admit, () => (pending = services.limits.admit(admission.input)));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
 
   let outcome: AdmitOutcome | undefined;
@@ -125,6 +151,9 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   else if (guarded.reason === 'rejected') throw refused(REJECTED_BY_STORE);
   else {
     const closed = whenStoreDown(route.on_store_error, admission.input);
+    // A timed-out call may still commit: undo what it took from a request this gateway refuses
+    // (everything) or admits uncounted (its lease, which no response would release).
+    if (guarded.reason === 'timeout' && pending) c.executionCtx.waitUntil(undoLateAdmission(c, pending, admission, closed !== null));
     if (closed) throw refused(closed);
     // Failing open admits without counting, but never a key revoked since the isolate cached it.
     const started = performance.now();
@@ -138,6 +167,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (outcome === undefined) return unlimited(metered);
   if (outcome.status !== 'admitted') throw refused(refusalOf(outcome, now, llm));
   const admitted = outcome;
+  if (markerCached) rememberClearMarker(key.id, route.revocation_max_staleness_ms);
 
   let meter: ((res: Response) => Response) | undefined;
   if (metered && !format?.free) {
@@ -163,15 +193,76 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
     };
   }
 
+  const release = admitted.ticket.lease ? releaseOnce(c, admitted.ticket) : undefined;
   return {
     body: metered?.body,
     onResponse: (upstream) => {
-      const res = meter ? meter(upstream) : upstream;
+      let res = meter ? meter(upstream) : upstream;
       const headers = admittedHeaders(admitted, now, llm);
       for (const name in headers) res.headers.set(name, headers[name] as string);
+      if (release) {
+        // The lease ends with the response body: when it is read to the end, fails, or the client leaves.
+        if (res.body === null) release();
+        else res = new Response(releasingBody(res.body, release), res);
+      }
       return res;
     },
+    release,
   };
+}
+
+/** Releases a ticket's lease once, after the response (ctx.waitUntil). */
+function releaseOnce(c: Context<AppEnv>, ticket: Ticket): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const services = c.get('services');
+    c.executionCtx.waitUntil(services.guard.run('settle', services.timeouts.settle, () => services.limits.release(ticket, false, Date.now())));
+  };
+}
+
+/** The body, calling `done` once it ends, errors or is cancelled (the client left). */
+function releasingBody(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const chunk = await reader.read();
+        if (chunk.done) {
+          controller.close();
+          done();
+        } else controller.enqueue(chunk.value);
+      } catch (error) {
+        done();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      done();
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/**
+ * An admission the guard gave up on that committed later. Refused by this gateway (`refund`):
+ * everything it charged goes back (request windows, credits and lease via release(); tokens
+ * and budget via settle()). Admitted uncounted: only its lease, which nothing else would end.
+ */
+async function undoLateAdmission(c: Context<AppEnv>, pending: Promise<AdmitOutcome>, admission: AdmissionPlan, refund: boolean): Promise<void> {
+  const outcome = await pending.catch(() => undefined);
+  if (outcome?.status !== 'admitted') return;
+  const ticket = refund ? refundTicket(outcome.ticket, admission.input) : outcome.ticket;
+  if (!refund && !ticket.lease) return;
+  const services = c.get('services');
+  const now = Date.now();
+  const calls: Promise<unknown>[] = [services.guard.run('settle', services.timeouts.settle, () => services.limits.release(ticket, refund, now))];
+  if (refund && (admission.reservation > 0 || admission.reservedMicros > 0)) {
+    const settlement = { tokenDelta: -admission.reservation, costDeltaMicros: -admission.reservedMicros, now };
+    calls.push(services.guard.run('settle', services.timeouts.settle, () => services.limits.settle(ticket, settlement)));
+  }
+  await Promise.all(calls);
 }
 
 // The merged policy of a key on a route, computed once per cached key record: records are
@@ -185,6 +276,31 @@ function policyFor(route: Route, key: KeyRecord): EffectivePolicy {
   let policy = byRoute.get(route);
   if (!policy) byRoute.set(route, (policy = effectivePolicy(route, key)));
   return policy;
+}
+
+/** An owner's policy on the proxy path; `limited`: it has windows or a budget (its keys count in its shard). */
+interface OwnerView extends OwnerLimits {
+  limited: boolean;
+}
+
+// An owner's policy, computed once per cached owner record (records are immutable snapshots).
+const ownerViews = new WeakMap<OwnerRecord, OwnerView>();
+
+/** The key's owner's policy, or null when it has none; no await on a cache hit. */
+function ownerPolicyOf(owners: OwnerStore, name: string): OwnerView | null | Promise<OwnerView | null> {
+  const cached = owners.cached(name);
+  if (cached !== undefined) return viewOf(cached);
+  return owners.lookup(name).then(viewOf);
+}
+
+function viewOf(record: OwnerRecord | null): OwnerView | null {
+  if (record === null) return null;
+  let view = ownerViews.get(record);
+  if (!view) {
+    view = { id: record.owner, policy: ownerPolicy(record.policy), limited: ownerHasLimits(record.policy), maxConcurrent: record.policy.max_concurrent };
+    ownerViews.set(record, view);
+  }
+  return view;
 }
 
 const NOTHING_READ: UsageReading = Object.freeze({ usage: null, complete: false, streamed: 0 });

@@ -30,7 +30,13 @@ async function proxyRoute(c: Context<AppEnv>, route: Route): Promise<Response> {
   }
   const key = await authenticate(c, route); // 3-4. credential, lookup by digest, access rules
   const admission = await enforceLimits(c, route, key); // 5. revocation marker, limits, budget: one store call
-  const response = await forward(c, route, target, key, admission); // 6-7. stream to the upstream; metering settles after the response
+  let response: Response;
+  try {
+    response = await forward(c, route, target, key, admission); // 6-7. stream to the upstream; metering settles after the response
+  } catch (error) {
+    admission.release?.(); // no response will carry the lease (upstream failed or timed out)
+    throw error;
+  }
   const timing = serverTiming(c); // key lookup, store, upstream: after the upstream's own entries
   if (timing !== null) response.headers.append('server-timing', timing);
   emitRequestEvent(c, route, key, response); // 8. request event to the EVENTS queue, built and sent in waitUntil

@@ -20,7 +20,10 @@ export type AuditAction =
   | 'expire'
   | 'signing_secret'
   | 'marker_pending'
-  | 'marker_written';
+  | 'marker_written'
+  | 'owner_put'
+  | 'owner_delete'
+  | 'credits';
 
 export interface AuditEntry {
   id: string;

@@ -3,7 +3,7 @@
 // batch) and is then written through to KV and to the limit store's revocation marker.
 
 import { newKeyId, writeToken } from '../lib/ids';
-import type { Budget, Limits } from '../config/schema';
+import type { Budget, Credits, Limits } from '../config/schema';
 import { auditStampedStatement, auditStatement, type AuditAction } from './audit';
 import { digestKey } from './digest';
 import { displayParts, generateKey } from './key-format';
@@ -32,6 +32,9 @@ export interface PolicyPatch {
   limits?: Limits | null;
   model_limits?: Record<string, Limits> | null;
   budget?: Budget | null;
+  models?: string[] | null;
+  credits?: Credits | null;
+  max_concurrent?: number | null;
 }
 
 export type UpdateKeyInput = Partial<Omit<CreateKeyInput, 'prefix' | 'replace_existing' | 'policy'>> & { policy?: PolicyPatch };
@@ -55,7 +58,7 @@ const MUTABLE: readonly (keyof Omit<UpdateKeyInput, 'policy'> | 'policy')[] = ['
 /** Applies a policy patch to the current policy (not to a copy read before the mutation). */
 function mergePolicy(current: KeyRecord['policy'], patch: PolicyPatch): KeyRecord['policy'] {
   const policy = { ...current };
-  for (const k of ['limits', 'model_limits', 'budget'] as const) {
+  for (const k of ['limits', 'model_limits', 'budget', 'models', 'credits', 'max_concurrent'] as const) {
     const v = patch[k];
     if (v === undefined) continue;
     if (v === null) delete policy[k];
@@ -259,7 +262,7 @@ export class KeyLifecycle {
 /** Audit names for what changed, in the API's vocabulary (limits, model_limits, budget). */
 function changedFields(a: KeyRecord, b: KeyRecord): string[] {
   const out: string[] = MUTABLE.filter((f) => f !== 'policy' && JSON.stringify(a[f]) !== JSON.stringify(b[f]));
-  for (const f of ['limits', 'model_limits', 'budget'] as const) {
+  for (const f of ['limits', 'model_limits', 'budget', 'models', 'credits', 'max_concurrent'] as const) {
     if (JSON.stringify(a.policy[f]) !== JSON.stringify(b.policy[f])) out.push(f);
   }
   if (a.is_active !== b.is_active) out.push('is_active');

@@ -8,6 +8,8 @@ export interface OutboxRow {
   key_id: string;
   digest: string;
   counter_id: string | null;
+  /** The key's owner: its owner's limit shard holds a copy of the marker. */
+  owner: string | null;
   token: string;
   created_at: number;
   attempts: number;
@@ -18,27 +20,28 @@ export interface NewOutboxRow {
   key_id: string;
   digest: string;
   counter_id: string;
+  owner: string | null;
   token: string;
   at: number;
 }
 
 export function outboxRowOf(record: KeyRecord, token: string, at: number): NewOutboxRow {
-  return { key_id: record.id, digest: record.digest, counter_id: counterIdOf(record), token, at };
+  return { key_id: record.id, digest: record.digest, counter_id: counterIdOf(record), owner: record.owner, token, at };
 }
 
 // A later change to the same key takes the row over (its token, a fresh retry count).
 const UPSERT =
-  'ON CONFLICT (key_id) DO UPDATE SET digest = excluded.digest, counter_id = excluded.counter_id, token = excluded.token, attempts = 0, last_error = NULL';
+  'ON CONFLICT (key_id) DO UPDATE SET digest = excluded.digest, counter_id = excluded.counter_id, owner = excluded.owner, token = excluded.token, attempts = 0, last_error = NULL';
 
 export class OutboxRepository {
   constructor(private readonly db: D1Database) {}
 
   /** Records that key `keyId` needs syncing; conditional on `when` (the change applied). */
   enqueueStatement(row: NewOutboxRow, when?: SqlGuard): D1PreparedStatement {
-    const values = [row.key_id, row.digest, row.counter_id, row.token, row.at];
-    if (!when) return this.db.prepare(`INSERT INTO outbox (key_id, digest, counter_id, token, created_at) VALUES (?, ?, ?, ?, ?) ${UPSERT}`).bind(...values);
+    const values = [row.key_id, row.digest, row.counter_id, row.owner, row.token, row.at];
+    if (!when) return this.db.prepare(`INSERT INTO outbox (key_id, digest, counter_id, owner, token, created_at) VALUES (?, ?, ?, ?, ?, ?) ${UPSERT}`).bind(...values);
     return this.db
-      .prepare(`INSERT INTO outbox (key_id, digest, counter_id, token, created_at) SELECT ?, ?, ?, ?, ? WHERE ${when.sql} ${UPSERT}`)
+      .prepare(`INSERT INTO outbox (key_id, digest, counter_id, owner, token, created_at) SELECT ?, ?, ?, ?, ?, ? WHERE ${when.sql} ${UPSERT}`)
       .bind(...values, ...when.args);
   }
 
@@ -46,7 +49,7 @@ export class OutboxRepository {
   enqueueStampedStatement(writeToken: string, token: string, at: number): D1PreparedStatement {
     return this.db
       .prepare(
-        `INSERT INTO outbox (key_id, digest, counter_id, token, created_at) SELECT id, digest, COALESCE(counter_id, id), ?, ? FROM keys WHERE write_token = ? ${UPSERT}`,
+        `INSERT INTO outbox (key_id, digest, counter_id, owner, token, created_at) SELECT id, digest, COALESCE(counter_id, id), owner, ?, ? FROM keys WHERE write_token = ? ${UPSERT}`,
       )
       .bind(token, at, writeToken);
   }

@@ -1,7 +1,7 @@
 // The key record: what D1 holds (system of record), what KV caches as a snapshot, and the
 // redacted form the admin API returns. Plain data, no HTTP.
 
-import type { Budget, Limits } from '../config/schema';
+import type { Budget, Credits, Limits } from '../config/schema';
 import { redactedKey } from './key-format';
 import { keyStatus } from './status';
 
@@ -13,6 +13,12 @@ export interface KeyPolicy {
   limits?: Limits;
   model_limits?: Record<string, Limits>;
   budget?: Budget;
+  /** Model allowlist (names or `*` families); absent or empty allows every model. */
+  models?: string[];
+  /** Prepaid credits: the starting balance and its refill (the live balance is in the limit store). */
+  credits?: Credits;
+  /** In-flight requests at once (leases in the limit store). */
+  max_concurrent?: number;
 }
 
 export interface KeyRecord {
@@ -78,6 +84,9 @@ export function presentKey(record: KeyRecord, now = Date.now()) {
     limits: record.policy.limits ?? null,
     model_limits: record.policy.model_limits ?? null,
     budget: record.policy.budget ?? null,
+    models: record.policy.models ?? [],
+    credits: record.policy.credits ?? null,
+    max_concurrent: record.policy.max_concurrent ?? null,
     status: keyStatus(record, now),
     is_active: record.is_active,
     expires_at: iso(record.expires_at),

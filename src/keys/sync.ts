@@ -12,7 +12,7 @@ import { blockReasonOf, type BlockReason } from './status';
 import type { SyncState } from './result';
 
 /** Writes (or clears, with null) a key's revocation marker; false when the store failed. */
-export type MarkerWriter = (key: { keyId: string; counterId: string }, reason: BlockReason | null) => Promise<boolean>;
+export type MarkerWriter = (key: { keyId: string; counterId: string; owner: string | null }, reason: BlockReason | null) => Promise<boolean>;
 
 export interface SyncDeps {
   db: D1Database;
@@ -27,10 +27,12 @@ export interface SyncTarget {
   digest: string;
   /** Where the store keeps the key's counters and marker (see record.ts counterIdOf). */
   counterId: string;
+  /** Its owner, whose limit shard keeps a copy of the marker. */
+  owner: string | null;
   record: KeyRecord | null;
 }
 
-export const targetOf = (record: KeyRecord): SyncTarget => ({ keyId: record.id, digest: record.digest, counterId: counterIdOf(record), record });
+export const targetOf = (record: KeyRecord): SyncTarget => ({ keyId: record.id, digest: record.digest, counterId: counterIdOf(record), owner: record.owner, record });
 
 const ACTOR = 'outbox';
 
@@ -78,7 +80,7 @@ export async function refresh(deps: SyncDeps, record: KeyRecord, marker: boolean
   if (failed.length === 0) return 'done';
   const outbox = new OutboxRepository(deps.db);
   const token = crypto.randomUUID();
-  await outbox.enqueue({ key_id: record.id, digest: record.digest, counter_id: target.counterId, token, at: deps.now() });
+  await outbox.enqueue({ key_id: record.id, digest: record.digest, counter_id: target.counterId, owner: target.owner, token, at: deps.now() });
   await outbox.failed(record.id, token, failed.join(','));
   await audit(deps.db, { at: deps.now(), actor, action: 'marker_pending', key_id: record.id, changes: failed });
   console.warn(JSON.stringify({ level: 'warn', event: 'admin_sync_pending', key_id: record.id, failed }));
@@ -97,7 +99,7 @@ export async function drainOutbox(deps: SyncDeps, limit = 25): Promise<DrainRepo
   const report = { written: 0, pending: 0 };
   for (const row of rows) {
     const record = await deps.store.repo.byId(row.key_id);
-    const target = record ? targetOf(record) : { keyId: row.key_id, digest: row.digest, counterId: row.counter_id ?? row.key_id, record: null };
+    const target = record ? targetOf(record) : { keyId: row.key_id, digest: row.digest, counterId: row.counter_id ?? row.key_id, owner: row.owner, record: null };
     const failed = await propagate(deps, target, true);
     if (failed.length > 0) {
       await outbox.failed(row.key_id, row.token, failed.join(','));

@@ -55,11 +55,23 @@ export function boundAdmitInput(input: AdmitInput): AdmitInput | string {
     if (cost !== budget.costMicros || limit !== budget.limitMicros) budget = { ...budget, limitMicros: limit, costMicros: cost };
   }
   if (!Number.isSafeInteger(input.now)) return 'now is not an integer';
+  const credits = input.credits;
+  if (credits) {
+    const amounts = [credits.cost, credits.initial, credits.refill?.amount ?? 0];
+    if (!amounts.every((n) => Number.isSafeInteger(n) && n >= 0 && n <= MAX_AMOUNT)) return 'credits: an amount is not an integer in range';
+  }
+  let owner = input.owner;
+  if (owner) {
+    // The owner's amounts follow the same rules as the key's.
+    const bounded = boundAdmitInput({ keyId: input.keyId, counters: owner.counters, budget: owner.budget, now: input.now });
+    if (typeof bounded === 'string') return `owner ${bounded}`;
+    if (bounded.counters !== owner.counters || bounded.budget !== owner.budget) owner = { ...owner, counters: bounded.counters, budget: bounded.budget };
+  }
   if (input.replay && (!Number.isSafeInteger(input.replay.expiresAt) || input.replay.id.length === 0 || input.replay.id.length > 128)) {
     return 'replay: token id or expiry is out of range';
   }
-  if (counters === undefined && budget === input.budget) return input;
-  return { ...input, counters: counters ?? input.counters, budget };
+  if (counters === undefined && budget === input.budget && owner === input.owner) return input;
+  return { ...input, counters: counters ?? input.counters, budget, owner };
 }
 
 /**

@@ -3,6 +3,7 @@
 
 import type { Budget, Limits, Price, Route } from '../config/schema';
 import type { KeyRecord } from '../keys/record';
+import { modelAllowlist, type ModelAllowlist } from './model-allowlist';
 import { ModelTable } from './model-match';
 import type { BudgetSpec, CounterSpec } from './store';
 
@@ -15,6 +16,8 @@ export interface EffectivePolicy {
   /** Route and key model_limits merged by configured name (the key's values win per field). */
   modelLimits: ModelTable<Limits>;
   budget: Budget | undefined;
+  /** The key's (or owner's) model allowlist; null allows every model. */
+  models: ModelAllowlist;
 }
 
 export function effectivePolicy(route: Pick<Route, 'limits' | 'model_limits' | 'budget'>, key: KeyRecord): EffectivePolicy {
@@ -26,7 +29,13 @@ export function effectivePolicy(route: Pick<Route, 'limits' | 'model_limits' | '
     limits: { ...route.limits, ...key.policy.limits },
     modelLimits: new ModelTable(merged),
     budget: key.policy.budget ?? route.budget,
+    models: modelAllowlist(key.policy.models),
   };
+}
+
+/** An owner's own policy: its values only, no route defaults (they are per key). */
+export function ownerPolicy(owner: { limits?: Limits; model_limits?: Record<string, Limits>; budget?: Budget; models?: string[] }): EffectivePolicy {
+  return { limits: { ...owner.limits }, modelLimits: new ModelTable(Object.entries(owner.model_limits ?? {})), budget: owner.budget, models: modelAllowlist(owner.models) };
 }
 
 export function hasAnyLimit(p: EffectivePolicy): boolean {

@@ -13,6 +13,7 @@ import type { KeyStore } from '../keys/key-store';
 import { counterIdOf, type KeyRecord } from '../keys/record';
 import { blockReasonOf, type BlockReason } from '../keys/status';
 import type { StoreGuard } from './guard';
+import { forgetMarker } from './marker-cache';
 import type { LimitStore } from './store';
 import type { StoreTimeouts } from './timeouts';
 
@@ -52,7 +53,8 @@ export async function checkFreshSnapshot(keys: KeyStore, key: KeyRecord, now = D
 }
 
 /** Sets (or with null clears) a key's marker; false when the store failed or timed out. */
-export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string }, reason: BlockReason | null): Promise<boolean> {
-  const guarded = await deps.guard.run('set_blocked', deps.timeouts.markerWrite, () => deps.limits.setBlocked(key.keyId, reason, key.counterId));
+export async function writeRevocationMarker(deps: MarkerDeps, key: { keyId: string; counterId: string; owner?: string | null }, reason: BlockReason | null): Promise<boolean> {
+  forgetMarker(key.keyId);
+  const guarded = await deps.guard.run('set_blocked', deps.timeouts.markerWrite, () => deps.limits.setBlocked(key.keyId, reason, key.counterId, key.owner));
   return guarded.ok;
 }

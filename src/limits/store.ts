@@ -27,6 +27,55 @@ export interface BudgetSpec {
   costMicros: number;
 }
 
+/**
+ * The owner's part of an admission, present when the key's owner has limits of its own:
+ * its windows and budget are checked and consumed with the key's, all or nothing, in the
+ * same store call (the key's counters then live beside the owner's: one Durable Object per
+ * owner, one Redis hash slot per owner).
+ */
+export interface OwnerAdmit {
+  /** The owner's name as the admin API stores it. */
+  id: string;
+  counters: CounterSpec[];
+  budget?: BudgetSpec;
+}
+
+/** A key's prepaid credits for one admission. */
+export interface CreditsSpec {
+  /** Credits this request costs (the route's `cost`). */
+  cost: number;
+  /** The balance the key starts with (its `credits.remaining`), used while the store holds none. */
+  initial: number;
+  /** With a refill, the balance becomes `amount` at the start of each period (`periodKey`, ending at `resetAt`). */
+  refill?: { amount: number; periodKey: string; resetAt: number };
+}
+
+export interface CreditsState {
+  remaining: number;
+  /** When the next refill happens, or null without one. */
+  refillAt: number | null;
+}
+
+/** An admin change to a key's credit balance. */
+export type CreditsChange = { add: number } | { set: number };
+
+/**
+ * An in-flight slot for one request (concurrency caps): held from admission until the
+ * response ends or the client leaves (release()), or until `expiresAt` if the isolate
+ * holding it dies first.
+ */
+export interface LeaseSpec {
+  id: string;
+  expiresAt: number;
+  /** The key's `max_concurrent`, if any. */
+  keyMax?: number;
+  /** The owner's `max_concurrent`, if any (needs AdmitInput.owner for the shard). */
+  ownerMax?: number;
+}
+
+/** Which limit holder refused a request. */
+export type Holder = 'key' | 'owner';
+
 export interface AdmitInput {
   /** Whose revocation marker is checked. */
   keyId: string;
@@ -34,6 +83,12 @@ export interface AdmitInput {
   counterId?: string;
   counters: CounterSpec[];
   budget?: BudgetSpec;
+  /** The owner's windows and budget, when its owner has limits. */
+  owner?: OwnerAdmit;
+  /** The key's prepaid credits, when it has them. */
+  credits?: CreditsSpec;
+  /** An in-flight lease, when the key or its owner caps concurrent requests. */
+  lease?: LeaseSpec;
   now: number;
   /**
    * A signed request's token id: refused (`replayed`) when already recorded for this key,
@@ -69,12 +124,22 @@ export interface Ticket {
   /** Token counters charged with the reservation: name, window and the bucket charged. */
   tokenWindows: { name: string; limit: number; windowMs: number; bucket: number }[];
   budget?: { periodKey: string; period: BudgetSpec['period']; limitMicros: number };
+  /** The owner's token windows and budget the admission charged (AdmitInput.owner). */
+  owner?: { id: string; tokenWindows: Ticket['tokenWindows']; budget?: Ticket['budget']; requestWindows?: Ticket['requestWindows'] };
+  /** Request windows charged (one each), for a refunding release(): see refundTicket. */
+  requestWindows?: { name: string; windowMs: number; bucket: number }[];
+  /** Credits charged. */
+  credits?: number;
+  /** The lease taken: its id, and whether it counts for the key, the owner or both. */
+  lease?: { id: string; key: boolean; owner: boolean };
 }
 
 export type AdmitOutcome =
-  | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; ticket: Ticket }
-  | { status: 'rate_limited'; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
-  | { status: 'budget_exhausted'; counters: CounterState[]; budget: BudgetState }
+  | { status: 'admitted'; counters: CounterState[]; budget?: BudgetState; owner?: UsageSnapshot; credits?: CreditsState; ticket: Ticket }
+  | { status: 'credits_exhausted'; credits: CreditsState }
+  | { status: 'too_many_concurrent_requests'; holder: Holder; limit: number }
+  | { status: 'rate_limited'; holder: Holder; refusedBy: CounterState; counters: CounterState[]; budget?: BudgetState }
+  | { status: 'budget_exhausted'; holder: Holder; counters: CounterState[]; budget: BudgetState }
   | { status: 'blocked'; reason: BlockReason }
   | { status: 'replayed' };
 
@@ -90,6 +155,7 @@ export interface Settlement {
 export interface UsageSnapshot {
   counters: CounterState[];
   budget?: BudgetState;
+  credits?: CreditsState;
 }
 
 export interface LimitStore {
@@ -98,10 +164,26 @@ export interface LimitStore {
   admit(input: AdmitInput): Promise<AdmitOutcome>;
   /** Post-response: charge or refund the difference between reservation and actual usage. */
   settle(ticket: Ticket, settlement: Settlement): Promise<void>;
-  /** The instant-revocation marker, checked by every admit(); null clears it. `counterId` as in AdmitInput. */
-  setBlocked(keyId: string, reason: BlockReason | null, counterId?: string): Promise<void>;
-  /** Reads counters without consuming anything; `keyId` is the counter id. */
-  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot>;
+  /**
+   * The instant-revocation marker, checked by every admit(); null clears it. `counterId` as in
+   * AdmitInput; `owner` is the key's owner, whose shard holds a copy of the marker (admissions
+   * of keys whose owner has limits run there).
+   */
+  setBlocked(keyId: string, reason: BlockReason | null, counterId?: string, owner?: string | null): Promise<void>;
+  /**
+   * Reads counters without consuming anything; `keyId` is the counter id. `owner`: the key's
+   * owner when that owner has limits (the key's counters then live in the owner's shard).
+   */
+  usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string, credits?: CreditsSpec): Promise<UsageSnapshot>;
+  /**
+   * Ends what an admission holds: releases its lease and, with `refund`, gives back its
+   * request windows (in their bucket) and credits. Tokens and budget are refunded by settle().
+   */
+  release(ticket: Ticket, refund: boolean, now: number): Promise<void>;
+  /** Adds to or sets a key's credit balance (refilled first when a period has begun); `keyId` and `owner` as in usage(). */
+  changeCredits(keyId: string, credits: CreditsSpec, change: CreditsChange, owner?: string): Promise<CreditsState>;
+  /** An owner's own windows and budget, without consuming anything. */
+  ownerUsage(owner: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot>;
 }
 
 export const bucketOf = (now: number, windowMs: number): number => Math.floor(now / windowMs);
@@ -110,10 +192,10 @@ export const windowEnd = (bucket: number, windowMs: number): number => (bucket +
 /**
  * The flag a key's marker is kept under in its counter object: `blocked` for the object's
  * own key (one key per object), `blocked:<key id>` for a
- * rotation successor sharing its predecessor's object.
+ * rotation successor sharing its predecessor's object, and for every key in an owner's object.
  */
-export function markerFlag(keyId: string, counterId: string | undefined): string {
-  return counterId === undefined || counterId === keyId ? 'blocked' : `blocked:${keyId}`;
+export function markerFlag(keyId: string, counterId: string | undefined, inOwnerShard = false): string {
+  return !inOwnerShard && (counterId === undefined || counterId === keyId) ? 'blocked' : `blocked:${keyId}`;
 }
 
 // What both stores build their answers from, so an answer means the same on either.
@@ -128,13 +210,68 @@ export function budgetStateOf(budget: Pick<BudgetSpec, 'limitMicros' | 'period' 
   return { limitMicros: budget.limitMicros, spentMicros: s, remainingMicros: Math.max(0, budget.limitMicros - s), period: budget.period, resetAt: budget.resetAt };
 }
 
-/** What settle() needs to adjust exactly the token windows and budget an admission charged. */
+/** What settle() and release() need to adjust exactly what an admission charged. */
 export function ticketFor(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Ticket {
   return {
     keyId,
     tokenWindows: counters.filter((c) => c.kind === 'tokens').map((c) => ({ name: c.name, limit: c.limit, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) })),
     budget: budget ? { periodKey: budget.periodKey, period: budget.period, limitMicros: budget.limitMicros } : undefined,
   };
+}
+
+const requestWindowsOf = (counters: CounterSpec[], now: number): NonNullable<Ticket['requestWindows']> =>
+  counters.filter((c) => c.kind === 'requests' && c.cost > 0).map((c) => ({ name: c.name, windowMs: c.windowMs, bucket: bucketOf(now, c.windowMs) }));
+
+/**
+ * A ticket ready for a refunding release(): with the request windows its admission charged,
+ * taken from the input (built only when refunding, never on the warm path).
+ */
+export function refundTicket(ticket: Ticket, input: AdmitInput): Ticket {
+  const out: Ticket = { ...ticket, requestWindows: requestWindowsOf(input.counters, input.now) };
+  if (ticket.owner && input.owner) out.owner = { ...ticket.owner, requestWindows: requestWindowsOf(input.owner.counters, input.now) };
+  return out;
+}
+
+/** The credits and lease parts of a ticket for an admitted input. */
+export function completeTicket(ticket: Ticket, input: AdmitInput, now: number): Ticket {
+  if (input.owner) ticket.owner = ownerTicketFor(input.owner, now);
+  if (input.credits && input.credits.cost > 0) ticket.credits = input.credits.cost;
+  const lease = input.lease;
+  if (lease) {
+    const owner = lease.ownerMax !== undefined && input.owner !== undefined;
+    if (lease.keyMax !== undefined || owner) ticket.lease = { id: lease.id, key: lease.keyMax !== undefined, owner };
+  }
+  return ticket;
+}
+
+/** The owner part of a ticket for an admission that charged the owner. */
+export function ownerTicketFor(owner: OwnerAdmit | undefined, now: number): Ticket['owner'] {
+  if (!owner) return undefined;
+  const t = ticketFor(owner.id, owner.counters, owner.budget, now);
+  return { id: owner.id, tokenWindows: t.tokenWindows, budget: t.budget };
+}
+
+/**
+ * A key's credit balance from what the store holds (null: nothing yet): the initial balance,
+ * or the refill amount once a new refill period has begun. Both stores compute it so.
+ */
+export function creditsBalance(spec: CreditsSpec, stored: { remaining: number; period: string } | null): number {
+  if (stored === null) return spec.initial;
+  if (spec.refill && stored.period !== spec.refill.periodKey) return spec.refill.amount;
+  return stored.remaining;
+}
+
+/** The period a balance is stored under: the refill period, or '' without refills. */
+export const creditsPeriod = (spec: CreditsSpec): string => spec.refill?.periodKey ?? '';
+
+export function creditsStateOf(spec: CreditsSpec, remaining: number): CreditsState {
+  return { remaining: Math.max(0, remaining), refillAt: spec.refill?.resetAt ?? null };
+}
+
+/** A balance after an admin change, within [0, max]. */
+export function changedBalance(current: number, change: CreditsChange, max: number): number {
+  const next = 'add' in change ? current + change.add : change.set;
+  return Math.min(Math.max(0, next), max);
 }
 
 /** A stored marker value as a block reason; anything unrecognised blocks as revoked (fail closed). */

@@ -18,18 +18,26 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis/cloudflare';
 import { LruCache } from '../lib/lru';
-import { boundedSettlement } from './admit-input';
+import { boundedSettlement, MAX_AMOUNT } from './admit-input';
 import {
   blockReasonFrom,
   budgetStateOf,
   bucketOf,
   counterStateOf,
+  creditsBalance,
+  creditsPeriod,
+  creditsStateOf,
+  completeTicket,
   ticketFor,
   type AdmitInput,
+  type Holder,
   type AdmitOutcome,
   type BudgetSpec,
   type CounterSpec,
   type CounterState,
+  type CreditsChange,
+  type CreditsSpec,
+  type CreditsState,
   type LimitStore,
   type Settlement,
   type Ticket,
@@ -38,49 +46,171 @@ import {
 import type { BlockReason } from '../keys/status';
 
 const NS = 'kg';
-const revokedKey = (keyId: string) => `${NS}:revoked:${keyId}`;
+/**
+ * An owner's Redis hash tag: every key one owner admission touches (the owner's windows and
+ * budget, its keys' windows, budgets and marker copies) carries it, so they share one hash
+ * slot and one script may touch them all. Every UTF-16 unit of the name outside [A-Za-z0-9._~-]
+ * becomes `%` and four hex digits: no `{`, `}` or `:` of an owner's name reaches the key, two
+ * names never share a tag, and no string (not even a lone surrogate) makes encoding throw.
+ */
+export const ownerTag = (owner: string): string => `{o:${owner.replace(/[^A-Za-z0-9._~-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}}`;
+/** A key's counter identifier: its counter id, inside its owner's slot when the owner has limits. */
+const keyCounterId = (counterId: string, owner: string | undefined) => (owner === undefined ? counterId : `${ownerTag(owner)}:${counterId}`);
+const creditsKey = (id: string) => `${NS}:credits:${id}`;
+const leaseKey = (id: string) => `${NS}:lease:${id}`;
+const revokedKey = (keyId: string, owner?: string) => (owner === undefined ? `${NS}:revoked:${keyId}` : `${NS}:revoked:${ownerTag(owner)}:${keyId}`);
 const budgetKey = (keyId: string, periodKey: string) => `${NS}:budget:${keyId}:${periodKey}`;
-const replayKey = (keyId: string, id: string) => `${NS}:jti:${keyId}:${id}`;
+// In the owner's slot when the owner has limits (the tag comes first, so no brace in a token id
+// picks the slot); read and written only when the request carries a token id.
+const replayKey = (keyId: string, id: string, owner?: string) => (owner === undefined ? `${NS}:jti:${keyId}:${id}` : `${NS}:jti:${ownerTag(owner)}:${keyId}:${id}`);
 const counterPrefix = (name: string) => `${NS}:rl:${name}`;
 // Same layout @upstash/ratelimit's fixed window uses: <prefix>:<identifier>:<bucket>.
 const counterKey = (name: string, keyId: string, bucket: number) => `${counterPrefix(name)}:${keyId}:${bucket}`;
 
-// KEYS[1] revocation marker, KEYS[2] budget, KEYS[3] a signed request's token id, KEYS[4..] one
-// fixed window per counter. ARGV[1] has budget (0/1), ARGV[2] budget limit, ARGV[3] budget
-// cost, ARGV[4] budget TTL ms (0 = none), ARGV[5] token id TTL ms (0 = no token), then per
-// counter: limit, cost, window ms.
-// Returns {-1, reason} blocked | {-3} token id seen | {0, refused index, spent, used...} rate
-// limited | {-2, 0, spent, used...} budget refused | {1, 0, spent after, used after...}.
+// KEYS[1] revocation marker, KEYS[2] a signed request's token id; ARGV[1] token id TTL ms
+// (0 = no token). Then one section per holder (the key; its owner when the owner has limits):
+// KEYS budget key, then one fixed window per counter; ARGV[2] holder count, and per holder: has budget (0/1), budget limit, budget cost, budget TTL ms (0 = none), counter
+// count n, then per counter: limit, cost, window ms.
+// Then the key's credits: KEYS its balance hash; ARGV has credits (0/1), cost, initial balance,
+// refill amount (-1 = none), refill period ('' = none).
+// Then the lease: KEYS the key's and the owner's lease sets (scores: expiry ms); ARGV lease id
+// ('' = none), expiry ms, now ms, key max, owner max (-1 = no cap).
+// -4 in the reply's status: too many in flight (holder, then the cap in the third slot).
+// Returns {-1, reason} blocked | {-5} token id seen (checked before anything is consumed, so a
+// replayed token consumes nothing) | {0, holder, refused index, per holder: spent, used..., credits}
+// rate limited | {-2, holder, 0, ...} budget refused | {-3, 0, 0, ...} credits spent
+// | {1, 0, 0, per holder: spent after, used after..., credits after}; credits -1 when none.
 const ADMIT_SCRIPT = `
 local blocked = redis.call('GET', KEYS[1])
 if blocked then return {-1, blocked} end
-local replayTtl = tonumber(ARGV[5])
-if replayTtl > 0 and redis.call('EXISTS', KEYS[3]) == 1 then return {-3} end
-local n = #KEYS - 3
-local used = {}
-local refused = 0
-for i = 1, n do
-  local u = tonumber(redis.call('GET', KEYS[i + 3]) or '0')
-  used[i] = u
-  if refused == 0 and u + tonumber(ARGV[5 + (i - 1) * 3 + 2]) > tonumber(ARGV[5 + (i - 1) * 3 + 1]) then refused = i end
+local replayTtl = tonumber(ARGV[1])
+if replayTtl > 0 and redis.call('EXISTS', KEYS[2]) == 1 then return {-5} end
+local holders = {}
+local ki, ai = 3, 3
+for h = 1, tonumber(ARGV[2]) do
+  local hd = {budgetKey = KEYS[ki], hasBudget = ARGV[ai] == '1', limit = tonumber(ARGV[ai + 1]), cost = tonumber(ARGV[ai + 2]), ttl = tonumber(ARGV[ai + 3]), n = tonumber(ARGV[ai + 4]), keys = {}, limits = {}, costs = {}, windows = {}, used = {}, spent = 0}
+  ki = ki + 1
+  ai = ai + 5
+  for i = 1, hd.n do
+    hd.keys[i] = KEYS[ki]
+    hd.limits[i] = tonumber(ARGV[ai])
+    hd.costs[i] = tonumber(ARGV[ai + 1])
+    hd.windows[i] = ARGV[ai + 2]
+    ki = ki + 1
+    ai = ai + 3
+  end
+  holders[h] = hd
 end
-local hasBudget = ARGV[1] == '1'
-local spent = 0
-if hasBudget then spent = tonumber(redis.call('GET', KEYS[2]) or '0') end
-if refused > 0 then return {0, refused, spent, unpack(used)} end
-if hasBudget and spent + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return {-2, 0, spent, unpack(used)} end
-for i = 1, n do
-  local cost = tonumber(ARGV[5 + (i - 1) * 3 + 2])
-  local k = KEYS[i + 3]
-  used[i] = redis.call('INCRBY', k, cost)
-  if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, ARGV[5 + (i - 1) * 3 + 3]) end
+local credits = nil
+if ARGV[ai] == '1' then
+  credits = {key = KEYS[ki], cost = tonumber(ARGV[ai + 1]), refill = tonumber(ARGV[ai + 3]), period = ARGV[ai + 4]}
+  local stored = redis.call('HMGET', credits.key, 'remaining', 'period')
+  if not stored[1] then credits.balance = tonumber(ARGV[ai + 2])
+  elseif credits.refill >= 0 and stored[2] ~= credits.period then credits.balance = credits.refill
+  else credits.balance = tonumber(stored[1]) end
 end
-if hasBudget then
-  spent = redis.call('INCRBY', KEYS[2], ARGV[3])
-  if tonumber(ARGV[4]) > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+ki = ki + 1
+ai = ai + 5
+local lease = nil
+if ARGV[ai] ~= '' then
+  lease = {id = ARGV[ai], expires = tonumber(ARGV[ai + 1]), now = tonumber(ARGV[ai + 2]), caps = {}}
+  local maxes = {tonumber(ARGV[ai + 3]), tonumber(ARGV[ai + 4])}
+  for h = 1, 2 do
+    if maxes[h] >= 0 then
+      local k = KEYS[ki + h - 1]
+      redis.call('ZREMRANGEBYSCORE', k, '-inf', lease.now)
+      lease.caps[#lease.caps + 1] = {key = k, holder = h, max = maxes[h], count = redis.call('ZCARD', k)}
+    end
+  end
 end
-if replayTtl > 0 then redis.call('SET', KEYS[3], '1', 'PX', replayTtl) end
-return {1, 0, spent, unpack(used)}
+local status, refusedHolder, refused = 1, 0, 0
+for h, hd in ipairs(holders) do
+  for i = 1, hd.n do
+    local u = tonumber(redis.call('GET', hd.keys[i]) or '0')
+    hd.used[i] = u
+    if status == 1 and u + hd.costs[i] > hd.limits[i] then status, refusedHolder, refused = 0, h, i end
+  end
+  if hd.hasBudget then hd.spent = tonumber(redis.call('GET', hd.budgetKey) or '0') end
+end
+if status == 1 then
+  for h, hd in ipairs(holders) do
+    if hd.hasBudget and hd.spent + hd.cost > hd.limit then
+      status, refusedHolder = -2, h
+      break
+    end
+  end
+end
+if status == 1 and credits and credits.balance < credits.cost then status = -3 end
+if status == 1 and lease then
+  for _, cap in ipairs(lease.caps) do
+    if cap.count >= cap.max then
+      status, refusedHolder, refused = -4, cap.holder, cap.max
+      break
+    end
+  end
+end
+if status == 1 then
+  if lease then
+    for _, cap in ipairs(lease.caps) do
+      redis.call('ZADD', cap.key, lease.expires, lease.id)
+      redis.call('PEXPIREAT', cap.key, lease.expires)
+    end
+  end
+  if credits then
+    credits.balance = credits.balance - credits.cost
+    redis.call('HSET', credits.key, 'remaining', credits.balance, 'period', credits.period)
+  end
+  for _, hd in ipairs(holders) do
+    for i = 1, hd.n do
+      hd.used[i] = redis.call('INCRBY', hd.keys[i], hd.costs[i])
+      if redis.call('PTTL', hd.keys[i]) < 0 then redis.call('PEXPIRE', hd.keys[i], hd.windows[i]) end
+    end
+    if hd.hasBudget then
+      hd.spent = redis.call('INCRBY', hd.budgetKey, hd.cost)
+      if hd.ttl > 0 then redis.call('PEXPIRE', hd.budgetKey, hd.ttl) end
+    end
+  end
+  if replayTtl > 0 then redis.call('SET', KEYS[2], '1', 'PX', replayTtl) end
+end
+local reply = {status, refusedHolder, refused}
+for _, hd in ipairs(holders) do
+  reply[#reply + 1] = hd.spent
+  for i = 1, hd.n do reply[#reply + 1] = hd.used[i] end
+end
+if credits then reply[#reply + 1] = credits.balance else reply[#reply + 1] = -1 end
+return reply
+`;
+
+// KEYS[1] a key's credit balance hash. ARGV: initial balance, refill amount (-1 = none),
+// refill period, 'add' | 'set', amount, maximum. Returns the balance after the change.
+// Undoes an admission. KEYS[1] key lease set, KEYS[2] owner lease set, KEYS[3] credits hash,
+// then request windows to give one back each. ARGV[1] lease id ('' = none), ARGV[2] refund (0/1),
+// ARGV[3] credits to give back.
+const RELEASE_SCRIPT = `
+if ARGV[1] ~= '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+if ARGV[2] ~= '1' then return 0 end
+for i = 4, #KEYS do
+  if redis.call('DECR', KEYS[i]) < 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
+end
+local credits = tonumber(ARGV[3])
+if credits > 0 and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], 'remaining', credits) end
+return 1
+`;
+
+const CREDITS_CHANGE_SCRIPT = `
+local stored = redis.call('HMGET', KEYS[1], 'remaining', 'period')
+local balance
+if not stored[1] then balance = tonumber(ARGV[1])
+elseif tonumber(ARGV[2]) >= 0 and stored[2] ~= ARGV[3] then balance = tonumber(ARGV[2])
+else balance = tonumber(stored[1]) end
+if ARGV[4] == 'add' then balance = balance + tonumber(ARGV[5]) else balance = tonumber(ARGV[5]) end
+if balance < 0 then balance = 0 end
+if balance > tonumber(ARGV[6]) then balance = tonumber(ARGV[6]) end
+redis.call('HSET', KEYS[1], 'remaining', balance, 'period', ARGV[3])
+return balance
 `;
 
 // KEYS[1] budget. ARGV[1] delta (may be negative). Never below zero.
@@ -156,6 +286,8 @@ export class UpstashLimitStore implements LimitStore {
   readonly #limiters = new LruCache<string, Ratelimit>(2_000, 3_600_000);
   readonly #admit = new LuaScript(ADMIT_SCRIPT);
   readonly #adjust = new LuaScript(BUDGET_ADJUST_SCRIPT);
+  readonly #credits = new LuaScript(CREDITS_CHANGE_SCRIPT);
+  readonly #release = new LuaScript(RELEASE_SCRIPT);
 
   constructor(opts: UpstashStoreOptions) {
     this.redis = new Redis({
@@ -199,29 +331,40 @@ export class UpstashLimitStore implements LimitStore {
   }
 
   async admit(input: AdmitInput): Promise<AdmitOutcome> {
-    const { keyId, counters, budget, now } = input;
-    const counterId = input.counterId ?? keyId;
+    const { keyId, counters, budget, owner, now } = input;
+    const counterId = keyCounterId(input.counterId ?? keyId, owner?.id);
     const replay = input.replay;
-    const keys = [revokedKey(keyId), budget ? budgetKey(counterId, budget.periodKey) : `${NS}:budget:none`, replay ? replayKey(keyId, replay.id) : `${NS}:jti:none`];
-    const args = budget ? ['1', String(budget.limitMicros), String(budget.costMicros), String(budgetTtlMs(budget, now))] : ['0', '0', '0', '0'];
-    args.push(replay ? String(Math.max(1, Math.ceil(replay.expiresAt - now))) : '0');
-    for (const c of counters) {
-      keys.push(counterKey(c.name, counterId, bucketOf(now, c.windowMs)));
-      args.push(String(c.limit), String(c.cost), String(c.windowMs));
-    }
+    const keys = [owner ? revokedKey(keyId, owner.id) : revokedKey(keyId), replayKey(keyId, replay?.id ?? '', owner?.id)];
+    const args = [replay ? String(Math.max(1, Math.ceil(replay.expiresAt - now))) : '0', owner ? '2' : '1'];
+    pushHolder(keys, args, counterId, counters, budget, now);
+    if (owner) pushHolder(keys, args, ownerTag(owner.id), owner.counters, owner.budget, now);
+    const credits = input.credits;
+    keys.push(creditsKey(counterId));
+    if (credits) args.push('1', String(credits.cost), String(credits.initial), String(credits.refill?.amount ?? -1), creditsPeriod(credits));
+    else args.push('0', '0', '0', '-1', '');
+    const lease = input.lease;
+    const ownerTag_ = owner ? ownerTag(owner.id) : undefined;
+    keys.push(leaseKey(counterId), leaseKey(ownerTag_ ?? `${counterId}:owner`));
+    if (lease) args.push(lease.id, String(lease.expiresAt), String(now), String(lease.keyMax ?? -1), String(owner ? (lease.ownerMax ?? -1) : -1));
+    else args.push('', '0', '0', '-1', '-1');
     const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
     const status = Number(reply[0]);
     if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
-    if (status === -3) return { status: 'replayed' };
-    const spent = Number(reply[2]);
-    const states: CounterState[] = counters.map((c, i) => {
-      const used = Number(reply[3 + i] ?? 0);
-      return counterStateOf(c, used, bucketOf(now, c.windowMs));
-    });
-    const budgetState = budget && budgetStateOf(budget, spent);
-    if (status === 1) return { status: 'admitted', counters: states, budget: budgetState, ticket: ticketFor(counterId, counters, budget, now) };
-    if (status === -2 && budget) return { status: 'budget_exhausted', counters: states, budget: budgetStateOf(budget, spent) };
-    return { status: 'rate_limited', refusedBy: states[Number(reply[1]) - 1]!, counters: states, budget: budgetState };
+    if (status === -5) return { status: 'replayed' };
+    const key = holderState(reply, 3, counters, budget, now);
+    const ownerState = owner ? holderState(reply, 3 + 1 + counters.length, owner.counters, owner.budget, now) : undefined;
+    const balance = Number(reply[3 + 1 + counters.length + (owner ? 1 + owner.counters.length : 0)]);
+    const creditsState = credits && creditsStateOf(credits, balance);
+    if (status === -3 && creditsState) return { status: 'credits_exhausted', credits: creditsState };
+    if (status === -4) return { status: 'too_many_concurrent_requests', holder: Number(reply[1]) === 2 ? 'owner' : 'key', limit: Number(reply[2]) };
+    if (status === 1) {
+      const ticket = completeTicket(ticketFor(counterId, counters, budget, now), input, now);
+      return { status: 'admitted', counters: key.counters, budget: key.budget, ...(ownerState ? { owner: ownerState } : {}), ...(creditsState ? { credits: creditsState } : {}), ticket };
+    }
+    const holder: Holder = Number(reply[1]) === 2 ? 'owner' : 'key';
+    const refusing = holder === 'owner' && ownerState ? ownerState : key;
+    if (status === -2 && refusing.budget) return { status: 'budget_exhausted', holder, counters: refusing.counters, budget: refusing.budget };
+    return { status: 'rate_limited', holder, refusedBy: refusing.counters[Number(reply[2]) - 1]!, counters: refusing.counters, budget: refusing.budget };
   }
 
   async settle(ticket: Ticket, settlement: Settlement): Promise<void> {
@@ -237,17 +380,61 @@ export class UpstashLimitStore implements LimitStore {
     if (ticket.budget && s.costDeltaMicros !== 0) {
       calls.push(this.#adjust.run(this.redis, [budgetKey(ticket.keyId, ticket.budget.periodKey)], [String(s.costDeltaMicros)]));
     }
+    const owner = ticket.owner;
+    if (owner) {
+      const tag = ownerTag(owner.id);
+      if (s.tokenDelta !== 0) {
+        for (const w of owner.tokenWindows) {
+          if (s.tokenDelta < 0 && bucketOf(s.now, w.windowMs) !== w.bucket) continue;
+          calls.push(this.limiter(w).limit(tag, { rate: s.tokenDelta }));
+        }
+      }
+      if (owner.budget && s.costDeltaMicros !== 0) {
+        calls.push(this.#adjust.run(this.redis, [budgetKey(tag, owner.budget.periodKey)], [String(s.costDeltaMicros)]));
+      }
+    }
     await Promise.all(calls);
   }
 
-  async setBlocked(keyId: string, reason: BlockReason | null): Promise<void> {
-    if (reason) await this.redis.set(revokedKey(keyId), reason, { ex: MARKER_TTL_S });
-    else await this.redis.del(revokedKey(keyId));
+  async release(ticket: Ticket, refund: boolean, now: number): Promise<void> {
+    const owner = ticket.owner;
+    const tag = owner ? ownerTag(owner.id) : undefined;
+    const keys = [leaseKey(ticket.keyId), leaseKey(tag ?? `${ticket.keyId}:owner`), creditsKey(ticket.keyId)];
+    if (refund) {
+      for (const w of ticket.requestWindows ?? []) if (bucketOf(now, w.windowMs) === w.bucket) keys.push(counterKey(w.name, ticket.keyId, w.bucket));
+      for (const w of owner?.requestWindows ?? []) if (bucketOf(now, w.windowMs) === w.bucket) keys.push(counterKey(w.name, tag!, w.bucket));
+    }
+    await this.#release.run(this.redis, keys, [ticket.lease?.id ?? '', refund ? '1' : '0', String(refund ? (ticket.credits ?? 0) : 0)]);
   }
 
-  async usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {
-    const keys = counters.map((c) => counterKey(c.name, keyId, bucketOf(now, c.windowMs)));
-    if (budget) keys.push(budgetKey(keyId, budget.periodKey));
+  async setBlocked(keyId: string, reason: BlockReason | null, _counterId?: string, owner?: string | null): Promise<void> {
+    const markers = owner ? [revokedKey(keyId), revokedKey(keyId, owner)] : [revokedKey(keyId)];
+    await Promise.all(markers.map((m) => (reason ? this.redis.set(m, reason, { ex: MARKER_TTL_S }) : this.redis.del(m))));
+  }
+
+  async usage(keyId: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number, owner?: string, credits?: CreditsSpec): Promise<UsageSnapshot> {
+    const id = keyCounterId(keyId, owner);
+    if (!credits) return this.read(id, counters, budget, now);
+    const [snap, stored] = await Promise.all([this.read(id, counters, budget, now), this.redis.hmget<{ remaining: string | number | null; period: string | null }>(creditsKey(id), 'remaining', 'period')]);
+    const remaining = stored?.remaining;
+    const balance = creditsBalance(credits, remaining === null || remaining === undefined ? null : { remaining: Number(remaining), period: String(stored?.period ?? '') });
+    return { ...snap, credits: creditsStateOf(credits, balance) };
+  }
+
+  async changeCredits(keyId: string, credits: CreditsSpec, change: CreditsChange, owner?: string): Promise<CreditsState> {
+    const [mode, amount] = 'add' in change ? ['add', change.add] : ['set', change.set];
+    const args = [String(credits.initial), String(credits.refill?.amount ?? -1), creditsPeriod(credits), mode, String(amount), String(MAX_AMOUNT)];
+    const balance = await this.#credits.run<number>(this.redis, [creditsKey(keyCounterId(keyId, owner))], args);
+    return creditsStateOf(credits, Number(balance));
+  }
+
+  ownerUsage(owner: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {
+    return this.read(ownerTag(owner), counters, budget, now);
+  }
+
+  private async read(id: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): Promise<UsageSnapshot> {
+    const keys = counters.map((c) => counterKey(c.name, id, bucketOf(now, c.windowMs)));
+    if (budget) keys.push(budgetKey(id, budget.periodKey));
     const values = keys.length ? await this.redis.mget<(string | number | null)[]>(...keys) : [];
     const states = counters.map((c, i) => {
       const used = Math.max(0, Number(values[i] ?? 0));
@@ -257,6 +444,26 @@ export class UpstashLimitStore implements LimitStore {
   }
 }
 
+
+/** One holder's section of the admission script's KEYS and ARGV. */
+function pushHolder(keys: string[], args: string[], id: string, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): void {
+  // Without a budget the slot is never read; it is still named inside the holder's hash slot.
+  keys.push(budgetKey(id, budget ? budget.periodKey : 'none'));
+  if (budget) args.push('1', String(budget.limitMicros), String(budget.costMicros), String(budgetTtlMs(budget, now)), String(counters.length));
+  else args.push('0', '0', '0', '0', String(counters.length));
+  for (const c of counters) {
+    keys.push(counterKey(c.name, id, bucketOf(now, c.windowMs)));
+    args.push(String(c.limit), String(c.cost), String(c.windowMs));
+  }
+}
+
+/** One holder's spent and used values from the script's reply, starting at `at`. */
+function holderState(reply: (number | string)[], at: number, counters: CounterSpec[], budget: BudgetSpec | undefined, now: number): UsageSnapshot {
+  return {
+    counters: counters.map((c, i) => counterStateOf(c, Number(reply[at + 1 + i] ?? 0), bucketOf(now, c.windowMs))),
+    budget: budget && budgetStateOf(budget, Number(reply[at])),
+  };
+}
 
 function budgetTtlMs(budget: BudgetSpec, now: number): number {
   return budget.resetAt === null ? 0 : budget.resetAt - now + DAY_MS;

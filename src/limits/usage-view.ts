@@ -4,7 +4,10 @@
 
 import type { LoadedConfig } from '../config/load';
 import { counterIdOf, type KeyRecord } from '../keys/record';
-import { budgetSpec, countersForUsage, effectivePolicy, MICROS_PER_USD } from './policy';
+import { creditsSpec } from './admission';
+import { budgetSpec, countersForUsage, effectivePolicy, MICROS_PER_USD, ownerPolicy } from './policy';
+import type { OwnerStore } from '../owners/owner-store';
+import { ownerHasLimits, type OwnerRecord } from '../owners/record';
 import type { StoreGuard } from './guard';
 import type { CounterSpec, LimitStore, UsageSnapshot } from './store';
 import type { StoreTimeouts } from './timeouts';
@@ -14,6 +17,8 @@ export interface UsageView {
   store: LimitStore['kind'];
   windows: { name: string; kind: string; limit: number; used: number; remaining: number; window_seconds: number; reset: string }[];
   budget: { usd: number; period: string; spent_usd: number; remaining_usd: number; reset: string | null } | null;
+  /** Keys with credits: the live balance and the next refill. */
+  credits?: { remaining: number; refill_at: string | null } | null;
 }
 
 export function usagePlan(config: LoadedConfig, key: KeyRecord): { counters: CounterSpec[]; budget: ReturnType<typeof effectivePolicy>['budget'] } {
@@ -32,8 +37,16 @@ export function usagePlan(config: LoadedConfig, key: KeyRecord): { counters: Cou
 }
 
 export function presentUsage(keyId: string, store: LimitStore['kind'], snap: UsageSnapshot): UsageView {
+  return { key_id: keyId, ...presentSnapshot(store, snap) };
+}
+
+/** An owner's usage: the same shape as a key's, named by owner. */
+export interface OwnerUsageView extends Omit<UsageView, 'key_id'> {
+  owner: string;
+}
+
+function presentSnapshot(store: LimitStore['kind'], snap: UsageSnapshot): Omit<UsageView, 'key_id'> {
   return {
-    key_id: keyId,
     store,
     windows: snap.counters.map((c) => ({
       name: c.name,
@@ -53,22 +66,36 @@ export function presentUsage(keyId: string, store: LimitStore['kind'], snap: Usa
           reset: snap.budget.resetAt === null ? null : new Date(snap.budget.resetAt).toISOString(),
         }
       : null,
+    ...(snap.credits ? { credits: { remaining: snap.credits.remaining, refill_at: snap.credits.refillAt === null ? null : new Date(snap.credits.refillAt).toISOString() } } : {}),
   };
 }
 
-export async function readUsage(config: LoadedConfig, store: LimitStore, key: KeyRecord, now = Date.now()): Promise<UsageView> {
+/**
+ * `ownerLimited`: the key's owner has limits, so the key's counters live in the owner's shard.
+ */
+export async function readUsage(config: LoadedConfig, store: LimitStore, key: KeyRecord, now = Date.now(), ownerLimited = false): Promise<UsageView> {
   const plan = usagePlan(config, key);
-  const snap = await store.usage(counterIdOf(key), plan.counters, budgetSpec(plan.budget, 0, now), now);
+  const owner = ownerLimited && key.owner !== null ? key.owner : undefined;
+  const snap = await store.usage(counterIdOf(key), plan.counters, budgetSpec(plan.budget, 0, now), now, owner, creditsSpec(key.policy.credits, 0, now));
   return presentUsage(key.id, store.kind, snap);
+}
+
+/** An owner's own windows (its limits and model limits) and budget. */
+export async function readOwnerUsage(store: LimitStore, owner: OwnerRecord, now = Date.now()): Promise<OwnerUsageView> {
+  const policy = ownerPolicy(owner.policy);
+  const snap = await store.ownerUsage(owner.owner, countersForUsage(policy), budgetSpec(policy.budget, 0, now), now);
+  return { owner: owner.owner, ...presentSnapshot(store.kind, snap) };
 }
 
 /** The usage view behind the store guard; null when the store failed or timed out. */
 export async function readUsageGuarded(
-  deps: { limits: LimitStore; guard: StoreGuard; timeouts: StoreTimeouts },
+  deps: { limits: LimitStore; guard: StoreGuard; timeouts: StoreTimeouts; owners: OwnerStore },
   config: LoadedConfig,
   key: KeyRecord,
   now = Date.now(),
 ): Promise<UsageView | null> {
-  const guarded = await deps.guard.run('usage', deps.timeouts.usage, () => readUsage(config, deps.limits, key, now));
+  const owner = key.owner === null ? null : await deps.owners.lookup(key.owner);
+  const ownerLimited = owner !== null && ownerHasLimits(owner.policy);
+  const guarded = await deps.guard.run('usage', deps.timeouts.usage, () => readUsage(config, deps.limits, key, now, ownerLimited));
   return guarded.ok ? guarded.value : null;
 }

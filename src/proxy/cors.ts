@@ -23,6 +23,8 @@ const KEYGATE_EXPOSED = [
   'x-ratelimit-reset-tokens',
   'x-budget-limit-usd',
   'x-budget-remaining-usd',
+  'x-credits-remaining',
+  'x-credits-refill-at',
 ];
 const UPSTREAM_CORS_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers', 'access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age'];
 

@@ -35,6 +35,12 @@ const SUCCESS: Record<string, { body?: (target: CreatedKey) => unknown; status: 
   'POST /keys/{id}/signing-secret': { status: 200 },
   'POST /verify': { body: (t) => ({ key: t.key }), status: 200 },
   'GET /audit': { status: 200 },
+  'POST /keys/{id}/credits': { body: () => ({ add: 5 }), status: 200 },
+  'PUT /owners/{owner}': { body: () => ({ limits: { rpm: 100 } }), status: 200 },
+  'GET /owners': { status: 200 },
+  'GET /owners/{owner}': { status: 200 },
+  'DELETE /owners/{owner}': { status: 200 },
+  'GET /owners/{owner}/usage': { status: 200 },
   'GET /logs': { status: 200 },
   'GET /keys/{id}/logs': { status: 200 },
   'GET /keys/{id}/analytics': { status: 200 },
@@ -49,6 +55,17 @@ const SUCCESS: Record<string, { body?: (target: CreatedKey) => unknown; status: 
   'GET /webhooks/{id}/deliveries': { status: 200 },
   'POST /webhooks/{id}/deliveries/{delivery_id}/replay': { status: 202 },
 };
+
+/** The owner a route's {owner} names for a target key (made to exist before a success run). */
+const ownerFor = (target: CreatedKey) => `admin-auth owner/${target.id}`;
+
+/** Whatever an operation's success needs to exist first. */
+async function prepare(op: Op, target: CreatedKey): Promise<void> {
+  if (op.path === '/keys/{id}/credits') expect((await admin(`/keys/${target.id}`, { method: 'PATCH', json: { credits: { remaining: 10 } } })).status).toBe(200);
+  if (op.path.includes('{owner}') && op.method !== 'put') {
+    expect((await admin(`/owners/${encodeURIComponent(ownerFor(target))}`, { method: 'PUT', json: {} })).status).toBe(200);
+  }
+}
 
 /** A webhook with one failed (replayable) delivery, for the /webhooks/{id} routes. */
 async function webhookFixture(): Promise<{ id: string; delivery_id: string }> {
@@ -83,6 +100,7 @@ const AUDITED: Record<string, string> = {
 
 function concretePath(op: Op, target: CreatedKey, hook?: { id: string; delivery_id: string }): string {
   return op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+    if (name === 'owner') return encodeURIComponent(ownerFor(target));
     if (hook && name === 'id') return hook.id;
     if (hook && name === 'delivery_id') return hook.delivery_id;
     if (name !== 'id') throw new Error(`${label(op)}: no substitution for path parameter {${name}}; teach the admin-auth test about it`);
@@ -242,6 +260,7 @@ describe('every admin route requires an admin credential', () => {
     const wanted: Record<string, number> = {};
     for (const op of ops) {
       const fresh = await createKey({ name: `token target for ${label(op)}` });
+      await prepare(op, fresh);
       seen[label(op)] = (await send(op, fresh, `Bearer ${ADMIN_TOKEN}`)).status;
       wanted[label(op)] = SUCCESS[label(op)]?.status ?? -1;
     }
@@ -256,6 +275,7 @@ describe('every admin route requires an admin credential', () => {
       const fresh = await createKey({ name: `key target for ${label(op)}` });
       // Activating an active key changes nothing (and is not audited): make it a real change.
       if (label(op) === 'POST /keys/{id}/activate') await admin(`/keys/${fresh.id}/deactivate`, { method: 'POST' });
+      await prepare(op, fresh);
       const res = await send(op, fresh, `Bearer ${adminKey.key}`);
       seen[label(op)] = res.status;
       wanted[label(op)] = SUCCESS[label(op)]?.status ?? -1;

@@ -222,6 +222,12 @@ describe('the admin OpenAPI document', () => {
     'post /keys/{id}/signing-secret',
     'post /verify',
     'get /audit',
+    'post /keys/{id}/credits',
+    'put /owners/{owner}',
+    'get /owners',
+    'get /owners/{owner}',
+    'delete /owners/{owner}',
+    'get /owners/{owner}/usage',
     // src/admin/{logs,analytics,webhooks}-routes.ts
     'get /logs',
     'get /keys/{id}/logs',

@@ -563,6 +563,25 @@ test('admin UI at /admin/ui in chromium', { timeout: 240_000 }, async (t) => {
     assert.ok(existsSync(SCREENSHOT));
   });
 
+  await t.test("usage panel shows the key's credits and its owner's shared windows", async () => {
+    const owner = `e2e-owner-${RUN}`;
+    await adminApi('PUT', `/owners/${encodeURIComponent(owner)}`, { limits: { rpm: 50 } });
+    const { id } = await adminApi('POST', '/keys', { name: `credits-${RUN}`, owner, credits: { remaining: 7 } });
+    await applyFilters({ owner });
+    await waitRowCount(1);
+    await row(id).locator('button[data-action="usage"]').click();
+    const panel = page().locator(`tr.usage-row[data-usage-for="${id}"]`);
+    await panel.locator('.bar[role="progressbar"]').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    const content = (await panel.textContent()) ?? '';
+    assert.match(content, /credits\s*7/);
+    assert.match(content, /no refill/);
+    assert.ok(content.includes(`Owner ${owner}`), `the owner's section in: ${content}`);
+    const labels = await panel.locator('.bar[role="progressbar"]').evaluateAll((els) => els.map((el) => el.getAttribute('aria-label')));
+    assert.ok(labels.some((l) => l?.startsWith('rpm')), `the owner's rpm bar in ${labels.join(', ')}`);
+    await applyFilters({ q: name });
+    await waitRowCount(2);
+  });
+
   await t.test('a 401 mid-session returns to the sign-in form', async () => {
     // As if the token were rotated away while the page was open.
     const rotatedAway = (route) =>

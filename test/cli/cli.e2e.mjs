@@ -263,6 +263,32 @@ test('keys usage shows windows with bars', async () => {
   assert.deepEqual([rpm.limit, rpm.used, rpm.remaining], [5, 1, 4]);
 });
 
+test('owners set, get, list, usage and delete; keys credits adds to and sets a balance', async () => {
+  const owner = `cli-owner/${randomBytes(4).toString('hex')}`;
+  const set = await cli(['owners', 'set', owner, '--rpm', '100', '--budget-usd', '5', '--budget-period', 'month', '--model', 'gpt-4o*', '--max-concurrent', '3']);
+  assertOk(set);
+  assert.equal(field(set.stdout, 'owner'), owner);
+  assert.equal(field(set.stdout, 'models'), 'gpt-4o*');
+  assert.equal(field(set.stdout, 'max concurrent'), '3');
+  assert.equal(field((await cli(['owners', 'get', owner])).stdout, 'budget'), '$5/month');
+  const list = JSON.parse((await cli(['owners', 'list', '--all', '--json'])).stdout);
+  assert.ok(list.owners.some((/** @type {any} */ o) => o.owner === owner));
+  const usage = await cli(['owners', 'usage', owner]);
+  assertOk(usage);
+  assert.equal(field(usage.stdout, 'owner'), owner);
+  assert.match(usage.stdout, /^rpm +requests\/minute /m);
+
+  const created = JSON.parse((await cli(['keys', 'create', '--name', 'credits', '--credits', '10', '--credits-refill', '100/day', '--json'])).stdout);
+  const add = await cli(['keys', 'credits', created.id, '--add', '5']);
+  assertOk(add);
+  assert.equal(field(add.stdout, 'credits'), '15');
+  assert.equal(JSON.parse((await cli(['keys', 'credits', created.id, '--set', '2', '--json'])).stdout).remaining, 2);
+  assertFails(await cli(['keys', 'credits', created.id]), 2, /^error: usage_error: give --add <n> or --set <n>$/);
+
+  assertOk(await cli(['owners', 'delete', owner]));
+  assertFails(await cli(['owners', 'get', owner]), 1, /^error: not_found: /);
+});
+
 test('keys rotate issues a new key; a replay with the printed idempotency key returns the same one', async () => {
   const r = await cli(['keys', 'rotate', s.id, '--grace', '10m']);
   assertOk(r);

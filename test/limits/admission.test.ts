@@ -50,14 +50,14 @@ describe('admission when the limit store is down', () => {
   });
 });
 
-// planAdmission reads only the key's id and counter id.
-const KEY = { id: 'key_a' } as KeyRecord;
-const NO_LIMITS: EffectivePolicy = { limits: {}, modelLimits: new ModelTable([]), budget: undefined };
+// planAdmission reads only the key's id, counter id and policy (credits, max_concurrent).
+const KEY = { id: 'key_a', policy: {} } as KeyRecord;
+const NO_LIMITS: EffectivePolicy = { limits: {}, modelLimits: new ModelTable([]), budget: undefined, models: null };
 const CONFIG = { prices: new ModelTable<Price>([]), DEFAULT_PRICE: { input: 1, output: 2 } };
 
 describe('signed requests in the admission', () => {
   it('a signed request asks the store even where no limit applies and the marker is skipped', () => {
-    const admission = planAdmission({ instant_revocation: false }, KEY, NO_LIMITS, CONFIG, null, undefined, 0, { id: 'jti-1', expiresAt: 1 });
+    const admission = planAdmission({ instant_revocation: false }, KEY, NO_LIMITS, CONFIG, null, undefined, 0, null, { id: 'jti-1', expiresAt: 1 });
     expect(admission?.ok).toBe(true);
     expect(admission?.ok && admission.input.replay).toEqual({ id: 'jti-1', expiresAt: 1 });
     expect(planAdmission({ instant_revocation: false }, KEY, NO_LIMITS, CONFIG, null, undefined, 0)).toBeNull();

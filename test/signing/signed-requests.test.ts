@@ -143,6 +143,30 @@ describe.each(STORE_KINDS)('signed requests (%s store)', (kind) => {
     }
   });
 
+  it('a replayed token is refused on a route that reads only the revocation marker, whose clear read the isolate remembers', async () => {
+    // /signed-only has no limits and the default revocation_max_staleness_ms: a plain key's
+    // repeat requests there skip the store, a signed request's never do.
+    const { id, secret } = await pair(gw);
+    const token = await signToken(id, secret);
+    expect((await gw.call('/signed-only/x', { headers: jwtAuth(token) })).status).toBe(200);
+    const again = await gw.call('/signed-only/x', { headers: jwtAuth(token) });
+    expect(again.status).toBe(401);
+    expect((await errorOf(again)).code).toBe('token_replayed');
+  });
+
+  it("a replayed token of a key whose owner has limits is refused and takes nothing from the key's or the owner's windows", async () => {
+    const owner = `signed {owner}:${crypto.randomUUID().slice(0, 8)}`;
+    expect((await gw.admin(`/owners/${encodeURIComponent(owner)}`, { method: 'PUT', json: { limits: { rpm: 100 } } })).status).toBe(200);
+    const { id, secret } = await pair(gw, { owner, limits: { rpm: 100 } });
+    const token = await signToken(id, secret);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(token) })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(token) }))).code).toBe('token_replayed');
+    type Usage = { windows: { name: string; used: number }[] };
+    const used = (u: Usage) => u.windows.filter((w) => w.name === 'rpm').map((w) => w.used);
+    expect(used((await (await gw.admin(`/keys/${id}/usage`)).json()) as Usage)).toEqual([1]);
+    expect(used((await (await gw.admin(`/owners/${encodeURIComponent(owner)}/usage`)).json()) as Usage)).toEqual([1]);
+  });
+
   it('of 50 concurrent copies of one token exactly one is admitted', async () => {
     const { id, secret } = await pair(gw);
     const token = await signToken(id, secret);

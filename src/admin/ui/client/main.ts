@@ -70,7 +70,7 @@ els.body.addEventListener('click', (ev) => {
   if (!button || !row || !key) return;
   const action = button.dataset.action;
   switch (action) {
-    case 'usage': toggleUsage(row, key.id); break;
+    case 'usage': toggleUsage(row, key.id, key.owner); break;
     case 'activate':
     case 'deactivate': void setActive(key.id, action, button); break;
     case 'rotate': openRotate(key); break;

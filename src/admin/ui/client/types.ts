@@ -53,10 +53,18 @@ export interface UsageBudget {
   reset: string | null;
 }
 
+/** A key's credit balance (keys with credits only). */
+export interface UsageCredits {
+  remaining: number;
+  refill_at: string | null;
+}
+
+/** GET /keys/{id}/usage; GET /owners/{owner}/usage has the same shape, without credits. */
 export interface KeyUsage {
   store: string;
   windows?: UsageWindow[];
   budget?: UsageBudget | null;
+  credits?: UsageCredits | null;
 }
 
 export interface AnalyticsPoint {
