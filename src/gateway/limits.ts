@@ -163,7 +163,7 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   }
 
   const format = metered?.format ?? null;
-  const llm = metered !== null && !format?.headerUsage;
+  const llm = metered !== null && format?.limitHeaders !== 'standard';
   if (outcome === undefined) return unlimited(metered);
   if (outcome.status !== 'admitted') throw refused(refusalOf(outcome, now, llm));
   const admitted = outcome;

@@ -63,4 +63,10 @@ export interface UsageFormat {
   sse?(): SseUsageReader;
   /** Usage from the response headers. */
   headerUsage?(headers: Headers, headerName: string): TokenUsage | null;
+  /**
+   * The limit headers its responses carry beside RateLimit-Policy/RateLimit: `llm` (the
+   * default) adds OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, which the
+   * OpenAI and Anthropic SDKs read; `standard` adds none (APIs whose clients know no such family).
+   */
+  readonly limitHeaders?: 'llm' | 'standard';
 }

@@ -6,6 +6,7 @@ import type { UsageFormat } from '../types';
 
 export const headerFormat: UsageFormat = {
   name: 'header',
+  limitHeaders: 'standard',
   endpoints: [{ methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], path: '/**' }],
   headerUsage(headers, name) {
     const raw = headers.get(name)?.trim() ?? '';
