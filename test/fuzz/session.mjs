@@ -99,7 +99,7 @@ export class Session {
       const exempt = (KNOWN.refusedPathCharged && refusal?.code === 'invalid_path') || refusal?.code === 'store_unavailable';
       if (refusal !== null && !exempt) {
         const after = await this.usageTotals();
-        if (after !== before) violations.push({ kind: `refused with ${refusal.code} but charged`, label: req.label, detail: `${res.status} ${refusal.code}; usage went from ${before} to ${after}` });
+        if (charged(before, after)) violations.push({ kind: `refused with ${refusal.code} but charged`, label: req.label, detail: `${res.status} ${refusal.code}; usage went from ${before} to ${after}` });
       }
     }
     return violations;
@@ -110,7 +110,7 @@ export class Session {
     const res = await this.run({ label: 'usage', method: 'GET', path: '/admin/keys/{{METERED_ID}}/usage', headers: [['authorization', 'Bearer {{ADMIN}}'], OBSERVER] });
     if (res.status !== 200) return `status ${res.status}`;
     const u = JSON.parse(res.text);
-    return JSON.stringify([u.windows?.map((/** @type {any} */ w) => [w.name, w.used]), u.budget?.spent_usd]);
+    return JSON.stringify([u.windows?.map((/** @type {any} */ w) => [w.name, w.used, w.reset]), u.budget?.spent_usd]);
   }
 
   /**
@@ -273,4 +273,27 @@ export function usageProblem(text) {
   }
   if (!Array.isArray(u.windows)) return `usage without windows: ${text.slice(0, 200)}`;
   return null;
+}
+
+/**
+ * Whether usage grew between two snapshots of usageTotals(): a window that kept its reset time
+ * counts more, or more was spent. A window that rolled over in between starts again from
+ * zero, which is no charge.
+ * @param {string} before
+ * @param {string} after
+ */
+export function charged(before, after) {
+  if (before === after) return false;
+  if (before.startsWith('status') || after.startsWith('status')) return true;
+  const [windowsBefore, spentBefore] = JSON.parse(before);
+  const [windowsAfter, spentAfter] = JSON.parse(after);
+  if ((spentAfter ?? 0) > (spentBefore ?? 0)) return true;
+  /** @type {Map<string, [number, string]>} */
+  const earlier = new Map((windowsBefore ?? []).map((/** @type {[string, number, string]} */ [name, used, reset]) => [name, [used, reset]]));
+  for (const [name, used, reset] of windowsAfter ?? []) {
+    const was = earlier.get(name);
+    if (was === undefined || was[1] !== reset) continue;
+    if (used > was[0]) return true;
+  }
+  return false;
 }
