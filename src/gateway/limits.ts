@@ -34,7 +34,7 @@ import { ownerHasLimits, type OwnerRecord } from '../owners/record';
 import { markerReadRecently, rememberClearMarker } from '../limits/marker-cache';
 import { modelAllowed } from '../limits/model-allowlist';
 import { checkFreshSnapshot } from '../limits/revocation';
-import { refundTicket, type AdmitOutcome, type Ticket } from '../limits/store';
+import type { AdmitOutcome, Ticket } from '../limits/store';
 import { readBodyLimited } from '../proxy/body';
 import { splitRequestUrl } from '../proxy/upstream-url';
 import { modelOf } from '../usage/estimate';
@@ -44,6 +44,7 @@ import { subPathOf } from '../usage/registry';
 import { meteredEndpoint, prepareRequest, type MeteredRequest } from '../usage/request';
 import type { UsageReading } from '../usage/types';
 import { addTiming } from '../http/request-context';
+import { releaseOnce, releasingBody, undoLateAdmission } from './leases';
 
 /** The one mapping from a limit refusal to the error the client sees. */
 function refused(r: Refusal): GatewayError {
@@ -209,60 +210,6 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
     },
     release,
   };
-}
-
-/** Releases a ticket's lease once, after the response (ctx.waitUntil). */
-function releaseOnce(c: Context<AppEnv>, ticket: Ticket): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    const services = c.get('services');
-    c.executionCtx.waitUntil(services.guard.run('settle', services.timeouts.settle, () => services.limits.release(ticket, false, Date.now())));
-  };
-}
-
-/** The body, calling `done` once it ends, errors or is cancelled (the client left). */
-function releasingBody(body: ReadableStream<Uint8Array>, done: () => void): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const chunk = await reader.read();
-        if (chunk.done) {
-          controller.close();
-          done();
-        } else controller.enqueue(chunk.value);
-      } catch (error) {
-        done();
-        controller.error(error);
-      }
-    },
-    cancel(reason) {
-      done();
-      return reader.cancel(reason);
-    },
-  });
-}
-
-/**
- * An admission the guard gave up on that committed later. Refused by this gateway (`refund`):
- * everything it charged goes back (request windows, credits and lease via release(); tokens
- * and budget via settle()). Admitted uncounted: only its lease, which nothing else would end.
- */
-async function undoLateAdmission(c: Context<AppEnv>, pending: Promise<AdmitOutcome>, admission: AdmissionPlan, refund: boolean): Promise<void> {
-  const outcome = await pending.catch(() => undefined);
-  if (outcome?.status !== 'admitted') return;
-  const ticket = refund ? refundTicket(outcome.ticket, admission.input) : outcome.ticket;
-  if (!refund && !ticket.lease) return;
-  const services = c.get('services');
-  const now = Date.now();
-  const calls: Promise<unknown>[] = [services.guard.run('settle', services.timeouts.settle, () => services.limits.release(ticket, refund, now))];
-  if (refund && (admission.reservation > 0 || admission.reservedMicros > 0)) {
-    const settlement = { tokenDelta: -admission.reservation, costDeltaMicros: -admission.reservedMicros, now };
-    calls.push(services.guard.run('settle', services.timeouts.settle, () => services.limits.settle(ticket, settlement)));
-  }
-  await Promise.all(calls);
 }
 
 // The merged policy of a key on a route, computed once per cached key record: records are

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ownerShard } from '../../src/limits/durable-object-store';
-import { ownerTag } from '../../src/limits/upstash-store';
+import { ownerTag } from '../../src/limits/upstash-scripts';
 
 /** Redis cluster's rule: the hash tag is what lies between the first `{` and the next `}`. */
 function hashTag(key: string): string | null {
