@@ -17,6 +17,7 @@ export interface Env {
   DEFAULT_PRICE?: unknown;
   KEY_CACHE_TTL_MS?: string;
   STORE_TIMEOUT_MS?: string;
+  STORE_BATCH_MAX?: string;
   MAX_KEYS_PER_OWNER?: string;
   /** Seals signing secrets (src/lib/secret-box.ts); the previous one still opens. */
   SECRETS_MASTER_KEY?: string;

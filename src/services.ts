@@ -27,11 +27,16 @@ export interface Services {
 
 const built = new WeakMap<object, Services>();
 
-export function limitStoreFor(env: Env): LimitStore {
+/**
+ * The limit store this env configures. `batching` sets group commit from the config: a call
+ * counts as in flight, and an admission may wait to be sent, for the admission timeout.
+ */
+export function limitStoreFor(env: Env, config?: Pick<LoadedConfig, 'STORE_BATCH_MAX' | 'STORE_TIMEOUT_MS'>): LimitStore {
+  const batching = config ? { maxBatch: config.STORE_BATCH_MAX, callTtlMs: config.STORE_TIMEOUT_MS } : {};
   if (env.UPSTASH_REDIS_REST_URL && env.UPSTASH_REDIS_REST_TOKEN) {
-    return new UpstashLimitStore({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
+    return new UpstashLimitStore({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, batching });
   }
-  return new DurableObjectLimitStore(env.LIMITER);
+  return new DurableObjectLimitStore(env.LIMITER, batching);
 }
 
 // Guards are per store and isolate-wide, so the breaker sees every request's failures:
@@ -59,7 +64,7 @@ function guardFor(env: Env, limits: LimitStore): StoreGuard {
 export function servicesFor(env: Env, config: LoadedConfig): Services {
   let services = built.get(env);
   if (!services) {
-    const limits = limitStoreFor(env);
+    const limits = limitStoreFor(env, config);
     const guard = guardFor(env, limits);
     services = {
       keys: new KeyStore(env.KEYS, env.DB, config.KEY_CACHE_TTL_MS),

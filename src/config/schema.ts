@@ -187,6 +187,8 @@ export const ConfigSchema = z
     DEFAULT_PRICE: PriceSchema.default({ input: 10, output: 30 }),
     KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
     STORE_TIMEOUT_MS: z.coerce.number().int().min(1).max(10_000).default(250),
+    // Group commit (src/limits/group-commit.ts): most admissions of one shard in one store call; 1 turns it off.
+    STORE_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(32),
     MAX_KEYS_PER_OWNER: z.coerce.number().int().min(0).optional(),
     // Request log and webhooks (src/events, src/webhooks): read by the queue consumer, the cron and /admin.
     LOG_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),

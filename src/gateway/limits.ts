@@ -144,7 +144,8 @@ export async function enforceLimits(c: Context<AppEnv>, route: Route, key: KeyRe
   if (admission === null) return unlimited(metered);
   if (!admission.ok) throw refused(admission);
   let pending: Promise<AdmitOutcome> | undefined;
-  const guarded = await services.guard.run('admit', services.timeouts.admit, () => (pending = services.limits.admit(admission.input)));
+  const keepAlive = (call: Promise<unknown>) => c.executionCtx.waitUntil(call);
+  const guarded = await services.guard.run('admit', services.timeouts.admit, () => (pending = services.limits.admit(admission.input, keepAlive)));
   addTiming(c.get('timings'), 'store', guarded.ms, guarded.ok ? services.limits.kind : `${services.limits.kind} ${guarded.reason}`);
 
   let outcome: AdmitOutcome | undefined;

@@ -6,6 +6,7 @@
 
 import { boundedSettlement } from './admit-input';
 import { KEY_PREFIX, OWNER_PREFIX, type LimiterObject } from './durable-object';
+import { GroupCommit, groupCommitOptions, type GroupCommitOptions, type Settled } from './group-commit';
 import type { BlockReason } from '../keys/status';
 import { markerFlag, type AdmitInput, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CreditsChange, type CreditsSpec, type CreditsState, type LimitStore, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
@@ -14,16 +15,29 @@ export const ownerShard = (owner: string): string => `owner:${owner}`;
 
 export class DurableObjectLimitStore implements LimitStore {
   readonly kind = 'durable_object' as const;
+  /** Admissions waiting on the same object go out together (one RPC, one transaction each). */
+  readonly batches: GroupCommit<AdmitInput, AdmitOutcome>;
 
-  constructor(private readonly ns: DurableObjectNamespace<LimiterObject>) {}
+  constructor(
+    private readonly ns: DurableObjectNamespace<LimiterObject>,
+    batching: Partial<GroupCommitOptions> = {},
+  ) {
+    this.batches = new GroupCommit((shard, inputs) => this.admitBatch(shard, inputs), groupCommitOptions(batching));
+  }
 
   private stub(name: string) {
     return this.ns.get(this.ns.idFromName(name));
   }
 
-  async admit(input: AdmitInput): Promise<AdmitOutcome> {
-    const shard = input.owner ? ownerShard(input.owner.id) : (input.counterId ?? input.keyId);
-    return (await this.stub(shard).admit(input)) as AdmitOutcome;
+  admit(input: AdmitInput, keepAlive?: (call: Promise<unknown>) => void): Promise<AdmitOutcome> {
+    return this.batches.submit(input.owner ? ownerShard(input.owner.id) : (input.counterId ?? input.keyId), input, keepAlive);
+  }
+
+  private async admitBatch(shard: string, inputs: AdmitInput[]): Promise<Settled<AdmitOutcome>[]> {
+    const stub = this.stub(shard);
+    if (inputs.length === 1) return [{ ok: true, value: (await stub.admit(inputs[0]!)) as AdmitOutcome }];
+    const answers = await stub.admitMany(inputs);
+    return answers.map((a) => (a.ok ? { ok: true, value: a.value as AdmitOutcome } : { ok: false, error: new Error(a.error) }));
   }
 
   async settle(ticket: Ticket, settlement: Settlement): Promise<void> {

@@ -15,6 +15,9 @@ export const OWNER_PREFIX = 'o:';
 export const KEY_PREFIX = 'k:';
 const keyPrefix = (input: AdmitInput): string => (input.owner ? `${KEY_PREFIX}${input.counterId ?? input.keyId}:` : '');
 
+/** One admission's answer in admitMany(): its outcome, or the message of what it threw. */
+export type BatchAnswer = { ok: true; value: AdmitOutcome } | { ok: false; error: string };
+
 interface HolderPart {
   holder: Holder;
   prefix: string;
@@ -84,6 +87,20 @@ export class LimiterObject extends DurableObject {
   private state(c: CounterSpec, now: number, prefix = ''): CounterState {
     const bucket = bucketOf(now, c.windowMs);
     return counterStateOf(c, this.used(prefix + c.name, bucket), bucket);
+  }
+
+  /**
+   * Several admissions in one call (group commit): each is decided and written on its own, in
+   * order, exactly as admit() would; one that throws answers its error and leaves the others.
+   */
+  admitMany(inputs: AdmitInput[]): BatchAnswer[] {
+    return inputs.map((input) => {
+      try {
+        return { ok: true, value: this.admit(input) };
+      } catch (error) {
+        return { ok: false, error: error instanceof Error ? error.message : String(error) };
+      }
+    });
   }
 
   admit(input: AdmitInput): AdmitOutcome {

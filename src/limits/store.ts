@@ -160,8 +160,13 @@ export interface UsageSnapshot {
 
 export interface LimitStore {
   readonly kind: 'upstash' | 'durable_object';
-  /** Checks the revocation marker and every limit; consumes all of them or none. */
-  admit(input: AdmitInput): Promise<AdmitOutcome>;
+  /**
+   * Checks the revocation marker and every limit; consumes all of them or none. Admissions that
+   * arrive while a call to the same shard is in flight share the next call (group commit);
+   * `keepAlive` (the request's waitUntil) keeps a call this request makes for others alive
+   * after its own response.
+   */
+  admit(input: AdmitInput, keepAlive?: (call: Promise<unknown>) => void): Promise<AdmitOutcome>;
   /** Post-response: charge or refund the difference between reservation and actual usage. */
   settle(ticket: Ticket, settlement: Settlement): Promise<void>;
   /**

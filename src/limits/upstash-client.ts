@@ -14,10 +14,16 @@ export class AdmissionRedis extends Redis {
 
 type PipelineReply = { result?: unknown; error?: string };
 
-function firstReply(body: unknown): PipelineReply | undefined {
-  if (!Array.isArray(body)) throw new Error('Command failed: the /pipeline response is not an array');
-  return body[0] as PipelineReply | undefined;
+/** The replies of a /pipeline request of `n` commands; anything else fails the whole request. */
+function repliesOf(body: unknown, n: number): PipelineReply[] {
+  if (!Array.isArray(body) || body.length !== n) throw new Error('Command failed: the /pipeline response does not answer every command');
+  return body.map((r: unknown) => (r !== null && typeof r === 'object' ? (r as PipelineReply) : {}));
 }
+
+/** One command's answer in a batch: its result, or the error Redis gave for it alone. */
+export type CommandAnswer<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+const isNoScript = (error: string | undefined): boolean => error !== undefined && error.toLowerCase().includes('noscript');
 
 /**
  * A Lua script run by its SHA-1 (EVALSHA), falling back to EVAL when Redis answers NOSCRIPT
@@ -42,14 +48,19 @@ export class LuaScript {
     });
   }
 
-  /** The script as the only command of one /pipeline request; EVAL when Redis lacks it. */
-  async runAlone<T>(redis: AdmissionRedis, keys: string[], args: string[]): Promise<T> {
+  /**
+   * The script once per argument set, all in one /pipeline request (a batch of admissions);
+   * the runs Redis lacks the script for go again as EVAL in one more request. Each answer is
+   * its own: one run's error leaves the others' results.
+   */
+  async runEach<T>(redis: AdmissionRedis, runs: { keys: string[]; args: string[] }[]): Promise<CommandAnswer<T>[]> {
     if (!this.sha1) await this.ready;
-    const reply = firstReply(await redis.pipelineRequest([['evalsha', this.sha1, keys.length, ...keys, ...args]]));
-    if (!reply?.error) return reply?.result as T;
-    if (!reply.error.toLowerCase().includes('noscript')) throw new Error(`Command failed: ${reply.error}`);
-    const evaluated = firstReply(await redis.pipelineRequest([['eval', this.source, keys.length, ...keys, ...args]]));
-    if (evaluated?.error) throw new Error(`Command failed: ${evaluated.error}`);
-    return evaluated?.result as T;
+    const replies = repliesOf(await redis.pipelineRequest(runs.map((r) => ['evalsha', this.sha1, r.keys.length, ...r.keys, ...r.args])), runs.length);
+    const missing = replies.flatMap((r, i) => (isNoScript(r.error) ? [i] : []));
+    if (missing.length > 0) {
+      const evaluated = repliesOf(await redis.pipelineRequest(missing.map((i) => ['eval', this.source, runs[i]!.keys.length, ...runs[i]!.keys, ...runs[i]!.args])), missing.length);
+      missing.forEach((at, j) => (replies[at] = evaluated[j]!));
+    }
+    return replies.map((r) => (r.error === undefined ? { ok: true, value: r.result as T } : { ok: false, error: new Error(`Command failed: ${r.error}`) }));
   }
 }

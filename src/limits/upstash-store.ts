@@ -18,6 +18,7 @@
 import { Ratelimit } from '@upstash/ratelimit';
 import { Redis } from '@upstash/redis/cloudflare';
 import { AdmissionRedis, LuaScript } from './upstash-client';
+import { GroupCommit, groupCommitOptions, type GroupCommitOptions, type Settled } from './group-commit';
 import { LruCache } from '../lib/lru';
 import { boundedSettlement, MAX_AMOUNT } from './admit-input';
 import {
@@ -67,6 +68,8 @@ const MARKER_TTL_S = 400 * 86_400;
 export interface UpstashStoreOptions {
   url: string;
   token: string;
+  /** Group commit (src/limits/group-commit.ts); defaults when unset. */
+  batching?: Partial<GroupCommitOptions>;
 }
 
 export class UpstashLimitStore implements LimitStore {
@@ -79,8 +82,11 @@ export class UpstashLimitStore implements LimitStore {
   readonly #adjust = new LuaScript(BUDGET_ADJUST_SCRIPT);
   readonly #credits = new LuaScript(CREDITS_CHANGE_SCRIPT);
   readonly #release = new LuaScript(RELEASE_SCRIPT);
+  /** Admissions waiting while a call is in flight share the next /pipeline request. */
+  readonly batches: GroupCommit<AdmitInput, AdmitOutcome>;
 
   constructor(opts: UpstashStoreOptions) {
+    this.batches = new GroupCommit((_shard, inputs) => this.admitBatch(inputs), groupCommitOptions(opts.batching ?? {}));
     this.redis = new Redis({
       url: opts.url,
       token: opts.token,
@@ -121,41 +127,16 @@ export class UpstashLimitStore implements LimitStore {
     return rl;
   }
 
-  async admit(input: AdmitInput): Promise<AdmitOutcome> {
-    const { keyId, counters, budget, owner, now } = input;
-    const counterId = keyCounterId(input.counterId ?? keyId, owner?.id);
-    const replay = input.replay;
-    const keys = [owner ? revokedKey(keyId, owner.id) : revokedKey(keyId), replayKey(keyId, replay?.id ?? '', owner?.id)];
-    const args = [replay ? String(Math.max(1, Math.ceil(replay.expiresAt - now))) : '0', owner ? '2' : '1'];
-    pushHolder(keys, args, counterId, counters, budget, now);
-    if (owner) pushHolder(keys, args, ownerTag(owner.id), owner.counters, owner.budget, now);
-    const credits = input.credits;
-    keys.push(creditsKey(counterId));
-    if (credits) args.push('1', String(credits.cost), String(credits.initial), String(credits.refill?.amount ?? -1), creditsPeriod(credits));
-    else args.push('0', '0', '0', '-1', '');
-    const lease = input.lease;
-    const ownerTag_ = owner ? ownerTag(owner.id) : undefined;
-    keys.push(leaseKey(counterId), leaseKey(ownerTag_ ?? `${counterId}:owner`));
-    if (lease) args.push(lease.id, String(lease.expiresAt), String(now), String(lease.keyMax ?? -1), String(owner ? (lease.ownerMax ?? -1) : -1));
-    else args.push('', '0', '0', '-1', '-1');
-    const reply = await this.#admit.runAlone<(number | string)[]>(this.#admission, keys, args);
-    const status = Number(reply[0]);
-    if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
-    if (status === -5) return { status: 'replayed' };
-    const key = holderState(reply, 3, counters, budget, now);
-    const ownerState = owner ? holderState(reply, 3 + 1 + counters.length, owner.counters, owner.budget, now) : undefined;
-    const balance = Number(reply[3 + 1 + counters.length + (owner ? 1 + owner.counters.length : 0)]);
-    const creditsState = credits && creditsStateOf(credits, balance);
-    if (status === -3 && creditsState) return { status: 'credits_exhausted', credits: creditsState };
-    if (status === -4) return { status: 'too_many_concurrent_requests', holder: Number(reply[1]) === 2 ? 'owner' : 'key', limit: Number(reply[2]) };
-    if (status === 1) {
-      const ticket = completeTicket(ticketFor(counterId, counters, budget, now), input, now);
-      return { status: 'admitted', counters: key.counters, budget: key.budget, ...(ownerState ? { owner: ownerState } : {}), ...(creditsState ? { credits: creditsState } : {}), ticket };
-    }
-    const holder: Holder = Number(reply[1]) === 2 ? 'owner' : 'key';
-    const refusing = holder === 'owner' && ownerState ? ownerState : key;
-    if (status === -2 && refusing.budget) return { status: 'budget_exhausted', holder, counters: refusing.counters, budget: refusing.budget };
-    return { status: 'rate_limited', holder, refusedBy: refusing.counters[Number(reply[2]) - 1]!, counters: refusing.counters, budget: refusing.budget };
+  admit(input: AdmitInput, keepAlive?: (call: Promise<unknown>) => void): Promise<AdmitOutcome> {
+    // Every admission is one script run on its own keys, so any admissions can share a
+    // /pipeline request: the whole store is one shard.
+    return this.batches.submit('', input, keepAlive);
+  }
+
+  /** Admissions as one /pipeline request, one EVALSHA each; each reply read on its own. */
+  private async admitBatch(inputs: AdmitInput[]): Promise<Settled<AdmitOutcome>[]> {
+    const replies = await this.#admit.runEach<(number | string)[]>(this.#admission, inputs.map(admissionCommand));
+    return replies.map((r, i) => (r.ok ? { ok: true, value: admissionOutcome(inputs[i]!, r.value) } : r));
   }
 
   async settle(ticket: Ticket, settlement: Settlement): Promise<void> {
@@ -260,3 +241,47 @@ function budgetTtlMs(budget: BudgetSpec, now: number): number {
   return budget.resetAt === null ? 0 : budget.resetAt - now + DAY_MS;
 }
 
+/** The admission script's KEYS and ARGV for one input. */
+function admissionCommand(input: AdmitInput): { keys: string[]; args: string[] } {
+  const { keyId, counters, budget, owner, now } = input;
+  const counterId = keyCounterId(input.counterId ?? keyId, owner?.id);
+  const replay = input.replay;
+  const keys = [owner ? revokedKey(keyId, owner.id) : revokedKey(keyId), replayKey(keyId, replay?.id ?? '', owner?.id)];
+  const args = [replay ? String(Math.max(1, Math.ceil(replay.expiresAt - now))) : '0', owner ? '2' : '1'];
+  pushHolder(keys, args, counterId, counters, budget, now);
+  if (owner) pushHolder(keys, args, ownerTag(owner.id), owner.counters, owner.budget, now);
+  const credits = input.credits;
+  keys.push(creditsKey(counterId));
+  if (credits) args.push('1', String(credits.cost), String(credits.initial), String(credits.refill?.amount ?? -1), creditsPeriod(credits));
+  else args.push('0', '0', '0', '-1', '');
+  const lease = input.lease;
+  const ownerTag_ = owner ? ownerTag(owner.id) : undefined;
+  keys.push(leaseKey(counterId), leaseKey(ownerTag_ ?? `${counterId}:owner`));
+  if (lease) args.push(lease.id, String(lease.expiresAt), String(now), String(lease.keyMax ?? -1), String(owner ? (lease.ownerMax ?? -1) : -1));
+  else args.push('', '0', '0', '-1', '-1');
+  return { keys, args };
+}
+
+/** One admission's outcome from the script's reply. */
+function admissionOutcome(input: AdmitInput, reply: (number | string)[]): AdmitOutcome {
+  const { keyId, counters, budget, owner, now } = input;
+  const counterId = keyCounterId(input.counterId ?? keyId, owner?.id);
+  const status = Number(reply[0]);
+  if (status === -1) return { status: 'blocked', reason: blockReasonFrom(reply[1]) };
+  if (status === -5) return { status: 'replayed' };
+  const key = holderState(reply, 3, counters, budget, now);
+  const ownerState = owner ? holderState(reply, 3 + 1 + counters.length, owner.counters, owner.budget, now) : undefined;
+  const balance = Number(reply[3 + 1 + counters.length + (owner ? 1 + owner.counters.length : 0)]);
+  const credits = input.credits;
+  const creditsState = credits && creditsStateOf(credits, balance);
+  if (status === -3 && creditsState) return { status: 'credits_exhausted', credits: creditsState };
+  if (status === -4) return { status: 'too_many_concurrent_requests', holder: Number(reply[1]) === 2 ? 'owner' : 'key', limit: Number(reply[2]) };
+  if (status === 1) {
+    const ticket = completeTicket(ticketFor(counterId, counters, budget, now), input, now);
+    return { status: 'admitted', counters: key.counters, budget: key.budget, ...(ownerState ? { owner: ownerState } : {}), ...(creditsState ? { credits: creditsState } : {}), ticket };
+  }
+  const holder: Holder = Number(reply[1]) === 2 ? 'owner' : 'key';
+  const refusing = holder === 'owner' && ownerState ? ownerState : key;
+  if (status === -2 && refusing.budget) return { status: 'budget_exhausted', holder, counters: refusing.counters, budget: refusing.budget };
+  return { status: 'rate_limited', holder, refusedBy: refusing.counters[Number(reply[2]) - 1]!, counters: refusing.counters, budget: refusing.budget };
+}

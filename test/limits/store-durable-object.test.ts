@@ -5,8 +5,17 @@ import { budgetSpec } from '../../src/limits/policy';
 import { DurableObjectLimitStore } from '../../src/limits/durable-object-store';
 import type { LimiterObject } from '../../src/limits/durable-object';
 import { limitStoreContract } from './contract';
+import { groupCommitContract } from './group-commit-contract';
 
 limitStoreContract('Durable Object', () => new DurableObjectLimitStore(env.LIMITER));
+
+groupCommitContract(
+  'Durable Object',
+  (batching) => new DurableObjectLimitStore(env.LIMITER, batching),
+  // A null cost: the window's row would get a NULL count, which SQLite refuses (NOT NULL), so
+  // the admission's transaction throws and rolls back.
+  async (_store, input) => ({ ...input, counters: input.counters.map((c) => ({ ...c, cost: null as unknown as number })) }),
+);
 
 describe('Durable Object store housekeeping', () => {
   afterEach(() => {
