@@ -5,6 +5,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { BlockReason } from '../keys/status';
 import { MAX_AMOUNT } from './admit-input';
+import { RowCache } from './row-cache';
 import { blockReasonFrom, budgetStateOf, bucketOf, changedBalance, counterStateOf, creditsBalance, creditsPeriod, creditsStateOf, markerFlag, completeTicket, ticketFor, windowEnd, type AdmitInput, type CreditsChange, type CreditsSpec, type CreditsState, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 const DAY_MS = 86_400_000;
@@ -32,6 +33,11 @@ interface HolderPart {
 export class LimiterObject extends DurableObject {
   private readonly sql: SqlStorage;
   private lastSweep = 0;
+  // Rows this object has read or written (see row-cache.ts): window counts by `name\0bucket`,
+  // budget spend by period key, markers by flag name (null: no marker).
+  private readonly counts = new RowCache<number>(10_000);
+  private readonly spends = new RowCache<number>(1_000);
+  private readonly flags = new RowCache<BlockReason | null>(10_000);
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
@@ -47,8 +53,13 @@ export class LimiterObject extends DurableObject {
   }
 
   private used(name: string, bucket: number): number {
+    const key = `${name}\0${bucket}`;
+    const cached = this.counts.get(key);
+    if (cached !== undefined) return cached;
     const row = this.sql.exec<{ used: number }>('SELECT used FROM counters WHERE name = ? AND bucket = ?', name, bucket).toArray()[0];
-    return row?.used ?? 0;
+    const used = row?.used ?? 0;
+    this.counts.set(key, used);
+    return used;
   }
 
   private add(name: string, bucket: number, windowMs: number, delta: number): void {
@@ -61,11 +72,19 @@ export class LimiterObject extends DurableObject {
       windowEnd(bucket, windowMs),
       delta,
     );
+    // The same arithmetic as the statement, on the value it started from (read first).
+    const key = `${name}\0${bucket}`;
+    const before = this.counts.get(key);
+    if (before !== undefined) this.counts.set(key, Math.max(0, before + delta));
   }
 
   private spent(periodKey: string): number {
+    const cached = this.spends.get(periodKey);
+    if (cached !== undefined) return cached;
     const row = this.sql.exec<{ spent: number }>('SELECT spent FROM budget WHERE period_key = ?', periodKey).toArray()[0];
-    return row?.spent ?? 0;
+    const spent = row?.spent ?? 0;
+    this.spends.set(periodKey, spent);
+    return spent;
   }
 
   private addSpend(periodKey: string, delta: number, expires: number | null): void {
@@ -77,11 +96,28 @@ export class LimiterObject extends DurableObject {
       expires,
       delta,
     );
+    const before = this.spends.get(periodKey);
+    if (before !== undefined) this.spends.set(periodKey, Math.max(0, before + delta));
   }
 
   private blocked(flag: string): BlockReason | null {
+    const cached = this.flags.get(flag);
+    if (cached !== undefined) return cached;
     const row = this.sql.exec<{ value: string }>('SELECT value FROM flags WHERE name = ?', flag).toArray()[0];
-    return row ? blockReasonFrom(row.value) : null;
+    const reason = row ? blockReasonFrom(row.value) : null;
+    this.flags.set(flag, reason);
+    return reason;
+  }
+
+  /** One transaction; when it fails, what the caches learnt inside it is forgotten with it. */
+  private atomically(writes: () => void): void {
+    try {
+      this.ctx.storage.transactionSync(writes);
+    } catch (error) {
+      this.counts.clear();
+      this.spends.clear();
+      throw error;
+    }
   }
 
   private state(c: CounterSpec, now: number, prefix = ''): CounterState {
@@ -117,6 +153,8 @@ export class LimiterObject extends DurableObject {
       this.sql.exec('DELETE FROM replays WHERE expires <= ?', now);
       // Budget periods are kept a day past their end, then go ('total' has no end).
       this.sql.exec('DELETE FROM budget WHERE expires IS NOT NULL AND expires <= ?', now);
+      this.counts.clear();
+      this.spends.clear();
       this.lastSweep = now;
     }
     // The holders this object counts for: the key, then its owner when the owner has limits
@@ -157,11 +195,12 @@ export class LimiterObject extends DurableObject {
     }
     // One transaction: a write that fails (a constraint, a bad value) rolls back the others, so
     // a request is never charged part of its admission, nor its token id recorded without it.
-    this.ctx.storage.transactionSync(() => {
+    this.atomically(() => {
       if (credits) this.storeCredits(creditsName, balance - credits.cost, creditsPeriod(credits));
       for (const prefix of leaseHolders) this.sql.exec('INSERT INTO leases (holder, id, expires) VALUES (?, ?, ?)', prefix, lease!.id, lease!.expiresAt);
       for (const h of holders) {
-        for (const c of h.counters) this.add(h.prefix + c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
+        // A window this request costs nothing in (a token window before metering) needs no write.
+        for (const c of h.counters) if (c.cost !== 0) this.add(h.prefix + c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
         if (h.budget) this.addSpend(h.prefix + h.budget.periodKey, h.budget.costMicros, h.budget.resetAt === null ? null : h.budget.resetAt + DAY_MS);
       }
       if (replayId !== null) {
@@ -185,7 +224,7 @@ export class LimiterObject extends DurableObject {
 
   release(ticket: Ticket, refund: boolean, now: number): void {
     const keyNames = ticket.owner ? `${KEY_PREFIX}${ticket.keyId}:` : '';
-    this.ctx.storage.transactionSync(() => {
+    this.atomically(() => {
       const lease = ticket.lease;
       if (lease?.key) this.sql.exec('DELETE FROM leases WHERE holder = ? AND id = ?', keyNames, lease.id);
       if (lease?.owner) this.sql.exec('DELETE FROM leases WHERE holder = ? AND id = ?', OWNER_PREFIX, lease.id);
@@ -219,7 +258,7 @@ export class LimiterObject extends DurableObject {
   }
 
   settle(ticket: Ticket, s: Settlement): void {
-    this.ctx.storage.transactionSync(() => {
+    this.atomically(() => {
       const keyNames = ticket.owner ? `${KEY_PREFIX}${ticket.keyId}:` : '';
       this.applySettlement(keyNames, ticket.tokenWindows, ticket.budget, s);
       if (ticket.owner) this.applySettlement(OWNER_PREFIX, ticket.owner.tokenWindows, ticket.owner.budget, s);
@@ -241,6 +280,7 @@ export class LimiterObject extends DurableObject {
   setBlocked(reason: BlockReason | null, flag = 'blocked'): void {
     if (reason) this.sql.exec('INSERT INTO flags (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', flag, reason);
     else this.sql.exec('DELETE FROM flags WHERE name = ?', flag);
+    this.flags.set(flag, reason);
   }
 
   /** `prefix`: '' in a key's own object; a key's or the owner's prefix in an owner's object. */

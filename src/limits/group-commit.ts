@@ -46,6 +46,8 @@ interface Waiter<I, O> {
   input: I;
   since: number;
   taken: boolean;
+  /** Wakes the waiter when a call of its shard ends (its own promise: see wait()). */
+  wake: (() => void) | null;
   resolve: (value: O) => void;
   reject: (error: unknown) => void;
   result: Promise<O>;
@@ -55,9 +57,6 @@ interface Shard<I, O> {
   /** 0 when idle; else when the call in flight stops counting as in flight. */
   busyUntil: number;
   waiting: Waiter<I, O>[];
-  /** Resolved when the current call ends; replaced by a fresh one each time. */
-  wake: Promise<void>;
-  ended: () => void;
 }
 
 export class GroupCommit<I, O> {
@@ -98,7 +97,11 @@ export class GroupCommit<I, O> {
       () => true,
     );
     for (;;) {
-      if (await Promise.race([settled, shard.wake.then(() => false)])) return waiter.result;
+      // The wake-up is a promise of this request's own: the runtime runs a promise's
+      // continuations in the context that created it, and cancels them when that request has
+      // ended, so a promise shared by all waiters would strand them once its creator finished.
+      const woken = new Promise<boolean>((resolve) => (waiter.wake = () => resolve(false)));
+      if (await Promise.race([settled, woken])) return waiter.result;
       if (!waiter.taken && !busy(shard)) this.flush(shardName, shard, keepAlive);
       if (waiter.taken) return waiter.result;
     }
@@ -128,36 +131,37 @@ export class GroupCommit<I, O> {
     // answer goes out at once instead of waiting on a call that has ended.
     const ended = () => {
       if (shard.busyUntil === busyUntil) shard.busyUntil = 0;
-      const wake = shard.ended;
-      Object.assign(shard, wakeOf());
-      return wake;
     };
     const done = this.send(
       shardName,
       batch.map((w) => w.input),
     ).then(
       (results) => {
-        const wake = ended();
+        ended();
         batch.forEach((w, i) => {
           const r = results[i];
           if (r === undefined) w.reject(new Error('the store answered fewer admissions than were sent'));
           else if (r.ok) w.resolve(r.value);
           else w.reject(r.error);
         });
-        this.woken(shardName, shard, wake);
+        this.woken(shardName, shard);
       },
       (error: unknown) => {
-        const wake = ended();
+        ended();
         for (const w of batch) w.reject(error);
-        this.woken(shardName, shard, wake);
+        this.woken(shardName, shard);
       },
     );
     keepAlive?.(done);
   }
 
   /** Wakes the waiters of a call that ended; forgets the shard when nothing is left on it. */
-  private woken(shardName: string, shard: Shard<I, O>, wake: () => void): void {
-    wake();
+  private woken(shardName: string, shard: Shard<I, O>): void {
+    for (const w of shard.waiting) {
+      const wake = w.wake;
+      w.wake = null;
+      wake?.();
+    }
     if (shard.waiting.length === 0 && !busy(shard) && this.#shards.get(shardName) === shard) this.#shards.delete(shardName);
   }
 
@@ -187,14 +191,8 @@ function busy(shard: { busyUntil: number }): boolean {
   return shard.busyUntil !== 0 && Date.now() < shard.busyUntil;
 }
 
-function wakeOf(): Pick<Shard<unknown, unknown>, 'wake' | 'ended'> {
-  let ended!: () => void;
-  const wake = new Promise<void>((resolve) => (ended = resolve));
-  return { wake, ended };
-}
-
 function newShard<I, O>(): Shard<I, O> {
-  return { busyUntil: 0, waiting: [], ...wakeOf() };
+  return { busyUntil: 0, waiting: [] };
 }
 
 function newWaiter<I, O>(input: I): Waiter<I, O> {
@@ -207,5 +205,5 @@ function newWaiter<I, O>(input: I): Waiter<I, O> {
   // A waiter whose caller gave up (its guard timed out) may still be rejected later: never an
   // unhandled rejection.
   result.catch(() => undefined);
-  return { input, since: Date.now(), taken: false, resolve, reject, result };
+  return { input, since: Date.now(), taken: false, wake: null, resolve, reject, result };
 }
