@@ -157,8 +157,9 @@ function unquote(value) {
 
 const { token: adminToken, created } = ensureAdminToken();
 
-// Secrets for signed requests (SECRETS_MASTER_KEY) and signed identity (IDENTITY_SIGNING_KEY,
-// an Ed25519 private JWK): generated once into .dev.vars when missing, never printed.
+// The master key that seals signing and webhook secrets (SECRETS_MASTER_KEY) and the key of
+// signed identity (IDENTITY_SIGNING_KEY, an Ed25519 private JWK): generated once into
+// .dev.vars when missing, never printed.
 /** @param {string} name @param {() => string} generate */
 function ensureDevSecret(name, generate) {
   const text = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, 'utf8') : '';

@@ -27,6 +27,7 @@ export interface CleanupReport {
   logsRemoved: number;
   rollupsRemoved: number;
   webhooksQueued: number;
+  webhookSecretsSealed: number;
 }
 
 export async function runCleanup(env: Env, now = Date.now()): Promise<CleanupReport> {

@@ -1,17 +1,20 @@
 // /admin/webhooks: outbound webhook endpoints (create, list, get, update, delete), a test
 // ping, the delivery record, and replay of a failed delivery. The signing secret is
-// returned once, at creation.
+// returned once, at creation, and stored only sealed under SECRETS_MASTER_KEY: without a
+// usable master, creating an endpoint answers 500 config_invalid and stores nothing.
 
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { attemptDelivery } from '../webhooks/delivery';
 import { message, PING_EVENT, WEBHOOK_EVENTS } from '../webhooks/events';
-import { WebhookRepository, type Endpoint } from '../webhooks/repository';
+import { newEndpointId, WebhookRepository, type Endpoint } from '../webhooks/repository';
+import { sealSecret } from '../webhooks/secrets';
 import { newSecret } from '../webhooks/signing';
 import { checkWebhookUrl } from '../webhooks/ssrf';
 import { enqueue } from '../events/emit';
 import { errorResponses } from './schemas';
+import { signingBox } from './signing-routes';
 import { validationError } from './validation';
 
 export const webhooksApp = new OpenAPIHono<AppEnv>({
@@ -105,14 +108,20 @@ webhooksApp.openapi(
     summary: 'Create a webhook endpoint (the signing secret is returned once)',
     tags: ['webhooks'],
     request: { body: json(CreateBody) },
-    responses: { 201: ok(CreatedWebhookSchema, 'The endpoint and its signing secret'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', ...AUTH) },
+    responses: {
+      201: ok(CreatedWebhookSchema, 'The endpoint and its signing secret'),
+      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'config_invalid', ...AUTH),
+    },
   }),
   async (c) => {
     const body = c.req.valid('json');
     const url = checkedUrl(body.url, c.get('config').WEBHOOKS_ALLOW_PRIVATE);
+    const box = await signingBox(c);
+    const now = Date.now();
+    const id = newEndpointId(now);
     const secret = newSecret();
-    const endpoint = await new WebhookRepository(c.env.DB).create({ url, description: body.description, events: [...new Set(body.events)], secret }, Date.now());
-    return c.json({ ...present(endpoint), secret }, 201);
+    const endpoint = await new WebhookRepository(c.env.DB).create(id, { url, description: body.description, events: [...new Set(body.events)] }, await sealSecret(box, id, secret), now);
+    return c.json({ ...present(endpoint), secret }, 201, { 'cache-control': 'no-store' });
   },
 );
 
@@ -198,7 +207,7 @@ webhooksApp.openapi(
     const [deliveryId] = await repo.insertMessages([{ message: ping, endpoints: [endpoint.id] }], now);
     const config = c.get('config');
     // One attempt, now: a ping is a check, not an event to retry for a day.
-    await attemptDelivery(repo, deliveryId as string, 1, { maxAttempts: 1, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: undefined }, now);
+    await attemptDelivery(repo, deliveryId as string, 1, { maxAttempts: 1, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: undefined, masters: c.env }, now);
     return c.json(await presentDelivery(repo, deliveryId as string), 200);
   },
 );

@@ -72,7 +72,7 @@ export async function consume(batch: MessageBatch<QueueMessage>, env: Env): Prom
   }
 
   const repo = new WebhookRepository(env.DB);
-  const settings = { maxAttempts: config.WEBHOOK_MAX_ATTEMPTS, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: env.EVENTS };
+  const settings = { maxAttempts: config.WEBHOOK_MAX_ATTEMPTS, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: env.EVENTS, masters: env };
   await Promise.all(
     deliveries.map(async (m) => {
       const job = m.body as DeliveryJob;

@@ -74,6 +74,11 @@ export class SecretBox {
     return this.current.version;
   }
 
+  /** The previous master's version: values sealed under it open, and are worth re-sealing. */
+  get previousVersion(): string | null {
+    return this.previous?.version ?? null;
+  }
+
   async seal(plaintext: string, owner: string): Promise<Sealed> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const ct = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: encoder.encode(owner) }, this.current.key, encoder.encode(plaintext)));

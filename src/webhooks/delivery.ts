@@ -2,9 +2,14 @@
 // exponential backoff (60 s x 5^n, capped at Queues' 12-hour maximum delay) until
 // WEBHOOK_MAX_ATTEMPTS. The default 8 attempts span about 37 hours. A 410 disables the
 // endpoint; so do DISABLE_AFTER_FAILED_DELIVERIES deliveries in a row that failed every attempt.
+// A secret that cannot be opened (no master key, or not the one that sealed it) fails the
+// attempt before anything is sent, with the reason recorded: never an unsigned delivery. It is
+// retried like any failed attempt (restoring the master lets a later one succeed) but does not
+// count against the endpoint: the receiver did nothing wrong.
 
 import type { QueueMessage } from '../events/messages';
 import { enqueue } from '../events/emit';
+import { openSecret, type Masters } from './secrets';
 import { signedHeaders } from './signing';
 import { checkWebhookUrl } from './ssrf';
 import type { Attempt, Delivery, WebhookRepository } from './repository';
@@ -22,6 +27,8 @@ export interface DeliverySettings {
   maxAttempts: number;
   allowPrivate: boolean;
   queue: Queue<QueueMessage> | undefined;
+  /** SECRETS_MASTER_KEY and SECRETS_MASTER_KEY_PREVIOUS, which open the endpoints' secrets. */
+  masters: Masters;
 }
 
 export type AttemptResult = { done: true; attempt?: Attempt } | { done: false; retryInSeconds: number; attempt: Attempt };
@@ -39,7 +46,11 @@ export async function attemptDelivery(repo: WebhookRepository, deliveryId: strin
     await repo.markFailed(delivery.id, endpoint ? `endpoint disabled (${endpoint.disabled_reason ?? 'admin'})` : 'endpoint deleted', now);
     return { done: true };
   }
-  const attempt = await post(endpoint.url, endpoint.secret, delivery.message_id, payload, s.allowPrivate, delivery.attempts + 1, now);
+  const n = delivery.attempts + 1;
+  const secret = await signingSecret(repo, endpoint.id, s.masters);
+  const attempt = secret.ok
+    ? await post(endpoint.url, secret.secret, delivery.message_id, payload, s.allowPrivate, n, now)
+    : { attempt: n, at: now, status: null, error: secret.reason, duration_ms: 0 };
   const ok = attempt.status !== null && attempt.status >= 200 && attempt.status < 300;
   const gone = attempt.status === 410;
   const exhausted = !ok && (gone || attempt.attempt >= s.maxAttempts);
@@ -48,7 +59,7 @@ export async function attemptDelivery(repo: WebhookRepository, deliveryId: strin
     delivery,
     attempt,
     { status: ok ? 'succeeded' : exhausted ? 'failed' : 'pending', next_attempt_at: ok || exhausted ? null : now + retryIn * 1000 },
-    { reset: ok, failed: exhausted && !gone, disable: gone ? 'gone' : null, disableAfter: DISABLE_AFTER_FAILED_DELIVERIES },
+    { reset: ok, failed: exhausted && !gone && secret.ok, disable: gone ? 'gone' : null, disableAfter: DISABLE_AFTER_FAILED_DELIVERIES },
   );
   if (ok || exhausted) return { done: true, attempt };
   return { done: false, retryInSeconds: retryIn, attempt };
@@ -66,6 +77,20 @@ export async function scheduleRetry(queue: Queue<QueueMessage> | undefined, deli
 
 export function queueDeliveries(queue: Queue<QueueMessage> | undefined, ids: readonly string[]): Promise<void> {
   return Promise.all(ids.map((id) => enqueue(queue, { kind: 'delivery', delivery_id: id, attempt: 1 }))).then(() => undefined);
+}
+
+/** The endpoint's plaintext secret, sealing a legacy or previous-master row on the way. */
+async function signingSecret(repo: WebhookRepository, endpointId: string, masters: Masters): Promise<{ ok: true; secret: string } | { ok: false; reason: string }> {
+  const stored = await repo.storedSecret(endpointId);
+  if (!stored) return { ok: false, reason: 'endpoint deleted' };
+  const opened = await openSecret(masters, endpointId, stored);
+  if (!opened.ok) return opened;
+  if (opened.reseal) {
+    // Best effort: a failed write leaves the row as it was (the plaintext in hand signs this
+    // delivery either way), and the next read or the cron's sweep seals it.
+    await repo.reseal(endpointId, stored, opened.reseal).catch(() => false);
+  }
+  return { ok: true, secret: opened.secret };
 }
 
 async function post(url: string, secret: string, messageId: string, payload: string, allowPrivate: boolean, n: number, now: number): Promise<Attempt> {

@@ -1,15 +1,17 @@
 // D1 access for webhook endpoints, messages, deliveries and attempts. All SQL of
-// src/webhooks lives here.
+// src/webhooks lives here. An Endpoint never carries its signing secret: the secret columns
+// are read by storedSecret() alone, for the delivery path and the re-seal sweep.
 
 import { ulid } from '../lib/ids';
+import type { Sealed } from '../lib/secret-box';
 import type { NewMessage, WebhookEventType } from './events';
+import type { StoredSecret } from './secrets';
 
 export interface Endpoint {
   id: string;
   url: string;
   description: string;
   events: WebhookEventType[];
-  secret: string;
   enabled: boolean;
   disabled_reason: string | null;
   failure_count: number;
@@ -43,35 +45,79 @@ export interface Attempt {
   duration_ms: number;
 }
 
+// Every column but the secret ones.
+const ENDPOINT_COLUMNS = 'id, url, description, events, enabled, disabled_reason, failure_count, created_at, updated_at';
+const SECRET_COLUMNS = 'secret AS plaintext, sealed_secret AS sealed, master_version';
+
 const fromRow = (r: EndpointRow): Endpoint => ({ ...r, events: JSON.parse(r.events) as WebhookEventType[], enabled: r.enabled === 1 });
+
+/** A new endpoint id (the secret is sealed with it as additional data, so it comes first). */
+export function newEndpointId(now: number): string {
+  return `whe_${ulid(now)}`;
+}
 
 export class WebhookRepository {
   constructor(private readonly db: D1Database) {}
 
-  async create(e: Pick<Endpoint, 'url' | 'description' | 'events' | 'secret'>, now: number): Promise<Endpoint> {
-    const endpoint: Endpoint = { ...e, id: `whe_${ulid(now)}`, enabled: true, disabled_reason: null, failure_count: 0, created_at: now, updated_at: now };
+  /** Stores a new endpoint with its secret sealed (id from newEndpointId, the sealing's additional data). */
+  async create(id: string, e: Pick<Endpoint, 'url' | 'description' | 'events'>, secret: Sealed, now: number): Promise<Endpoint> {
+    const endpoint: Endpoint = { ...e, id, enabled: true, disabled_reason: null, failure_count: 0, created_at: now, updated_at: now };
     await this.db
-      .prepare('INSERT INTO webhook_endpoints (id, url, description, events, secret, enabled, failure_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?)')
-      .bind(endpoint.id, e.url, e.description, JSON.stringify(e.events), e.secret, now, now)
+      .prepare(
+        `INSERT INTO webhook_endpoints (id, url, description, events, secret, sealed_secret, master_version, enabled, failure_count, created_at, updated_at)
+         VALUES (?, ?, ?, ?, NULL, ?, ?, 1, 0, ?, ?)`,
+      )
+      .bind(id, e.url, e.description, JSON.stringify(e.events), secret.sealed, secret.version, now, now)
       .run();
     return endpoint;
   }
 
   async get(id: string): Promise<Endpoint | null> {
-    const row = await this.db.prepare('SELECT * FROM webhook_endpoints WHERE id = ?').bind(id).first<EndpointRow>();
+    const row = await this.db.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?`).bind(id).first<EndpointRow>();
     return row ? fromRow(row) : null;
   }
 
   async list(cursor: string | undefined, limit: number): Promise<Endpoint[]> {
     const res = cursor
-      ? await this.db.prepare('SELECT * FROM webhook_endpoints WHERE id > ? ORDER BY id LIMIT ?').bind(cursor, limit).all<EndpointRow>()
-      : await this.db.prepare('SELECT * FROM webhook_endpoints ORDER BY id LIMIT ?').bind(limit).all<EndpointRow>();
+      ? await this.db.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id > ? ORDER BY id LIMIT ?`).bind(cursor, limit).all<EndpointRow>()
+      : await this.db.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY id LIMIT ?`).bind(limit).all<EndpointRow>();
     return res.results.map(fromRow);
   }
 
   async enabled(): Promise<Endpoint[]> {
-    const res = await this.db.prepare('SELECT * FROM webhook_endpoints WHERE enabled = 1 LIMIT 1000').all<EndpointRow>();
+    const res = await this.db.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE enabled = 1 LIMIT 1000`).all<EndpointRow>();
     return res.results.map(fromRow);
+  }
+
+  /** The endpoint's secret as stored (sealed, or a legacy plaintext); only for signing. */
+  async storedSecret(id: string): Promise<StoredSecret | null> {
+    return this.db.prepare(`SELECT ${SECRET_COLUMNS} FROM webhook_endpoints WHERE id = ?`).bind(id).first<StoredSecret>();
+  }
+
+  /**
+   * Replaces a legacy plaintext secret, or one sealed under a previous master, with `sealed`.
+   * Compare-and-set on what was read, so a racing re-seal or a deleted endpoint changes nothing.
+   */
+  async reseal(id: string, was: StoredSecret, sealed: Sealed): Promise<boolean> {
+    const res = await this.db
+      .prepare('UPDATE webhook_endpoints SET secret = NULL, sealed_secret = ?, master_version = ? WHERE id = ? AND secret IS ? AND sealed_secret IS ?')
+      .bind(sealed.sealed, sealed.version, id, was.plaintext, was.sealed)
+      .run();
+    return res.meta.changes > 0;
+  }
+
+  /** Endpoints whose secret is plaintext or sealed under `previousVersion`: the sweep's work. */
+  async secretsToReseal(previousVersion: string | null, limit: number): Promise<(StoredSecret & { id: string })[]> {
+    const res = await this.db
+      .prepare(`SELECT id, ${SECRET_COLUMNS} FROM webhook_endpoints WHERE secret IS NOT NULL OR master_version = ? ORDER BY id LIMIT ?`)
+      .bind(previousVersion, limit)
+      .all<StoredSecret & { id: string }>();
+    return res.results;
+  }
+
+  /** How many endpoints still hold a plaintext secret. */
+  async plaintextSecrets(): Promise<number> {
+    return (await this.db.prepare('SELECT COUNT(*) AS n FROM webhook_endpoints WHERE secret IS NOT NULL').first<{ n: number }>())?.n ?? 0;
   }
 
   async update(id: string, patch: Partial<Pick<Endpoint, 'url' | 'description' | 'events' | 'enabled'>>, now: number): Promise<Endpoint | null> {

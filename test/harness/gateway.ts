@@ -84,6 +84,22 @@ export async function createKey(body: Record<string, unknown> = {}, opts: CallOp
   return (await res.json()) as CreatedKey;
 }
 
+/** A request the test webhook receiver (test/harness/webhook-receiver.mjs) recorded. */
+export interface ReceivedWebhook {
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A fresh path on the recording webhook receiver: its URL and what has arrived there. */
+export function webhookReceiver(): { url: string; received: () => Promise<ReceivedWebhook[]> } {
+  const origin = `http://127.0.0.1:${inject('webhookReceiverPort')}`;
+  const path = `/in/${crypto.randomUUID()}`;
+  return {
+    url: origin + path,
+    received: async () => ((await (await fetch(`${origin}/received?path=${encodeURIComponent(path)}`)).json()) as { received: ReceivedWebhook[] }).received,
+  };
+}
+
 export function bearer(key: string, extra: Record<string, string> = {}): Record<string, string> {
   return { authorization: `Bearer ${key}`, ...extra };
 }

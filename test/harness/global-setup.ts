@@ -6,6 +6,7 @@ import { startUpstashStack } from '../../scripts/upstash-stack.mjs';
 import { startHostileUpstream } from '../hostile/hostile-upstream.mjs';
 import { startRealApiUpstream } from './real-api-upstream.mjs';
 import { startJsonServer } from './json-server.mjs';
+import { startWebhookReceiver } from './webhook-receiver.mjs';
 import { testIdentityJwks } from './test-secrets.mjs';
 import { makeIdpKeys, publicJwk } from './idp-keys.mjs';
 
@@ -21,11 +22,13 @@ export default async function setup(project: TestProject) {
   const upstash = await startUpstashStack();
   const realApi = await startRealApiUpstream();
   const hostile = await startHostileUpstream({ host: '127.0.0.1', port: 0 });
+  const receiver = await startWebhookReceiver();
   project.provide('realApiPort', realApi.port);
   project.provide('upstreamPort', upstream.port);
   project.provide('upstashUrl', upstash.url);
   project.provide('upstashToken', upstash.token);
   project.provide('hostileUpstreamPort', hostile.port);
+  project.provide('webhookReceiverPort', receiver.port);
   return async () => {
     await upstream.close();
     await identityJwks.close();
@@ -33,6 +36,7 @@ export default async function setup(project: TestProject) {
     await upstash.close();
     await realApi.close();
     await hostile.close();
+    await receiver.close();
   };
 }
 
@@ -43,6 +47,8 @@ declare module 'vitest' {
     upstashToken: string;
     realApiPort: number;
     hostileUpstreamPort: number;
+    /** test/harness/webhook-receiver.mjs: records every POST; GET /received?path= lists them. */
+    webhookReceiverPort: number;
     idpJwksUrl: string;
     /** Private JWKs of the test identity provider: `rs` (RS256, published), `es` (ES256, published), `rogue` (RS256, not published). */
     idpKeys: Record<'rs' | 'es' | 'rogue', Record<string, unknown>>;
