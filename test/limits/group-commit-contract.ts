@@ -88,5 +88,20 @@ export function groupCommitContract(name: string, makeStore: (batching: Partial<
       expect((await store.ownerUsage(owner.id, [rpm(10)], undefined, now)).counters[0]?.used).toBe(2);
       expect(store.batches.stats.calls - before).toBe(2);
     });
+
+    it('stays exact past an admission that fails in the middle of a call', async () => {
+      const store = makeStore({ maxBatch: 32 });
+      const [hot, bad] = ['key_GCH', 'key_GCP'].map(freshId) as [string, string];
+      const now = Date.now();
+      const owner = { id: freshId('gc-owner-'), counters: [rpm(100)] };
+      const poisoned = await poison(store, { keyId: bad, counters: [rpm(5)], owner, now });
+      const first = store.admit({ keyId: hot, counters: [rpm(3)], owner, now });
+      const rest = [store.admit({ keyId: hot, counters: [rpm(3)], owner, now }), store.admit(poisoned), ...[1, 2, 3].map(() => store.admit({ keyId: hot, counters: [rpm(3)], owner, now }))];
+      const outcomes = await Promise.allSettled([first, ...rest]);
+      const statuses = outcomes.map((o) => (o.status === 'fulfilled' ? o.value.status : 'error'));
+      expect(statuses).toEqual(['admitted', 'admitted', 'error', 'admitted', 'rate_limited', 'rate_limited']);
+      expect((await store.usage(hot, [rpm(3)], undefined, now, owner.id)).counters[0]?.used).toBe(3);
+      expect((await store.ownerUsage(owner.id, [rpm(100)], undefined, now)).counters[0]?.used).toBe(3);
+    });
   });
 }
