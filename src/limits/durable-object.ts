@@ -5,9 +5,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { BlockReason } from '../keys/status';
 import { MAX_AMOUNT } from './admit-input';
-import { CounterRows } from './counter-rows';
 import { RowCache } from './row-cache';
-import { blockReasonFrom, budgetStateOf, bucketOf, changedBalance, counterStateOf, creditsBalance, creditsPeriod, creditsStateOf, markerFlag, completeTicket, ticketFor, type AdmitInput, type CreditsChange, type CreditsSpec, type CreditsState, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { blockReasonFrom, budgetStateOf, bucketOf, changedBalance, counterStateOf, creditsBalance, creditsPeriod, creditsStateOf, markerFlag, completeTicket, ticketFor, windowEnd, type AdmitInput, type CreditsChange, type CreditsSpec, type CreditsState, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
 
 const DAY_MS = 86_400_000;
 
@@ -34,16 +33,15 @@ interface HolderPart {
 export class LimiterObject extends DurableObject {
   private readonly sql: SqlStorage;
   private lastSweep = 0;
-  // Rows this object has read or written (see row-cache.ts): window counts (counter-rows.ts),
+  // Rows this object has read or written (see row-cache.ts): window counts by `name\0bucket`,
   // budget spend by period key, markers by flag name (null: no marker).
-  private readonly counts: CounterRows;
+  private readonly counts = new RowCache<number>(10_000);
   private readonly spends = new RowCache<number>(1_000);
   private readonly flags = new RowCache<BlockReason | null>(10_000);
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.counts = new CounterRows(this.sql);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS counters (name TEXT NOT NULL, bucket INTEGER NOT NULL, used INTEGER NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (name, bucket));
       CREATE TABLE IF NOT EXISTS budget (period_key TEXT PRIMARY KEY, spent INTEGER NOT NULL, expires INTEGER);
@@ -52,6 +50,32 @@ export class LimiterObject extends DurableObject {
       CREATE TABLE IF NOT EXISTS leases (holder TEXT NOT NULL, id TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY (holder, id));
       CREATE TABLE IF NOT EXISTS replays (id TEXT PRIMARY KEY, expires INTEGER NOT NULL);
     `);
+  }
+
+  private used(name: string, bucket: number): number {
+    const key = `${name}\0${bucket}`;
+    const cached = this.counts.get(key);
+    if (cached !== undefined) return cached;
+    const row = this.sql.exec<{ used: number }>('SELECT used FROM counters WHERE name = ? AND bucket = ?', name, bucket).toArray()[0];
+    const used = row?.used ?? 0;
+    this.counts.set(key, used);
+    return used;
+  }
+
+  private add(name: string, bucket: number, windowMs: number, delta: number): void {
+    this.sql.exec(
+      `INSERT INTO counters (name, bucket, used, expires) VALUES (?, ?, MAX(0, ?), ?)
+       ON CONFLICT (name, bucket) DO UPDATE SET used = MAX(0, used + ?)`,
+      name,
+      bucket,
+      delta,
+      windowEnd(bucket, windowMs),
+      delta,
+    );
+    // The same arithmetic as the statement, on the value it started from (read first).
+    const key = `${name}\0${bucket}`;
+    const before = this.counts.get(key);
+    if (before !== undefined) this.counts.set(key, Math.max(0, before + delta));
   }
 
   private spent(periodKey: string): number {
@@ -90,7 +114,7 @@ export class LimiterObject extends DurableObject {
     try {
       this.ctx.storage.transactionSync(writes);
     } catch (error) {
-      this.counts.forget();
+      this.counts.clear();
       this.spends.clear();
       throw error;
     }
@@ -98,7 +122,7 @@ export class LimiterObject extends DurableObject {
 
   private state(c: CounterSpec, now: number, prefix = ''): CounterState {
     const bucket = bucketOf(now, c.windowMs);
-    return counterStateOf(c, this.counts.used(prefix + c.name, bucket), bucket);
+    return counterStateOf(c, this.used(prefix + c.name, bucket), bucket);
   }
 
   /**
@@ -106,26 +130,13 @@ export class LimiterObject extends DurableObject {
    * order, exactly as admit() would; one that throws answers its error and leaves the others.
    */
   admitMany(inputs: AdmitInput[]): BatchAnswer[] {
-    try {
-      // One transaction for the call, each admission's own nested in it (a savepoint); the
-      // window counts the batch changed are written once each at its end (counter-rows.ts).
-      return this.ctx.storage.transactionSync(() =>
-        this.counts.batch(() =>
-          inputs.map((input): BatchAnswer => {
-            try {
-              return { ok: true, value: this.counts.admission(() => this.admit(input)) };
-            } catch (error) {
-              return { ok: false, error: messageOf(error) };
-            }
-          }),
-        ),
-      );
-    } catch (error) {
-      // The batch's writes failed as one and rolled back as one: no admission of it stands.
-      this.counts.forget();
-      this.spends.clear();
-      return inputs.map(() => ({ ok: false, error: messageOf(error) }));
-    }
+    return inputs.map((input) => {
+      try {
+        return { ok: true, value: this.admit(input) };
+      } catch (error) {
+        return { ok: false, error: error instanceof Error ? error.message : String(error) };
+      }
+    });
   }
 
   admit(input: AdmitInput): AdmitOutcome {
@@ -142,7 +153,7 @@ export class LimiterObject extends DurableObject {
       this.sql.exec('DELETE FROM replays WHERE expires <= ?', now);
       // Budget periods are kept a day past their end, then go ('total' has no end).
       this.sql.exec('DELETE FROM budget WHERE expires IS NOT NULL AND expires <= ?', now);
-      this.counts.forget();
+      this.counts.clear();
       this.spends.clear();
       this.lastSweep = now;
     }
@@ -189,7 +200,7 @@ export class LimiterObject extends DurableObject {
       for (const prefix of leaseHolders) this.sql.exec('INSERT INTO leases (holder, id, expires) VALUES (?, ?, ?)', prefix, lease!.id, lease!.expiresAt);
       for (const h of holders) {
         // A window this request costs nothing in (a token window before metering) needs no write.
-        for (const c of h.counters) if (c.cost !== 0) this.counts.add(h.prefix + c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
+        for (const c of h.counters) if (c.cost !== 0) this.add(h.prefix + c.name, bucketOf(now, c.windowMs), c.windowMs, c.cost);
         if (h.budget) this.addSpend(h.prefix + h.budget.periodKey, h.budget.costMicros, h.budget.resetAt === null ? null : h.budget.resetAt + DAY_MS);
       }
       if (replayId !== null) {
@@ -219,7 +230,7 @@ export class LimiterObject extends DurableObject {
       if (lease?.owner) this.sql.exec('DELETE FROM leases WHERE holder = ? AND id = ?', OWNER_PREFIX, lease.id);
       if (!refund) return;
       const giveBack = (prefix: string, windows: Ticket['requestWindows']) => {
-        for (const w of windows ?? []) if (bucketOf(now, w.windowMs) === w.bucket) this.counts.add(prefix + w.name, w.bucket, w.windowMs, -1);
+        for (const w of windows ?? []) if (bucketOf(now, w.windowMs) === w.bucket) this.add(prefix + w.name, w.bucket, w.windowMs, -1);
       };
       giveBack(keyNames, ticket.requestWindows);
       if (ticket.owner) giveBack(OWNER_PREFIX, ticket.owner.requestWindows);
@@ -260,7 +271,7 @@ export class LimiterObject extends DurableObject {
         const current = bucketOf(s.now, w.windowMs);
         // A refund into a window that has already ended would give the next window free capacity.
         if (s.tokenDelta < 0 && current !== w.bucket) continue;
-        this.counts.add(prefix + w.name, current, w.windowMs, s.tokenDelta);
+        this.add(prefix + w.name, current, w.windowMs, s.tokenDelta);
       }
     }
     if (budget && s.costDeltaMicros !== 0) this.addSpend(prefix + budget.periodKey, s.costDeltaMicros, null);
@@ -281,5 +292,3 @@ export class LimiterObject extends DurableObject {
     };
   }
 }
-
-const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

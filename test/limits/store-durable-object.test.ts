@@ -12,8 +12,8 @@ limitStoreContract('Durable Object', () => new DurableObjectLimitStore(env.LIMIT
 groupCommitContract(
   'Durable Object',
   (batching) => new DurableObjectLimitStore(env.LIMITER, batching),
-  // A null cost, which the gateway's own checks never let through: the object refuses it as a
-  // datatype mismatch and the admission's transaction rolls back.
+  // A null cost, which the gateway's own checks never let through: the window's row would get a
+  // NULL count, which SQLite refuses (NOT NULL), so the admission's transaction rolls back.
   async (_store, input) => ({ ...input, counters: input.counters.map((c) => ({ ...c, cost: null as unknown as number })) }),
 );
 
