@@ -45,7 +45,7 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     bad_key_rps_ge_2x_keygate: `bad-key ${round(rps('bad_key'), 0)} req/s vs 2 x keygate ${round(2 * rps('keygate'), 0)} req/s`,
     zero_kv_reads_warm: `KV reads per warm request ${round(warm.kvReadsPerRequest, 4)} (== 0)`,
     zero_d1_reads_warm: `D1 reads per warm request ${round(warm.d1ReadsPerRequest, 4)} (== 0)`,
-    redis_round_trips_eq_1: `bridge HTTP requests per admitted request ${round(redisRoundTrips, 4)} (== 1; ${m.exact.ok}/${m.exact.sent} admitted)`,
+    redis_round_trips_eq_1: `bridge HTTP requests per admitted request, one in flight ${round(redisRoundTrips, 4)} (== 1; ${m.exact.ok}/${m.exact.sent} admitted; under load ${round(redisUnderLoad, 4)}, group commit)`,
     limits_overhead_le_round_trip: `${Number.isFinite(serialOverhead) ? 'unloaded ' : ''}p50 limits (Upstash) - p50 no limits = ${round(overheadMeasured, 3)} ms (<= one store round trip ${Number.isFinite(workerRtt) ? 'from a Worker' : 'from Node'} ${round(roundTrip, 3)} + 0.2 = ${round(overheadBudget, 3)} ms)`,
   };
 
@@ -146,7 +146,7 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
   lines.push(`Key lookup: cold request served from "${m.coldSource}"; ${warm.n} warm requests: ${JSON.stringify(warm.keySources)} -> KV reads/req ${warm.kvReadsPerRequest}, D1 reads/req ${warm.d1ReadsPerRequest}`);
   const loadSources = r.keygate.timing.keySources;
   lines.push(`  during the keygate run (${r.keygate.timing.responses} responses): ${JSON.stringify(loadSources)} (the isolate cache refreshes from KV every KEY_CACHE_TTL_MS)`);
-  lines.push(`Upstash bridge: ${round(redisRoundTrips, 4)} HTTP requests per admitted request (${m.exactStats.httpRequests} for ${m.exact.ok} requests, ${CONNECTIONS} in flight; by path ${JSON.stringify(m.exactStats.byPath)}); under load ${round(redisUnderLoad, 4)} (${m.underLoadBridge}/${m.underLoadAdmitted})`);
+  lines.push(`Upstash bridge: ${round(redisRoundTrips, 4)} HTTP requests per admitted request (${m.exactStats.httpRequests} for ${m.exact.ok} requests, one in flight; by path ${JSON.stringify(m.exactStats.byPath)}); under load ${round(redisUnderLoad, 4)} (${m.underLoadBridge}/${m.underLoadAdmitted})`);
   lines.push('');
   lines.push('Targets:');
   for (const [k, ok] of Object.entries(targets)) lines.push(`  ${ok ? 'ok  ' : 'MISS'}  ${targetText[k]}`);
