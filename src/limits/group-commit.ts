@@ -14,6 +14,10 @@
 // - Waiters are woken by promise resolution from another request's context; the runtime runs
 //   their continuations in their own context (promise context tagging), so each waiter's
 //   upstream fetch belongs to its own request.
+// - A waiting request must have I/O of its own pending while it waits: workerd cancels a request
+//   whose only pending work is a promise another request will settle ("the script will never
+//   generate a response": measured as 500s under load without it). Every caller waits inside
+//   StoreGuard.run, whose timeout timer is that I/O; a caller without one would need its own.
 // - Nothing can hold a shard forever: a call older than `callTtlMs` no longer counts as in
 //   flight (its waiters' own timeouts have answered them), and a waiter older than `callTtlMs`
 //   is dropped from the next batch with a timeout error instead of being sent late.

@@ -107,3 +107,18 @@ for (const kind of ['durable_object', 'upstash']) {
     });
   });
 }
+
+describe('lookups shared across requests', () => {
+  it('answers every request of a burst on a key no isolate has cached (one KV read, shared)', async () => {
+    const { url } = gateways.durable_object;
+    const key = await createKey(url, ADMIN, { name: 'gc-cold-burst' });
+    const statuses = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const res = await fetch(`${url}/roomy/x`, { headers: { authorization: `Bearer ${key.key}` } });
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    );
+    assert.deepEqual([...new Set(statuses)], [200]);
+  });
+});
