@@ -15,8 +15,9 @@
 //   their continuations in their own context (promise context tagging), so each waiter's
 //   upstream fetch belongs to its own request.
 // - Nothing can hold a shard forever: a call older than `callTtlMs` no longer counts as in
-//   flight (its waiters' own timeouts have answered them), and a waiter older than `callTtlMs`
-//   is dropped from the next batch with a timeout error instead of being sent late.
+//   flight (its waiters' own timeouts have answered them), the waiters behind it are woken then
+//   (one of them holds a timer for it), and a waiter older than `callTtlMs` is dropped from the
+//   next batch with a timeout error instead of being sent late.
 
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
@@ -56,6 +57,10 @@ interface Waiter<I, O> {
 interface Shard<I, O> {
   /** 0 when idle; else when the call in flight stops counting as in flight. */
   busyUntil: number;
+  /** Calls made on the shard; the latest is the one in flight while busy. */
+  call: number;
+  /** The call a waiter's timer is armed for (see armKick); 0 when none is. */
+  kickFor: number;
   waiting: Waiter<I, O>[];
 }
 
@@ -85,7 +90,8 @@ export class GroupCommit<I, O> {
     shard.waiting.push(waiter);
     if (!busy(shard)) {
       this.flush(shardName, shard, keepAlive);
-      return waiter.result;
+      // Left out of a full call it leads (waiters ahead had not woken yet): it waits like them.
+      if (waiter.taken) return waiter.result;
     }
     return this.wait(shardName, shard, waiter, keepAlive);
   }
@@ -101,10 +107,30 @@ export class GroupCommit<I, O> {
       // continuations in the context that created it, and cancels them when that request has
       // ended, so a promise shared by all waiters would strand them once its creator finished.
       const woken = new Promise<boolean>((resolve) => (waiter.wake = () => resolve(false)));
-      if (await Promise.race([settled, woken])) return waiter.result;
+      const kick = this.armKick(shardName, shard);
+      const answered = await Promise.race([settled, woken]);
+      if (kick !== undefined) {
+        clearTimeout(kick.timer);
+        if (shard.kickFor === kick.call) shard.kickFor = 0;
+        // Sent while it held the timer (a new arrival led the call): the others arm their own.
+        if (answered) this.woken(shardName, shard);
+      }
+      if (answered) return waiter.result;
       if (!waiter.taken && !busy(shard)) this.flush(shardName, shard, keepAlive);
       if (waiter.taken) return waiter.result;
     }
+  }
+
+  /**
+   * A call that never ends only stops counting as in flight: nothing wakes its waiters then.
+   * One waiter per call (in its own context, which lives while it waits) holds a timer that
+   * wakes them all when the call stops counting, so they go out without waiting for another
+   * arrival. Returns that waiter's timer, or undefined when another waiter holds one.
+   */
+  private armKick(shardName: string, shard: Shard<I, O>): { timer: ReturnType<typeof setTimeout>; call: number } | undefined {
+    if (!busy(shard) || shard.kickFor === shard.call) return undefined;
+    shard.kickFor = shard.call;
+    return { timer: setTimeout(() => this.woken(shardName, shard), shard.busyUntil - Date.now() + 1), call: shard.call };
   }
 
   /** Sends what waits on the shard (up to maxBatch) in one call, from the caller's context. */
@@ -125,6 +151,7 @@ export class GroupCommit<I, O> {
     if (batch.length === 0) return;
     const busyUntil = now + this.opts.callTtlMs;
     shard.busyUntil = busyUntil;
+    shard.call++;
     this.stats.calls++;
     this.stats.sent += batch.length;
     // The shard is free again before anyone hears back, so an admission made right after this
@@ -192,7 +219,7 @@ function busy(shard: { busyUntil: number }): boolean {
 }
 
 function newShard<I, O>(): Shard<I, O> {
-  return { busyUntil: 0, waiting: [] };
+  return { busyUntil: 0, call: 0, kickFor: 0, waiting: [] };
 }
 
 function newWaiter<I, O>(input: I): Waiter<I, O> {

@@ -118,13 +118,64 @@ describe('group commit', () => {
     const { calls, send } = controlledSender();
     const gc = new GroupCommit(send, options(32, 30));
     void gc.submit('a', 1); // never answered
-    const stale = gc.submit('a', 2);
+    const stale = expect(gc.submit('a', 2)).rejects.toBeInstanceOf(GroupCommitTimeout);
     await new Promise((r) => setTimeout(r, 60));
     const fresh = gc.submit('a', 3);
-    await expect(stale).rejects.toBeInstanceOf(GroupCommitTimeout);
+    await stale;
     expect(calls.map((c) => c.inputs)).toEqual([[1], [3]]);
     calls[1]!.answer();
     expect(await fresh).toBe('a:3');
+  });
+
+  it('sends the admissions waiting behind a call that never ends once it stops counting, without waiting for another arrival', async () => {
+    const { calls, send } = controlledSender();
+    const gc = new GroupCommit(send, options(32, 40));
+    void gc.submit('a', 1); // never answered
+    await new Promise((r) => setTimeout(r, 20));
+    const queued = gc.submit('a', 2);
+    // No other admission arrives: the waiter itself must go out once the call is 40 ms old.
+    await new Promise((r) => setTimeout(r, 80));
+    expect(calls.map((c) => c.inputs)).toEqual([[1], [2]]);
+    calls[1]!.answer();
+    expect(await queued).toBe('a:2');
+  });
+
+  it('keeps sending behind calls that never end, each time one stops counting', async () => {
+    const { calls, send } = controlledSender();
+    const gc = new GroupCommit(send, options(2, 40));
+    void gc.submit('a', 1); // never answered
+    await new Promise((r) => setTimeout(r, 20));
+    const queued = [2, 3, 4].map((i) => gc.submit('a', i));
+    const dropped = expect(queued[2]).rejects.toBeInstanceOf(GroupCommitTimeout);
+    await new Promise((r) => setTimeout(r, 25));
+    // The first call went stale and 2 and 3 went out; that call never ends either.
+    const late = gc.submit('a', 5);
+    await new Promise((r) => setTimeout(r, 100));
+    // When the second call went stale, 4 had waited past callTtlMs (its own timeout has answered
+    // its request): dropped unsent. 5 had not.
+    await dropped;
+    expect(calls.map((c) => c.inputs)).toEqual([[1], [2, 3], [5]]);
+    calls[2]!.answer();
+    expect(await late).toBe('a:5');
+  });
+
+  it('answers an arrival that finds the shard free but does not fit in the call it leads', async () => {
+    const { calls, send } = controlledSender();
+    const gc = new GroupCommit(send, options(2));
+    const first = gc.submit('a', 1);
+    const queued = [2, 3].map((i) => gc.submit('a', i));
+    calls[0]!.answer();
+    // This continuation runs when the call has ended, before 2 and 3 have woken: the shard is
+    // free with two waiting, so the arrival leads a call of 2 and 3 and is left over.
+    await first;
+    const arrival = gc.submit('a', 4);
+    await settle();
+    calls[1]!.answer();
+    await Promise.all(queued);
+    await settle();
+    expect(calls.map((c) => c.inputs)).toEqual([[1], [2, 3], [4]]);
+    calls[2]!.answer();
+    expect(await arrival).toBe('a:4');
   });
 
   it('property: every admission is sent once, in arrival order per shard, batches within maxBatch, and answered with its own result', async () => {
