@@ -19,6 +19,8 @@
 //   (one of them holds a timer for it), and a waiter older than `callTtlMs` is dropped from the
 //   next batch with a timeout error instead of being sent late.
 
+import { SharedFault } from './guard';
+
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
 /** Sends every input in one store call; one settled result per input, in order. */
@@ -159,6 +161,14 @@ export class GroupCommit<I, O> {
     const ended = () => {
       if (shard.busyUntil === busyUntil) shard.busyUntil = 0;
     };
+    // One error answered to several admissions (the call failed) reaches the first as it is and
+    // the others as SharedFault, so the breaker counts the failed call once.
+    const answered = new Set<unknown>();
+    const shared = (error: unknown): unknown => {
+      if (answered.has(error)) return new SharedFault(error);
+      if (typeof error === 'object' && error !== null) answered.add(error);
+      return error;
+    };
     const done = this.send(
       shardName,
       batch.map((w) => w.input),
@@ -169,13 +179,13 @@ export class GroupCommit<I, O> {
           const r = results[i];
           if (r === undefined) w.reject(new Error('the store answered fewer admissions than were sent'));
           else if (r.ok) w.resolve(r.value);
-          else w.reject(r.error);
+          else w.reject(shared(r.error));
         });
         this.woken(shardName, shard);
       },
       (error: unknown) => {
         ended();
-        for (const w of batch) w.reject(error);
+        for (const w of batch) w.reject(shared(error));
         this.woken(shardName, shard);
       },
     );

@@ -17,6 +17,18 @@ export class StoreInputError extends Error {
   override readonly name = 'StoreInputError';
 }
 
+/**
+ * A store fault another admission has already been answered with: group commit answers every
+ * admission of a failed call with its error, and the breaker counts a failed call once (its
+ * streak counts store calls, not the admissions they carried). Same message as the fault.
+ */
+export class SharedFault extends Error {
+  override readonly name = 'SharedFault';
+  constructor(fault: unknown) {
+    super(fault instanceof Error ? fault.message : String(fault), { cause: fault });
+  }
+}
+
 // Redis and SQLite texts that describe the data of the call, not the health of the store.
 const DATA_ERROR = /WRONGTYPE|value is not an integer|would overflow|value is not a valid float|NOT NULL constraint failed|datatype mismatch|SQLITE_MISMATCH|SQLITE_CONSTRAINT/;
 
@@ -84,10 +96,13 @@ export class StoreGuard {
   }
 
   private failed(op: string, reason: 'timeout' | 'error', started: number, error?: unknown): Guarded<never> {
-    this.stats.failures++;
-    this.#consecutiveFailures++;
+    const counted = !(error instanceof SharedFault);
+    if (counted) {
+      this.stats.failures++;
+      this.#consecutiveFailures++;
+    }
     let opened = false;
-    if (this.#consecutiveFailures >= this.opts.failureThreshold) {
+    if (counted && this.#consecutiveFailures >= this.opts.failureThreshold) {
       this.#openUntil = Date.now() + this.opts.coolDownMs;
       this.#consecutiveFailures = 0;
       opened = true;

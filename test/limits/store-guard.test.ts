@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { boundedSettlement, checkAdmitInput, MAX_AMOUNT, MAX_SETTLEMENT_DELTA } from '../../src/limits/admit-input';
+import { GroupCommit } from '../../src/limits/group-commit';
 import { isRequestFault, StoreGuard, StoreInputError } from '../../src/limits/guard';
 import type { AdmitInput } from '../../src/limits/store';
 
@@ -50,6 +51,23 @@ describe('the limit-store circuit breaker', () => {
     }
     expect(guard.open).toBe(false);
     await guard.run('admit', 1000, fail('fetch failed'));
+    expect(guard.open).toBe(true);
+  });
+
+  it('counts a failed store call once, however many batched admissions it answers', async () => {
+    // One transient fault of one /pipeline request or RPC must not open the breaker (and with it
+    // switch off limits for every key) just because group commit put 8 admissions in it.
+    const guard = new StoreGuard('test');
+    const failing = () => new Promise<never>((_, reject) => setTimeout(() => reject(new Error('fetch failed')), 5));
+    const gc = new GroupCommit<number, number>(failing, { maxBatch: 32, callTtlMs: 1000, maxShards: 10 });
+    // The first admission goes out alone; the other 8 wait and share the second call.
+    const outcomes = await Promise.all(Array.from({ length: 9 }, (_, i) => guard.run('admit', 1000, () => gc.submit('s', i))));
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual(Array(9).fill('error'));
+    expect(gc.stats.calls).toBe(2);
+    expect(guard.stats.failures).toBe(2);
+    expect(guard.open).toBe(false);
+    // Three more failed calls make five: open.
+    for (let i = 0; i < 3; i++) await guard.run('admit', 1000, () => gc.submit('s', i));
     expect(guard.open).toBe(true);
   });
 
