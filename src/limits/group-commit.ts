@@ -19,7 +19,7 @@
 //   (one of them holds a timer for it), and a waiter older than `callTtlMs` is dropped from the
 //   next batch with a timeout error instead of being sent late.
 
-import { SharedFault } from './guard';
+import { SharedFault, tagCall } from './shared-call';
 
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
@@ -49,6 +49,8 @@ interface Waiter<I, O> {
   input: I;
   since: number;
   taken: boolean;
+  /** The call it went out in (the breaker counts a call once: shared-call.ts). */
+  call: object | undefined;
   /** Wakes the waiter when a call of its shard ends (its own promise: see wait()). */
   wake: (() => void) | null;
   resolve: (value: O) => void;
@@ -59,10 +61,10 @@ interface Waiter<I, O> {
 interface Shard<I, O> {
   /** 0 when idle; else when the call in flight stops counting as in flight. */
   busyUntil: number;
-  /** Calls made on the shard; the latest is the one in flight while busy. */
-  call: number;
-  /** The call a waiter's timer is armed for (see armKick); 0 when none is. */
-  kickFor: number;
+  /** The latest call until it ends (in flight while busy): what a waiter not yet sent waits behind. */
+  current: object | undefined;
+  /** The call a waiter's timer is armed for (see armKick). */
+  kickFor: object | undefined;
   waiting: Waiter<I, O>[];
 }
 
@@ -90,12 +92,13 @@ export class GroupCommit<I, O> {
     }
     const waiter = newWaiter<I, O>(input);
     shard.waiting.push(waiter);
+    const callOf = () => waiter.call ?? shard.current;
     if (!busy(shard)) {
       this.flush(shardName, shard, keepAlive);
       // Left out of a full call it leads (waiters ahead had not woken yet): it waits like them.
-      if (waiter.taken) return waiter.result;
+      if (waiter.taken) return tagCall(waiter.result, callOf);
     }
-    return this.wait(shardName, shard, waiter, keepAlive);
+    return tagCall(this.wait(shardName, shard, waiter, keepAlive), callOf);
   }
 
   /** Waits for the calls ahead; when one ends and this admission was not taken, leads the next. */
@@ -113,7 +116,7 @@ export class GroupCommit<I, O> {
       const answered = await Promise.race([settled, woken]);
       if (kick !== undefined) {
         clearTimeout(kick.timer);
-        if (shard.kickFor === kick.call) shard.kickFor = 0;
+        if (shard.kickFor === kick.call) shard.kickFor = undefined;
         // Sent while it held the timer (a new arrival led the call): the others arm their own.
         if (answered) this.woken(shardName, shard);
       }
@@ -129,10 +132,10 @@ export class GroupCommit<I, O> {
    * wakes them all when the call stops counting, so they go out without waiting for another
    * arrival. Returns that waiter's timer, or undefined when another waiter holds one.
    */
-  private armKick(shardName: string, shard: Shard<I, O>): { timer: ReturnType<typeof setTimeout>; call: number } | undefined {
-    if (!busy(shard) || shard.kickFor === shard.call) return undefined;
-    shard.kickFor = shard.call;
-    return { timer: setTimeout(() => this.woken(shardName, shard), shard.busyUntil - Date.now() + 1), call: shard.call };
+  private armKick(shardName: string, shard: Shard<I, O>): { timer: ReturnType<typeof setTimeout>; call: object | undefined } | undefined {
+    if (!busy(shard) || shard.kickFor === shard.current) return undefined;
+    shard.kickFor = shard.current;
+    return { timer: setTimeout(() => this.woken(shardName, shard), shard.busyUntil - Date.now() + 1), call: shard.current };
   }
 
   /** Sends what waits on the shard (up to maxBatch) in one call, from the caller's context. */
@@ -152,14 +155,17 @@ export class GroupCommit<I, O> {
     shard.waiting.length = kept;
     if (batch.length === 0) return;
     const busyUntil = now + this.opts.callTtlMs;
+    const call = {};
+    for (const w of batch) w.call = call;
     shard.busyUntil = busyUntil;
-    shard.call++;
+    shard.current = call;
     this.stats.calls++;
     this.stats.sent += batch.length;
     // The shard is free again before anyone hears back, so an admission made right after this
     // answer goes out at once instead of waiting on a call that has ended.
     const ended = () => {
       if (shard.busyUntil === busyUntil) shard.busyUntil = 0;
+      if (shard.current === call) shard.current = undefined;
     };
     // One error answered to several admissions (the call failed) reaches the first as it is and
     // the others as SharedFault, so the breaker counts the failed call once.
@@ -229,7 +235,7 @@ function busy(shard: { busyUntil: number }): boolean {
 }
 
 function newShard<I, O>(): Shard<I, O> {
-  return { busyUntil: 0, call: 0, kickFor: 0, waiting: [] };
+  return { busyUntil: 0, current: undefined, kickFor: undefined, waiting: [] };
 }
 
 function newWaiter<I, O>(input: I): Waiter<I, O> {
@@ -242,5 +248,5 @@ function newWaiter<I, O>(input: I): Waiter<I, O> {
   // A waiter whose caller gave up (its guard timed out) may still be rejected later: never an
   // unhandled rejection.
   result.catch(() => undefined);
-  return { input, since: Date.now(), taken: false, wake: null, resolve, reject, result };
+  return { input, since: Date.now(), taken: false, call: undefined, wake: null, resolve, reject, result };
 }

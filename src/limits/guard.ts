@@ -9,24 +9,14 @@
 // the revocation check for every key in the isolate. Such a call answers `rejected`, and
 // callers refuse that request rather than apply the route's failure policy.
 
+import { callOf, SharedFault } from './shared-call';
+
 export type GuardFailure = 'timeout' | 'error' | 'circuit_open' | 'rejected';
 export type Guarded<T> = { ok: true; value: T; ms: number } | { ok: false; reason: GuardFailure; ms: number };
 
 /** Thrown by keygate code about a call's own input before it reaches the store. */
 export class StoreInputError extends Error {
   override readonly name = 'StoreInputError';
-}
-
-/**
- * A store fault another admission has already been answered with: group commit answers every
- * admission of a failed call with its error, and the breaker counts a failed call once (its
- * streak counts store calls, not the admissions they carried). Same message as the fault.
- */
-export class SharedFault extends Error {
-  override readonly name = 'SharedFault';
-  constructor(fault: unknown) {
-    super(fault instanceof Error ? fault.message : String(fault), { cause: fault });
-  }
 }
 
 // Redis and SQLite texts that describe the data of the call, not the health of the store.
@@ -47,6 +37,8 @@ export interface BreakerOptions {
 export class StoreGuard {
   #consecutiveFailures = 0;
   #openUntil = 0;
+  /** Store calls behind failures this guard has counted (see shared-call.ts). */
+  readonly #countedCalls = new WeakSet<object>();
   /** Store faults seen by this isolate, reported in each failure log line. */
   readonly stats = { failures: 0 };
 
@@ -69,8 +61,9 @@ export class StoreGuard {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     try {
-      const result = await Promise.race([fn(), timeout]);
-      if (result === 'timeout') return this.failed(op, 'timeout', started);
+      const pending = fn();
+      const result = await Promise.race([pending, timeout]);
+      if (result === 'timeout') return this.failed(op, 'timeout', started, undefined, callOf(pending));
       this.#consecutiveFailures = 0;
       return { ok: true, value: result as T, ms: performance.now() - started };
     } catch (error) {
@@ -95,8 +88,12 @@ export class StoreGuard {
     return { ok: false, reason: 'rejected', ms: performance.now() - started };
   }
 
-  private failed(op: string, reason: 'timeout' | 'error', started: number, error?: unknown): Guarded<never> {
-    const counted = !(error instanceof SharedFault);
+  private failed(op: string, reason: 'timeout' | 'error', started: number, error?: unknown, call?: object): Guarded<never> {
+    let counted = !(error instanceof SharedFault);
+    if (call !== undefined) {
+      if (this.#countedCalls.has(call)) counted = false;
+      else this.#countedCalls.add(call);
+    }
     if (counted) {
       this.stats.failures++;
       this.#consecutiveFailures++;

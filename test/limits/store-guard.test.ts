@@ -71,6 +71,16 @@ describe('the limit-store circuit breaker', () => {
     expect(guard.open).toBe(true);
   });
 
+  it('counts a store call that hangs once, with the admissions it carried and those queued behind it', async () => {
+    const guard = new StoreGuard('test');
+    const gc = new GroupCommit<number, number>(() => new Promise<never>(() => undefined), { maxBatch: 4, callTtlMs: 60_000, maxShards: 10 });
+    // One call of 1 hangs; 8 queue behind it (and would go out 4 by 4): all time out.
+    const outcomes = await Promise.all(Array.from({ length: 9 }, (_, i) => guard.run('admit', 20, () => gc.submit('s', i))));
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual(Array(9).fill('timeout'));
+    expect(guard.stats.failures).toBe(1);
+    expect(guard.open).toBe(false);
+  });
+
   it('tells store faults from request faults by the error alone', () => {
     expect(isRequestFault(new Error('fetch failed'))).toBe(false);
     expect(isRequestFault(new Error('Service in maintenance'))).toBe(false);
