@@ -9,7 +9,7 @@
 // the revocation check for every key in the isolate. Such a call answers `rejected`, and
 // callers refuse that request rather than apply the route's failure policy.
 
-import { callOf, SharedFault } from './shared-call';
+import { giveUp, SharedFault } from './shared-call';
 
 export type GuardFailure = 'timeout' | 'error' | 'circuit_open' | 'rejected';
 export type Guarded<T> = { ok: true; value: T; ms: number } | { ok: false; reason: GuardFailure; ms: number };
@@ -63,7 +63,7 @@ export class StoreGuard {
     try {
       const pending = fn();
       const result = await Promise.race([pending, timeout]);
-      if (result === 'timeout') return this.failed(op, 'timeout', started, undefined, callOf(pending));
+      if (result === 'timeout') return this.failed(op, 'timeout', started, undefined, giveUp(pending));
       this.#consecutiveFailures = 0;
       return { ok: true, value: result as T, ms: performance.now() - started };
     } catch (error) {

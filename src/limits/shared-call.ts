@@ -2,7 +2,8 @@
 // to the circuit breaker (guard.ts): its streak counts store calls, not the admissions they
 // carried, so one transient fault or one stalled request never opens it alone. An error shared
 // by several admissions reaches the first as it is and the others as SharedFault; an admission
-// that times out names the call it rode on, or waited behind, so the guard counts it once.
+// that times out names the call it rode on, or waited behind, so the guard counts it once, and
+// the guard giving up tells the batcher (a call that never ends holds its waiters until then).
 
 /** A store fault another admission has already been answered with. Same message as the fault. */
 export class SharedFault extends Error {
@@ -12,17 +13,27 @@ export class SharedFault extends Error {
   }
 }
 
-// An admission's promise -> the call it rides on or waits behind now. Weak: an entry goes with
-// its promise.
-const calls = new WeakMap<Promise<unknown>, () => object | undefined>();
+/** What a batcher tells about one admission it returned. */
+export interface CallTag {
+  /** The call it rides on, or waits behind, now. */
+  call(): object | undefined;
+  /** Its caller gave up on it (timed out). */
+  gaveUp(): void;
+}
 
-/** Names the store call behind `admission` (read when its caller gives up on it). */
-export function tagCall<T>(admission: Promise<T>, callOf: () => object | undefined): Promise<T> {
-  calls.set(admission, callOf);
+// An admission's promise -> its tag. Weak: an entry goes with its promise.
+const tags = new WeakMap<Promise<unknown>, CallTag>();
+
+export function tagCall<T>(admission: Promise<T>, tag: CallTag): Promise<T> {
+  tags.set(admission, tag);
   return admission;
 }
 
-/** The store call behind a promise tagCall() named; undefined for any other promise. */
-export function callOf(admission: Promise<unknown>): object | undefined {
-  return calls.get(admission)?.();
+/** The caller gives up on an admission: tells its batcher; the store call behind it, if named. */
+export function giveUp(admission: Promise<unknown>): object | undefined {
+  const tag = tags.get(admission);
+  if (tag === undefined) return undefined;
+  const call = tag.call();
+  tag.gaveUp();
+  return call;
 }

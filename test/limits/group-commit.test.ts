@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GroupCommit, GroupCommitTimeout, type Settled } from '../../src/limits/group-commit';
+import { StoreGuard } from '../../src/limits/guard';
 
 interface Call {
   shard: string;
@@ -128,35 +129,20 @@ describe('group commit', () => {
   });
 
   it('sends the admissions waiting behind a call that never ends once it stops counting, without waiting for another arrival', async () => {
+    // As in the gateway: each admission under a guard whose timeout is callTtlMs.
     const { calls, send } = controlledSender();
-    const gc = new GroupCommit(send, options(32, 40));
-    void gc.submit('a', 1); // never answered
-    await new Promise((r) => setTimeout(r, 20));
-    const queued = gc.submit('a', 2);
-    // No other admission arrives: the waiter itself must go out once the call is 40 ms old.
-    await new Promise((r) => setTimeout(r, 80));
+    const gc = new GroupCommit(send, options(32, 100));
+    const guard = new StoreGuard('test');
+    const hung = guard.run('admit', 100, () => gc.submit('a', 1)); // never answered
+    await new Promise((r) => setTimeout(r, 50));
+    const queued = guard.run('admit', 100, () => gc.submit('a', 2));
+    // No other admission arrives: 2 goes out when the first call stops counting (its leader
+    // gives up on it), with time left before its own timeout.
+    expect(await hung).toMatchObject({ ok: false, reason: 'timeout' });
+    await settle();
     expect(calls.map((c) => c.inputs)).toEqual([[1], [2]]);
     calls[1]!.answer();
-    expect(await queued).toBe('a:2');
-  });
-
-  it('keeps sending behind calls that never end, each time one stops counting', async () => {
-    const { calls, send } = controlledSender();
-    const gc = new GroupCommit(send, options(2, 40));
-    void gc.submit('a', 1); // never answered
-    await new Promise((r) => setTimeout(r, 20));
-    const queued = [2, 3, 4].map((i) => gc.submit('a', i));
-    const dropped = expect(queued[2]).rejects.toBeInstanceOf(GroupCommitTimeout);
-    await new Promise((r) => setTimeout(r, 25));
-    // The first call went stale and 2 and 3 went out; that call never ends either.
-    const late = gc.submit('a', 5);
-    await new Promise((r) => setTimeout(r, 100));
-    // When the second call went stale, 4 had waited past callTtlMs (its own timeout has answered
-    // its request): dropped unsent. 5 had not.
-    await dropped;
-    expect(calls.map((c) => c.inputs)).toEqual([[1], [2, 3], [5]]);
-    calls[2]!.answer();
-    expect(await late).toBe('a:5');
+    expect(await queued).toMatchObject({ ok: true, value: 'a:2' });
   });
 
   it('answers an arrival that finds the shard free but does not fit in the call it leads', async () => {
