@@ -19,7 +19,7 @@
 //   a caller gives up on it (see gaveUp), and a waiter older than `callTtlMs` is dropped from
 //   the next batch with a timeout error instead of being sent late.
 
-import { SharedFault, tagCall } from './shared-call';
+import { tagCall } from './shared-call';
 
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
@@ -131,6 +131,9 @@ export class GroupCommit<I, O> {
   private flush(shardName: string, shard: Shard<I, O>, keepAlive?: (call: Promise<unknown>) => void): void {
     const now = Date.now();
     const batch: Waiter<I, O>[] = [];
+    const call = {};
+    // Dropped unsent: it names the call it waited behind (the breaker counts that one once).
+    const behind = shard.current ?? call;
     let kept = 0;
     for (const w of shard.waiting) {
       if (batch.length < this.opts.maxBatch && now - w.since <= this.opts.callTtlMs) {
@@ -138,13 +141,13 @@ export class GroupCommit<I, O> {
         batch.push(w);
       } else if (now - w.since > this.opts.callTtlMs) {
         w.taken = true;
+        w.call = behind;
         w.reject(new GroupCommitTimeout('the admission waited too long for its store call'));
       } else shard.waiting[kept++] = w;
     }
     shard.waiting.length = kept;
     if (batch.length === 0) return;
     const busyUntil = now + this.opts.callTtlMs;
-    const call = {};
     for (const w of batch) w.call = call;
     shard.busyUntil = busyUntil;
     shard.current = call;
@@ -156,14 +159,6 @@ export class GroupCommit<I, O> {
       if (shard.busyUntil === busyUntil) shard.busyUntil = 0;
       if (shard.current === call) shard.current = undefined;
     };
-    // One error answered to several admissions (the call failed) reaches the first as it is and
-    // the others as SharedFault, so the breaker counts the failed call once.
-    const answered = new Set<unknown>();
-    const shared = (error: unknown): unknown => {
-      if (answered.has(error)) return new SharedFault(error);
-      if (typeof error === 'object' && error !== null) answered.add(error);
-      return error;
-    };
     const done = this.send(
       shardName,
       batch.map((w) => w.input),
@@ -174,13 +169,13 @@ export class GroupCommit<I, O> {
           const r = results[i];
           if (r === undefined) w.reject(new Error('the store answered fewer admissions than were sent'));
           else if (r.ok) w.resolve(r.value);
-          else w.reject(shared(r.error));
+          else w.reject(r.error);
         });
         this.woken(shardName, shard);
       },
       (error: unknown) => {
         ended();
-        for (const w of batch) w.reject(shared(error));
+        for (const w of batch) w.reject(error);
         this.woken(shardName, shard);
       },
     );

@@ -9,7 +9,7 @@
 // the revocation check for every key in the isolate. Such a call answers `rejected`, and
 // callers refuse that request rather than apply the route's failure policy.
 
-import { giveUp, SharedFault } from './shared-call';
+import { callOf, giveUp } from './shared-call';
 
 export type GuardFailure = 'timeout' | 'error' | 'circuit_open' | 'rejected';
 export type Guarded<T> = { ok: true; value: T; ms: number } | { ok: false; reason: GuardFailure; ms: number };
@@ -60,15 +60,16 @@ export class StoreGuard {
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
+    let pending: Promise<T> | undefined;
     try {
-      const pending = fn();
+      pending = fn();
       const result = await Promise.race([pending, timeout]);
       if (result === 'timeout') return this.failed(op, 'timeout', started, undefined, giveUp(pending));
       this.#consecutiveFailures = 0;
       return { ok: true, value: result as T, ms: performance.now() - started };
     } catch (error) {
       if (isRequestFault(error)) return this.rejected(op, started, error);
-      return this.failed(op, 'error', started, error);
+      return this.failed(op, 'error', started, error, pending && callOf(pending));
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
@@ -89,7 +90,8 @@ export class StoreGuard {
   }
 
   private failed(op: string, reason: 'timeout' | 'error', started: number, error?: unknown, call?: object): Guarded<never> {
-    let counted = !(error instanceof SharedFault);
+    // A store call shared by several admissions counts once (shared-call.ts).
+    let counted = true;
     if (call !== undefined) {
       if (this.#countedCalls.has(call)) counted = false;
       else this.#countedCalls.add(call);

@@ -81,6 +81,21 @@ describe('the limit-store circuit breaker', () => {
     expect(guard.open).toBe(false);
   });
 
+  it('counts admissions dropped unsent from one queue once', async () => {
+    // Waiters left past callTtlMs behind a hung call are dropped together by the next call;
+    // their guards (here slower than callTtlMs, as when timers run late under load) see errors.
+    const guard = new StoreGuard('test');
+    const never = new Promise<never>(() => undefined);
+    let calls = 0;
+    const gc = new GroupCommit<number, number>(() => (calls++ === 0 ? never : Promise.resolve([{ ok: true, value: 0 }])), { maxBatch: 32, callTtlMs: 20, maxShards: 10 });
+    void guard.run('admit', 60_000, () => gc.submit('s', 0));
+    const dropped = Array.from({ length: 8 }, (_, i) => guard.run('admit', 60_000, () => gc.submit('s', i + 1)));
+    await new Promise((r) => setTimeout(r, 40));
+    expect(await guard.run('admit', 60_000, () => gc.submit('s', 9))).toMatchObject({ ok: true });
+    expect((await Promise.all(dropped)).map((o) => (o.ok ? 'ok' : o.reason))).toEqual(Array(8).fill('error'));
+    expect(guard.stats.failures).toBe(1);
+  });
+
   it('tells store faults from request faults by the error alone', () => {
     expect(isRequestFault(new Error('fetch failed'))).toBe(false);
     expect(isRequestFault(new Error('Service in maintenance'))).toBe(false);
