@@ -121,7 +121,7 @@ export class GroupCommit<I, O> {
    * stops counting as in flight, and nothing else would wake the waiters behind it then: they
    * go out now rather than at the next arrival. The leader of a call made on arrival times out
    * just as its call stops counting (callTtlMs is the admission timeout), so a hung call wakes
-   * its waiters on time, with no timer of its own (a timer per call cost 5-6 % req/s).
+   * its waiters on time, with no timer of its own on the hot path.
    */
   private gaveUp(shardName: string, shard: Shard<I, O>): void {
     if (shard.waiting.length > 0 && !busy(shard)) this.woken(shardName, shard);
