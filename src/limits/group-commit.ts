@@ -19,8 +19,11 @@
 //   generate a response": measured as 500s under load without it). Every caller waits inside
 //   StoreGuard.run, whose timeout timer is that I/O; a caller without one would need its own.
 // - Nothing can hold a shard forever: a call older than `callTtlMs` no longer counts as in
-//   flight (its waiters' own timeouts have answered them), and a waiter older than `callTtlMs`
-//   is dropped from the next batch with a timeout error instead of being sent late.
+//   flight (its waiters' own timeouts have answered them), the waiters behind it are woken when
+//   a caller gives up on it (see gaveUp), and a waiter older than `callTtlMs` is dropped from
+//   the next batch with a timeout error instead of being sent late.
+
+import { tagCall } from './shared-call';
 
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
@@ -50,6 +53,8 @@ interface Waiter<I, O> {
   input: I;
   since: number;
   taken: boolean;
+  /** The call it went out in (the breaker counts a call once: shared-call.ts). */
+  call: object | undefined;
   /** Wakes the waiter when a call of its shard ends (its own promise: see wait()). */
   wake: (() => void) | null;
   resolve: (value: O) => void;
@@ -60,6 +65,8 @@ interface Waiter<I, O> {
 interface Shard<I, O> {
   /** 0 when idle; else when the call in flight stops counting as in flight. */
   busyUntil: number;
+  /** The latest call until it ends (in flight while busy): what a waiter not yet sent waits behind. */
+  current: object | undefined;
   waiting: Waiter<I, O>[];
 }
 
@@ -87,11 +94,13 @@ export class GroupCommit<I, O> {
     }
     const waiter = newWaiter<I, O>(input);
     shard.waiting.push(waiter);
+    const tag = { call: () => waiter.call ?? shard.current, gaveUp: () => this.gaveUp(shardName, shard) };
     if (!busy(shard)) {
       this.flush(shardName, shard, keepAlive);
-      return waiter.result;
+      // Left out of a full call it leads (waiters ahead had not woken yet): it waits like them.
+      if (waiter.taken) return tagCall(waiter.result, tag);
     }
-    return this.wait(shardName, shard, waiter, keepAlive);
+    return tagCall(this.wait(shardName, shard, waiter, keepAlive), tag);
   }
 
   /** Waits for the calls ahead; when one ends and this admission was not taken, leads the next. */
@@ -111,10 +120,24 @@ export class GroupCommit<I, O> {
     }
   }
 
+  /**
+   * A caller gave up on an admission of the shard (its timeout). A call that never ends only
+   * stops counting as in flight, and nothing else would wake the waiters behind it then: they
+   * go out now rather than at the next arrival. The leader of a call made on arrival times out
+   * just as its call stops counting (callTtlMs is the admission timeout), so a hung call wakes
+   * its waiters on time, with no timer of its own on the hot path.
+   */
+  private gaveUp(shardName: string, shard: Shard<I, O>): void {
+    if (shard.waiting.length > 0 && !busy(shard)) this.woken(shardName, shard);
+  }
+
   /** Sends what waits on the shard (up to maxBatch) in one call, from the caller's context. */
   private flush(shardName: string, shard: Shard<I, O>, keepAlive?: (call: Promise<unknown>) => void): void {
     const now = Date.now();
     const batch: Waiter<I, O>[] = [];
+    const call = {};
+    // Dropped unsent: it names the call it waited behind (the breaker counts that one once).
+    const behind = shard.current ?? call;
     let kept = 0;
     for (const w of shard.waiting) {
       if (batch.length < this.opts.maxBatch && now - w.since <= this.opts.callTtlMs) {
@@ -122,19 +145,23 @@ export class GroupCommit<I, O> {
         batch.push(w);
       } else if (now - w.since > this.opts.callTtlMs) {
         w.taken = true;
+        w.call = behind;
         w.reject(new GroupCommitTimeout('the admission waited too long for its store call'));
       } else shard.waiting[kept++] = w;
     }
     shard.waiting.length = kept;
     if (batch.length === 0) return;
     const busyUntil = now + this.opts.callTtlMs;
+    for (const w of batch) w.call = call;
     shard.busyUntil = busyUntil;
+    shard.current = call;
     this.stats.calls++;
     this.stats.sent += batch.length;
     // The shard is free again before anyone hears back, so an admission made right after this
     // answer goes out at once instead of waiting on a call that has ended.
     const ended = () => {
       if (shard.busyUntil === busyUntil) shard.busyUntil = 0;
+      if (shard.current === call) shard.current = undefined;
     };
     const done = this.send(
       shardName,
@@ -196,7 +223,7 @@ function busy(shard: { busyUntil: number }): boolean {
 }
 
 function newShard<I, O>(): Shard<I, O> {
-  return { busyUntil: 0, waiting: [] };
+  return { busyUntil: 0, current: undefined, waiting: [] };
 }
 
 function newWaiter<I, O>(input: I): Waiter<I, O> {
@@ -209,5 +236,5 @@ function newWaiter<I, O>(input: I): Waiter<I, O> {
   // A waiter whose caller gave up (its guard timed out) may still be rejected later: never an
   // unhandled rejection.
   result.catch(() => undefined);
-  return { input, since: Date.now(), taken: false, wake: null, resolve, reject, result };
+  return { input, since: Date.now(), taken: false, call: undefined, wake: null, resolve, reject, result };
 }

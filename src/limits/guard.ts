@@ -9,6 +9,8 @@
 // the revocation check for every key in the isolate. Such a call answers `rejected`, and
 // callers refuse that request rather than apply the route's failure policy.
 
+import { callOf, giveUp } from './shared-call';
+
 export type GuardFailure = 'timeout' | 'error' | 'circuit_open' | 'rejected';
 export type Guarded<T> = { ok: true; value: T; ms: number } | { ok: false; reason: GuardFailure; ms: number };
 
@@ -35,6 +37,8 @@ export interface BreakerOptions {
 export class StoreGuard {
   #consecutiveFailures = 0;
   #openUntil = 0;
+  /** Store calls behind failures this guard has counted (see shared-call.ts). */
+  readonly #countedCalls = new WeakSet<object>();
   /** Store faults seen by this isolate, reported in each failure log line. */
   readonly stats = { failures: 0 };
 
@@ -56,14 +60,16 @@ export class StoreGuard {
     const timeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
+    let pending: Promise<T> | undefined;
     try {
-      const result = await Promise.race([fn(), timeout]);
-      if (result === 'timeout') return this.failed(op, 'timeout', started);
+      pending = fn();
+      const result = await Promise.race([pending, timeout]);
+      if (result === 'timeout') return this.failed(op, 'timeout', started, undefined, giveUp(pending));
       this.#consecutiveFailures = 0;
       return { ok: true, value: result as T, ms: performance.now() - started };
     } catch (error) {
       if (isRequestFault(error)) return this.rejected(op, started, error);
-      return this.failed(op, 'error', started, error);
+      return this.failed(op, 'error', started, error, pending && callOf(pending));
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
@@ -83,11 +89,19 @@ export class StoreGuard {
     return { ok: false, reason: 'rejected', ms: performance.now() - started };
   }
 
-  private failed(op: string, reason: 'timeout' | 'error', started: number, error?: unknown): Guarded<never> {
-    this.stats.failures++;
-    this.#consecutiveFailures++;
+  private failed(op: string, reason: 'timeout' | 'error', started: number, error?: unknown, call?: object): Guarded<never> {
+    // A store call shared by several admissions counts once (shared-call.ts).
+    let counted = true;
+    if (call !== undefined) {
+      if (this.#countedCalls.has(call)) counted = false;
+      else this.#countedCalls.add(call);
+    }
+    if (counted) {
+      this.stats.failures++;
+      this.#consecutiveFailures++;
+    }
     let opened = false;
-    if (this.#consecutiveFailures >= this.opts.failureThreshold) {
+    if (counted && this.#consecutiveFailures >= this.opts.failureThreshold) {
       this.#openUntil = Date.now() + this.opts.coolDownMs;
       this.#consecutiveFailures = 0;
       opened = true;

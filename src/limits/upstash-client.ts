@@ -23,6 +23,8 @@ function repliesOf(body: unknown, n: number): PipelineReply[] {
 /** One command's answer in a batch: its result, or the error Redis gave for it alone. */
 export type CommandAnswer<T> = { ok: true; value: T } | { ok: false; error: Error };
 
+const answerOf = <T>(r: PipelineReply): CommandAnswer<T> => (r.error === undefined ? { ok: true, value: r.result as T } : { ok: false, error: new Error(`Command failed: ${r.error}`) });
+
 const isNoScript = (error: string | undefined): boolean => error !== undefined && error.toLowerCase().includes('noscript');
 
 /**
@@ -51,16 +53,23 @@ export class LuaScript {
   /**
    * The script once per argument set, all in one /pipeline request (a batch of admissions);
    * the runs Redis lacks the script for go again as EVAL in one more request. Each answer is
-   * its own: one run's error leaves the others' results.
+   * its own: one run's error leaves the others' results, and a failed EVAL request fails only
+   * the runs it carried (the others have run and committed: their answers must reach them).
    */
   async runEach<T>(redis: AdmissionRedis, runs: { keys: string[]; args: string[] }[]): Promise<CommandAnswer<T>[]> {
     if (!this.sha1) await this.ready;
     const replies = repliesOf(await redis.pipelineRequest(runs.map((r) => ['evalsha', this.sha1, r.keys.length, ...r.keys, ...r.args])), runs.length);
+    const answers = replies.map(answerOf<T>);
     const missing = replies.flatMap((r, i) => (isNoScript(r.error) ? [i] : []));
     if (missing.length > 0) {
-      const evaluated = repliesOf(await redis.pipelineRequest(missing.map((i) => ['eval', this.source, runs[i]!.keys.length, ...runs[i]!.keys, ...runs[i]!.args])), missing.length);
-      missing.forEach((at, j) => (replies[at] = evaluated[j]!));
+      try {
+        const evaluated = repliesOf(await redis.pipelineRequest(missing.map((i) => ['eval', this.source, runs[i]!.keys.length, ...runs[i]!.keys, ...runs[i]!.args])), missing.length);
+        missing.forEach((at, j) => (answers[at] = answerOf<T>(evaluated[j]!)));
+      } catch (error) {
+        const failed = error instanceof Error ? error : new Error(String(error));
+        for (const at of missing) answers[at] = { ok: false, error: failed };
+      }
     }
-    return replies.map((r) => (r.error === undefined ? { ok: true, value: r.result as T } : { ok: false, error: new Error(`Command failed: ${r.error}`) }));
+    return answers;
   }
 }

@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GroupCommit, GroupCommitTimeout, type Settled } from '../../src/limits/group-commit';
+import { StoreGuard } from '../../src/limits/guard';
 
 interface Call {
   shard: string;
@@ -118,13 +119,49 @@ describe('group commit', () => {
     const { calls, send } = controlledSender();
     const gc = new GroupCommit(send, options(32, 30));
     void gc.submit('a', 1); // never answered
-    const stale = gc.submit('a', 2);
+    const stale = expect(gc.submit('a', 2)).rejects.toBeInstanceOf(GroupCommitTimeout);
     await new Promise((r) => setTimeout(r, 60));
     const fresh = gc.submit('a', 3);
-    await expect(stale).rejects.toBeInstanceOf(GroupCommitTimeout);
+    await stale;
     expect(calls.map((c) => c.inputs)).toEqual([[1], [3]]);
     calls[1]!.answer();
     expect(await fresh).toBe('a:3');
+  });
+
+  it('sends the admissions waiting behind a call that never ends once it stops counting, without waiting for another arrival', async () => {
+    // As in the gateway: each admission under a guard whose timeout is callTtlMs.
+    const { calls, send } = controlledSender();
+    const gc = new GroupCommit(send, options(32, 100));
+    const guard = new StoreGuard('test');
+    const hung = guard.run('admit', 100, () => gc.submit('a', 1)); // never answered
+    await new Promise((r) => setTimeout(r, 50));
+    const queued = guard.run('admit', 100, () => gc.submit('a', 2));
+    // No other admission arrives: 2 goes out when the first call stops counting (its leader
+    // gives up on it), with time left before its own timeout.
+    expect(await hung).toMatchObject({ ok: false, reason: 'timeout' });
+    await settle();
+    expect(calls.map((c) => c.inputs)).toEqual([[1], [2]]);
+    calls[1]!.answer();
+    expect(await queued).toMatchObject({ ok: true, value: 'a:2' });
+  });
+
+  it('answers an arrival that finds the shard free but does not fit in the call it leads', async () => {
+    const { calls, send } = controlledSender();
+    const gc = new GroupCommit(send, options(2));
+    const first = gc.submit('a', 1);
+    const queued = [2, 3].map((i) => gc.submit('a', i));
+    calls[0]!.answer();
+    // This continuation runs when the call has ended, before 2 and 3 have woken: the shard is
+    // free with two waiting, so the arrival leads a call of 2 and 3 and is left over.
+    await first;
+    const arrival = gc.submit('a', 4);
+    await settle();
+    calls[1]!.answer();
+    await Promise.all(queued);
+    await settle();
+    expect(calls.map((c) => c.inputs)).toEqual([[1], [2, 3], [4]]);
+    calls[2]!.answer();
+    expect(await arrival).toBe('a:4');
   });
 
   it('property: every admission is sent once, in arrival order per shard, batches within maxBatch, and answered with its own result', async () => {

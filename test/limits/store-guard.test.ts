@@ -4,6 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { boundedSettlement, checkAdmitInput, MAX_AMOUNT, MAX_SETTLEMENT_DELTA } from '../../src/limits/admit-input';
+import { GroupCommit } from '../../src/limits/group-commit';
 import { isRequestFault, StoreGuard, StoreInputError } from '../../src/limits/guard';
 import type { AdmitInput } from '../../src/limits/store';
 
@@ -51,6 +52,48 @@ describe('the limit-store circuit breaker', () => {
     expect(guard.open).toBe(false);
     await guard.run('admit', 1000, fail('fetch failed'));
     expect(guard.open).toBe(true);
+  });
+
+  it('counts a failed store call once, however many batched admissions it answers', async () => {
+    // One transient fault of one /pipeline request or RPC must not open the breaker (and with it
+    // switch off limits for every key) just because group commit put 8 admissions in it.
+    const guard = new StoreGuard('test');
+    const failing = () => new Promise<never>((_, reject) => setTimeout(() => reject(new Error('fetch failed')), 5));
+    const gc = new GroupCommit<number, number>(failing, { maxBatch: 32, callTtlMs: 1000, maxShards: 10 });
+    // The first admission goes out alone; the other 8 wait and share the second call.
+    const outcomes = await Promise.all(Array.from({ length: 9 }, (_, i) => guard.run('admit', 1000, () => gc.submit('s', i))));
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual(Array(9).fill('error'));
+    expect(gc.stats.calls).toBe(2);
+    expect(guard.stats.failures).toBe(2);
+    expect(guard.open).toBe(false);
+    // Three more failed calls make five: open.
+    for (let i = 0; i < 3; i++) await guard.run('admit', 1000, () => gc.submit('s', i));
+    expect(guard.open).toBe(true);
+  });
+
+  it('counts a store call that hangs once, with the admissions it carried and those queued behind it', async () => {
+    const guard = new StoreGuard('test');
+    const gc = new GroupCommit<number, number>(() => new Promise<never>(() => undefined), { maxBatch: 4, callTtlMs: 60_000, maxShards: 10 });
+    // One call of 1 hangs; 8 queue behind it (and would go out 4 by 4): all time out.
+    const outcomes = await Promise.all(Array.from({ length: 9 }, (_, i) => guard.run('admit', 20, () => gc.submit('s', i))));
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual(Array(9).fill('timeout'));
+    expect(guard.stats.failures).toBe(1);
+    expect(guard.open).toBe(false);
+  });
+
+  it('counts admissions dropped unsent from one queue once', async () => {
+    // Waiters left past callTtlMs behind a hung call are dropped together by the next call;
+    // their guards (here slower than callTtlMs, as when timers run late under load) see errors.
+    const guard = new StoreGuard('test');
+    const never = new Promise<never>(() => undefined);
+    let calls = 0;
+    const gc = new GroupCommit<number, number>(() => (calls++ === 0 ? never : Promise.resolve([{ ok: true, value: 0 }])), { maxBatch: 32, callTtlMs: 20, maxShards: 10 });
+    void guard.run('admit', 60_000, () => gc.submit('s', 0));
+    const dropped = Array.from({ length: 8 }, (_, i) => guard.run('admit', 60_000, () => gc.submit('s', i + 1)));
+    await new Promise((r) => setTimeout(r, 40));
+    expect(await guard.run('admit', 60_000, () => gc.submit('s', 9))).toMatchObject({ ok: true });
+    expect((await Promise.all(dropped)).map((o) => (o.ok ? 'ok' : o.reason))).toEqual(Array(8).fill('error'));
+    expect(guard.stats.failures).toBe(1);
   });
 
   it('tells store faults from request faults by the error alone', () => {

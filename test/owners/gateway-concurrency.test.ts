@@ -89,7 +89,55 @@ describe.each(STORE_KINDS)('concurrency caps through the gateway (%s store)', (k
   });
 });
 
+/** A LIMITER whose objects commit batches of admissions, but only after the gateway stopped waiting. */
+function lateBatches(): { ns: Env['LIMITER']; admissionCalls: string[] } {
+  const real = testEnv().LIMITER;
+  const admissionCalls: string[] = [];
+  const ns = {
+    idFromName: (name: string) => real.idFromName(name),
+    get: (objectId: DurableObjectId) => {
+      const stub = real.get(objectId) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+      return {
+        admit: (input: unknown) => {
+          admissionCalls.push('admit');
+          return stub.admit!(input);
+        },
+        admitMany: async (inputs: unknown) => {
+          admissionCalls.push('admitMany');
+          await new Promise((r) => setTimeout(r, 400));
+          return stub.admitMany!(inputs);
+        },
+        settle: (...args: unknown[]) => stub.settle!(...args),
+        release: (...args: unknown[]) => stub.release!(...args),
+        setBlocked: (...args: unknown[]) => stub.setBlocked!(...args),
+        usage: (...args: unknown[]) => stub.usage!(...args),
+        changeCredits: (...args: unknown[]) => stub.changeCredits!(...args),
+      };
+    },
+  } as unknown as Env['LIMITER'];
+  return { ns, admissionCalls };
+}
+
 describe('an admission the store guard timed out on', () => {
+  it('is refunded in full when it waited behind another, went out in a batch and committed after a fail-closed route answered 503', async () => {
+    const routes = [{ path: '/api', upstream: origin(), limits: { rpm: 5 }, on_store_error: { requests: 'closed' } }];
+    const late = lateBatches();
+    const slow = gateway('durable_object', { ROUTES: routes, LIMITER: late.ns, STORE_TIMEOUT_MS: '50' });
+    const normal = gateway('durable_object', { ROUTES: routes });
+    const { key, id } = await normal.createKey({ credits: { remaining: 10 } });
+    // An admission alone is answered at once; those that wait behind it go out together
+    // (admitMany) and commit after their timeouts: refused, and given everything back.
+    const calls = await Promise.all(Array.from({ length: 4 }, () => slow.callDeferred('/api/x', { headers: bearer(key) })));
+    await Promise.all(calls.map((r) => r.settled));
+    expect(late.admissionCalls).toContain('admitMany');
+    const admitted = calls.filter((r) => r.res.status === 200).length;
+    expect(admitted + calls.filter((r) => r.res.status === 503).length).toBe(4);
+    expect(admitted).toBeLessThan(4);
+    const usage = await normal.usage(id);
+    expect(windowOf(usage, 'rpm').used).toBe(admitted);
+    expect(usage.credits?.remaining).toBe(10 - admitted);
+  });
+
   it('is refunded in full when it commits after a fail-closed route answered 503', async () => {
     const real = testEnv().LIMITER;
     // The object commits, but only after the gateway stopped waiting.
