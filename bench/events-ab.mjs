@@ -33,7 +33,10 @@ try {
     ],
     { connections: Number(args.connections), durationS: Number(args.duration), warmupS: 1 },
   );
-  console.log(JSON.stringify({ off_rps: Math.round(r.off.rps), on_rps: Math.round(r.on.rps), logging_ratio: Number((r.on.rps / r.off.rps).toFixed(4)) }));
+  // workerd CPU per response: the on/off difference is what emitting (and, unless
+  // --producer-only, brokering and consuming) the events costs, whatever else loads the machine.
+  const us = (/** @type {any} */ x) => Math.round(x.cpu?.usPerRequest.workerd ?? NaN);
+  console.log(JSON.stringify({ off_rps: Math.round(r.off.rps), on_rps: Math.round(r.on.rps), logging_ratio: Number((r.on.rps / r.off.rps).toFixed(4)), off_workerd_us: us(r.off), on_workerd_us: us(r.on) }));
 } finally {
   await gen.close();
   await Promise.all([off.mf.dispose(), on.mf.dispose()]);
