@@ -1,8 +1,13 @@
-// Request events on versus off, only: the same keygate bundle on the no-limits route, with
-// and without the EVENTS queue and its consumer, in rotated slices (the figure that
-// `npm run bench` reports as logging_ratio, without the rest of the bench).
+// Request events on versus off, only: the same keygate bundle on the no-limits route, without
+// request events, with them and keygate's consumer running live in the gateway's workerd (as
+// `npm run bench` reports logging_ratio_inprocess), and with them and the consumer deferred
+// until after the measurement (logging_ratio; see deferred-consumer.mjs), in rotated slices.
+// Afterwards every event must be in request_log: the counts are printed and checked.
 //
 //   node bench/events-ab.mjs [--duration 6] [--connections 10] [--producer-only]
+//
+// --producer-only adds a target whose queue has no consumer at all (Miniflare's broker then
+// drops the messages unread): what sending alone costs.
 
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -10,6 +15,7 @@ import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
 import { applyMigrations, benchRoutes, bundleKeygate, createKey, readWranglerConfig, startWorker } from './workers.mjs';
+import { waitForRows } from './probes.mjs';
 
 const { values: args } = parseArgs({
   options: { duration: { type: 'string', default: '6' }, connections: { type: 'string', default: '10' }, 'producer-only': { type: 'boolean', default: false } },
@@ -20,25 +26,45 @@ const upstream = await startDemoUpstream();
 const adminToken = randomBytes(24).toString('hex');
 const bindings = { ...wrangler.vars, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken };
 const opts = { scriptPath: script, compatibilityDate: wrangler.compatibilityDate, compatibilityFlags: wrangler.compatibilityFlags, bindings, storage: true };
-const [off, on] = await Promise.all([startWorker(opts), startWorker({ ...opts, events: args['producer-only'] ? 'producer' : true })]);
-await Promise.all([applyMigrations(off.mf), applyMigrations(on.mf)]);
-const [kOff, kOn] = await Promise.all([createKey(off.url, adminToken, { name: 'ab-off' }), createKey(on.url, adminToken, { name: 'ab-on' })]);
+/** @type {[string, boolean | 'producer' | 'deferred'][]} */
+const kinds = [['off', false], ['inprocess', true], ['deferred', 'deferred'], ...(args['producer-only'] ? [['producer', /** @type {const} */ ('producer')]] : [])];
+const workers = await Promise.all(kinds.map(([, events]) => startWorker({ ...opts, events })));
+await Promise.all(workers.map((w) => applyMigrations(w.mf)));
+const keys = await Promise.all(workers.map((w, i) => createKey(w.url, adminToken, { name: `ab-${kinds[i]?.[0]}` })));
 const gen = new LoadGenerator();
 try {
   const r = await measureAll(
     gen,
-    [
-      { key: 'off', label: 'events off', url: `${off.url}/open/bench`, headers: { authorization: `Bearer ${kOff.key}` } },
-      { key: 'on', label: 'events on', url: `${on.url}/open/bench`, headers: { authorization: `Bearer ${kOn.key}` } },
-    ],
+    kinds.map(([key], i) => ({ key, label: key, url: `${workers[i]?.url}/open/bench`, headers: { authorization: `Bearer ${keys[i]?.key}` } })),
     { connections: Number(args.connections), durationS: Number(args.duration), warmupS: 1 },
   );
-  // workerd CPU per response: the on/off difference is what emitting (and, unless
-  // --producer-only, brokering and consuming) the events costs, whatever else loads the machine.
+  // workerd CPU per response: the difference to `off` is what emitting (and, in process,
+  // brokering and consuming) the events costs, whatever else loads the machine.
   const us = (/** @type {any} */ x) => Math.round(x.cpu?.usPerRequest.workerd ?? NaN);
-  console.log(JSON.stringify({ off_rps: Math.round(r.off.rps), on_rps: Math.round(r.on.rps), logging_ratio: Number((r.on.rps / r.off.rps).toFixed(4)), off_workerd_us: us(r.off), on_workerd_us: us(r.on) }));
+  /** @type {Record<string, unknown>} */
+  const out = { off_rps: Math.round(r.off.rps), off_workerd_us: us(r.off) };
+  for (const [key] of kinds.slice(1)) {
+    out[`${key}_rps`] = Math.round(r[key].rps);
+    out[`${key}_ratio`] = Number((r[key].rps / r.off.rps).toFixed(4));
+    out[`${key}_workerd_us`] = us(r[key]);
+  }
+  // Every request of the two consuming targets must be in the log.
+  const deferred = workers[2]?.deferred;
+  const drained = deferred ? await deferred.drain(workers[2].mf) : null;
+  for (const [i, key] of [[1, 'inprocess'], [2, 'deferred']]) {
+    const sent = r[key].responses + r[key].warmupResponses;
+    const rows = await waitForRows(workers[i].mf, sent);
+    out[`${key}_requests`] = sent;
+    out[`${key}_logged`] = rows;
+  }
+  if (drained) out.deferred_drained = drained;
+  console.log(JSON.stringify(out));
+  if (out.inprocess_logged < out.inprocess_requests || out.deferred_logged < out.deferred_requests || (drained && drained.requests !== out.deferred_logged)) {
+    console.error('events-ab: some requests are missing from request_log');
+    process.exitCode = 1;
+  }
 } finally {
   await gen.close();
-  await Promise.all([off.mf.dispose(), on.mf.dispose()]);
+  await Promise.all(workers.map((w) => w.mf.dispose()));
   await upstream.close();
 }

@@ -21,9 +21,11 @@ const progress = (/** @type {string} */ msg) => process.stderr.write(`[bench] ${
 export async function measureAll(gen, targets, { connections, durationS, warmupS, sliceS = 1 }) {
   const job = (/** @type {Target} */ t, /** @type {number} */ seconds, /** @type {boolean} */ collect) =>
     gen.run({ url: t.url, headers: t.headers ?? {}, connections, durationS: seconds, collect, expectStatus: t.expectStatus ?? 200, ...(t.signed ? { signed: t.signed } : {}) });
+  /** @type {Map<string, number>} responses during the warm-up (the events bench checks every request was logged) */
+  const warmups = new Map();
   if (warmupS > 0) {
     progress(`warm-up: ${targets.length} targets x ${warmupS}s, ${connections} connection(s)`);
-    for (const t of targets) await job(t, warmupS, false);
+    for (const t of targets) warmups.set(t.key, (await job(t, warmupS, false)).responses);
   }
   const slices = Math.max(1, Math.round(durationS / sliceS));
   const seconds = durationS / slices;
@@ -44,7 +46,7 @@ export async function measureAll(gen, targets, { connections, durationS, warmupS
       if (c) cpu.get(t.key)?.push(c);
     }
   }
-  /** @type {Record<string, ReturnType<typeof mergeRuns> & { label: string, cpu: { busy: number, own: number, other: number, usPerRequest: Record<string, number> } | null }>} */
+  /** @type {Record<string, ReturnType<typeof mergeRuns> & { warmupResponses: number, label: string, cpu: { busy: number, own: number, other: number, usPerRequest: Record<string, number> } | null }>} */
   const out = {};
   for (const t of targets) {
     const merged = mergeRuns(runs.get(t.key) ?? []);
@@ -58,7 +60,7 @@ export async function measureAll(gen, targets, { connections, durationS, warmupS
     const usPerRequest = {};
     for (const c of cs) for (const [name, sec] of Object.entries(c.cpuSeconds)) usPerRequest[name] = (usPerRequest[name] ?? 0) + sec;
     for (const name of Object.keys(usPerRequest)) usPerRequest[name] = (usPerRequest[name] / Math.max(1, merged.responses)) * 1e6;
-    out[t.key] = { ...merged, label: t.label, cpu: cs.length ? { busy: avg('busy'), own: avg('own'), other: avg('other'), usPerRequest } : null };
+    out[t.key] = { ...merged, warmupResponses: warmups.get(t.key) ?? 0, label: t.label, cpu: cs.length ? { busy: avg('busy'), own: avg('own'), other: avg('other'), usPerRequest } : null };
   }
   return out;
 }
