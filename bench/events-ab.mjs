@@ -4,10 +4,12 @@
 // until after the measurement (logging_ratio; see deferred-consumer.mjs), in rotated slices.
 // Afterwards every event must be in request_log: the counts are printed and checked.
 //
-//   node bench/events-ab.mjs [--duration 6] [--connections 10] [--producer-only]
+//   node bench/events-ab.mjs [--duration 6] [--connections 10] [--producer-only] [--a BUNDLE]
 //
 // --producer-only adds a target whose queue has no consumer at all (Miniflare's broker then
-// drops the messages unread): what sending alone costs.
+// drops the messages unread): what sending alone costs. --a BUNDLE adds that bundle (an older
+// commit's `wrangler deploy --dry-run --outdir` output) with the deferred consumer, as
+// `a_deferred`: an A/B of the producer against this tree's `deferred`.
 
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -18,7 +20,12 @@ import { applyMigrations, benchRoutes, bundleKeygate, createKey, readWranglerCon
 import { waitForRows } from './probes.mjs';
 
 const { values: args } = parseArgs({
-  options: { duration: { type: 'string', default: '6' }, connections: { type: 'string', default: '10' }, 'producer-only': { type: 'boolean', default: false } },
+  options: {
+    duration: { type: 'string', default: '6' },
+    connections: { type: 'string', default: '10' },
+    'producer-only': { type: 'boolean', default: false },
+    a: { type: 'string' },
+  },
 });
 const wrangler = await readWranglerConfig();
 const script = await bundleKeygate();
@@ -26,9 +33,15 @@ const upstream = await startDemoUpstream();
 const adminToken = randomBytes(24).toString('hex');
 const bindings = { ...wrangler.vars, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken };
 const opts = { scriptPath: script, compatibilityDate: wrangler.compatibilityDate, compatibilityFlags: wrangler.compatibilityFlags, bindings, storage: true };
-/** @type {[string, boolean | 'producer' | 'deferred'][]} */
-const kinds = [['off', false], ['inprocess', true], ['deferred', 'deferred'], ...(args['producer-only'] ? [['producer', /** @type {const} */ ('producer')]] : [])];
-const workers = await Promise.all(kinds.map(([, events]) => startWorker({ ...opts, events })));
+/** @type {[string, boolean | 'producer' | 'deferred', string?][]} */
+const kinds = [
+  ['off', false],
+  ['inprocess', true],
+  ['deferred', 'deferred'],
+  ...(args['producer-only'] ? [['producer', /** @type {const} */ ('producer')]] : []),
+  ...(args.a ? [['a_deferred', /** @type {const} */ ('deferred'), args.a]] : []),
+];
+const workers = await Promise.all(kinds.map(([, events, scriptPath]) => startWorker({ ...opts, ...(scriptPath ? { scriptPath } : {}), events })));
 await Promise.all(workers.map((w) => applyMigrations(w.mf)));
 const keys = await Promise.all(workers.map((w, i) => createKey(w.url, adminToken, { name: `ab-${kinds[i]?.[0]}` })));
 const gen = new LoadGenerator();
@@ -43,6 +56,7 @@ try {
   const us = (/** @type {any} */ x) => Math.round(x.cpu?.usPerRequest.workerd ?? NaN);
   /** @type {Record<string, unknown>} */
   const out = { off_rps: Math.round(r.off.rps), off_workerd_us: us(r.off) };
+  if (args.a) out.a_vs_b_deferred_workerd_us = us(r.a_deferred) - us(r.deferred);
   for (const [key] of kinds.slice(1)) {
     out[`${key}_rps`] = Math.round(r[key].rps);
     out[`${key}_ratio`] = Number((r[key].rps / r.off.rps).toFixed(4));

@@ -94,7 +94,7 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
  * keygate gets storage bindings (KV, D1, the limiter Durable Object).
  * `inspector` opens the V8 inspector on the runtime's own port (bench/profile.mjs).
  * `events`: true gives the EVENTS queue and keygate's own consumer, as wrangler.toml declares
- * them; 'producer' leaves the consumer out (the broker then drops what it gets: to tell
+ * them (but handed each batch as it arrives); 'producer' leaves the consumer out (the broker then drops what it gets: to tell
  * sending from consuming apart); 'deferred' gives the queue a stand-in consumer that holds
  * the messages for keygate's own consumer to run after the measurement (deferred-consumer.mjs;
  * the result's `deferred.drain()` does that).
@@ -119,7 +119,9 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
     ...(events === true
       ? {
           queueConsumers: {
-            'keygate-events': { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 10, deadLetterQueue: 'keygate-events-dlq' },
+            // Batches as they arrive, not after wrangler.toml's 5 s: the consumer's work then
+            // falls in the bench slice whose requests caused it, not in other targets' slices.
+            'keygate-events': { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 10, deadLetterQueue: 'keygate-events-dlq' },
             'keygate-events-dlq': { maxBatchSize: 100, maxBatchTimeout: 5 },
           },
         }
