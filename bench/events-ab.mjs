@@ -4,12 +4,13 @@
 // until after the measurement (logging_ratio; see deferred-consumer.mjs), in rotated slices.
 // Afterwards every event must be in request_log: the counts are printed and checked.
 //
-//   node bench/events-ab.mjs [--duration 6] [--connections 10] [--producer-only] [--a BUNDLE]
+//   node bench/events-ab.mjs [--duration 6] [--connections 10] [--producer-only] [--a BUNDLE [--a-inprocess]]
 //
 // --producer-only adds a target whose queue has no consumer at all (Miniflare's broker then
 // drops the messages unread): what sending alone costs. --a BUNDLE adds that bundle (an older
 // commit's `wrangler deploy --dry-run --outdir` output) with the deferred consumer, as
-// `a_deferred`: an A/B of the producer against this tree's `deferred`.
+// `a_deferred`: an A/B of the producer against this tree's `deferred`; with --a-inprocess,
+// with its consumer live instead, as `a_inprocess` (against this tree's `inprocess`).
 
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '10' },
     'producer-only': { type: 'boolean', default: false },
     a: { type: 'string' },
+    'a-inprocess': { type: 'boolean', default: false },
   },
 });
 const wrangler = await readWranglerConfig();
@@ -39,7 +41,7 @@ const kinds = [
   ['inprocess', true],
   ['deferred', 'deferred'],
   ...(args['producer-only'] ? [['producer', /** @type {const} */ ('producer')]] : []),
-  ...(args.a ? [['a_deferred', /** @type {const} */ ('deferred'), args.a]] : []),
+  ...(args.a ? [args['a-inprocess'] ? ['a_inprocess', true, args.a] : ['a_deferred', /** @type {const} */ ('deferred'), args.a]] : []),
 ];
 const workers = await Promise.all(kinds.map(([, events, scriptPath]) => startWorker({ ...opts, ...(scriptPath ? { scriptPath } : {}), events })));
 await Promise.all(workers.map((w) => applyMigrations(w.mf)));
@@ -56,7 +58,10 @@ try {
   const us = (/** @type {any} */ x) => Math.round(x.cpu?.usPerRequest.workerd ?? NaN);
   /** @type {Record<string, unknown>} */
   const out = { off_rps: Math.round(r.off.rps), off_workerd_us: us(r.off) };
-  if (args.a) out.a_vs_b_deferred_workerd_us = us(r.a_deferred) - us(r.deferred);
+  if (args.a) {
+    const mode = args['a-inprocess'] ? 'inprocess' : 'deferred';
+    out[`a_vs_b_${mode}_workerd_us`] = us(r[`a_${mode}`]) - us(r[mode]);
+  }
   for (const [key] of kinds.slice(1)) {
     out[`${key}_rps`] = Math.round(r[key].rps);
     out[`${key}_ratio`] = Number((r[key].rps / r.off.rps).toFixed(4));
