@@ -18,7 +18,7 @@ import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
 import { applyMigrations, benchRoutes, bundleKeygate, createKey, readWranglerConfig, startWorker } from './workers.mjs';
-import { waitForRows } from './probes.mjs';
+import { settleRows, waitForRows } from './probes.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,7 +50,14 @@ const gen = new LoadGenerator();
 try {
   const r = await measureAll(
     gen,
-    kinds.map(([key], i) => ({ key, label: key, url: `${workers[i]?.url}/open/bench`, headers: { authorization: `Bearer ${keys[i]?.key}` } })),
+    kinds.map(([key, events], i) => ({
+      key,
+      label: key,
+      url: `${workers[i]?.url}/open/bench`,
+      headers: { authorization: `Bearer ${keys[i]?.key}` },
+      // The live consumer finishes its slice's last batches before the next target's slice.
+      ...(events === true ? { afterSlice: () => settleRows(workers[i].mf) } : {}),
+    })),
     { connections: Number(args.connections), durationS: Number(args.duration), warmupS: 1 },
   );
   // workerd CPU per response: the difference to `off` is what emitting (and, in process,

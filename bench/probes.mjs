@@ -184,3 +184,21 @@ export async function waitForRows(mf, expected, timeoutMs = 30_000) {
     rows = now;
   }
 }
+
+/**
+ * Waits until request_log stops growing (checked every 150 ms, at most `maxMs`): after a slice
+ * of the in-process events target, so its consumer's last batches do not run in the next
+ * target's slice.
+ * @param {import('miniflare').Miniflare} mf
+ */
+export async function settleRows(mf, maxMs = 3000) {
+  const until = Date.now() + maxMs;
+  let rows = await requestLogRows(mf);
+  let still = 0;
+  while (still < 2 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = await requestLogRows(mf);
+    still = now === rows ? still + 1 : 0;
+    rows = now;
+  }
+}

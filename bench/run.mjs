@@ -20,7 +20,7 @@ import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { backgroundLoad } from './cpu.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
-import { bridgeRoundTrip, probeOnce, sampleServerTiming, sendExactly, storeProbeBody, waitForRows } from './probes.mjs';
+import { bridgeRoundTrip, probeOnce, sampleServerTiming, sendExactly, settleRows, storeProbeBody, waitForRows } from './probes.mjs';
 import { report } from './report.mjs';
 import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, putOwner, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
 
@@ -189,7 +189,8 @@ async function main() {
     { key: 'keygate', label: 'c. keygate (no limits, no marker)', url: `${kg.url}/open${PATH}`, headers: auth(loadKey.key) },
     ...(base && baseKey ? [{ key: 'baseline', label: 'c0. keygate, baseline bundle', url: `${base.url}/open${PATH}`, headers: auth(baseKey.key) }] : []),
     { key: 'logging', label: 'c3. keygate, request events on (consumer deferred)', url: `${kgd.url}/open${PATH}`, headers: auth(deferredKey.key) },
-    { key: 'logging_inprocess', label: 'c4. keygate, request events on, consumer in process', url: `${kge.url}/open${PATH}`, headers: auth(eventsKey.key) },
+    // Its consumer finishes the slice's last batches before the next target's slice starts.
+    { key: 'logging_inprocess', label: 'c4. keygate, request events on, consumer in process', url: `${kge.url}/open${PATH}`, headers: auth(eventsKey.key), afterSlice: () => settleRows(kge.mf) },
     { key: 'bad_key', label: 'd. keygate bad-checksum key (401)', url: `${kg.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'refusal_floor', label: 'h. floor: Worker with a fixed 401', url: `${floor.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     // The same three without Miniflare's entry Worker in front (direct sockets): what the
