@@ -1,6 +1,7 @@
 // keygate's own queue consumer (EVENTS and its dead-letter queue). Request and use events
 // (packed many to a message, or one per message as older producers sent them) are written
-// to D1 in one transaction per batch; a D1 failure retries those messages (nothing is
+// to D1 in one transaction per batch (per 1,000 events in a larger one); a D1 failure retries
+// those messages (a redelivered event is written and counted once; nothing is
 // dropped silently: after the queue's max_retries they reach the dead-letter queue, which
 // this consumer stores in D1 `dead_letters`). Webhook jobs are delivered one by one.
 

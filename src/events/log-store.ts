@@ -57,8 +57,8 @@ const UPDATE_LAST_USED = `UPDATE keys SET last_used_at = u.at
   FROM (SELECT value ->> 0 AS id, value ->> 1 AS at FROM json_each(?)) AS u
   WHERE keys.id = u.id AND (keys.last_used_at IS NULL OR keys.last_used_at < u.at)`;
 
-// D1 takes strings up to 2 MB and at most 1,000 statements per invocation: the rows of a
-// large batch go in chunks of at most this many events and bytes of JSON, two statements each.
+// D1 takes strings up to 2 MB: the rows of a large batch go in chunks of at most this many
+// events and characters of JSON, each chunk its own D1 batch of two statements.
 const CHUNK_EVENTS = 1000;
 const CHUNK_BYTES = 1_000_000;
 const LAST_USED_CHUNK = 10_000;
@@ -119,26 +119,30 @@ function lastUsedStatements(db: D1Database, events: readonly LoggedEvent[]): D1P
 }
 
 /**
- * Writes a consumer batch in one D1 batch (one transaction): per chunk of events, the hourly
- * rollups and the log rows; then last_used_at to the minute. A chunk none of whose events is
- * in the log yet (the usual case) adds rollups summed here; a chunk with a logged event (a
- * redelivery) writes nothing on that path and is written again on the exact path, in a
- * second transaction: rollups of exactly the events the log does not hold. Either way a
- * retried batch never counts twice. Rows travel as one JSON parameter per chunk (json_each).
+ * Writes a consumer batch: one D1 batch (one transaction) per chunk of events, holding the
+ * chunk's hourly rollups and log rows (the last one also last_used_at to the minute), so no
+ * D1 request carries more than one chunk's JSON however many events a batch of packed
+ * messages holds. A chunk none of whose events is in the log yet (the usual case) adds
+ * rollups summed here; a chunk with a logged event (a redelivery) writes nothing on that path
+ * and is written again on the exact path, in a second transaction: rollups of exactly the
+ * events the log does not hold. Either way a retried batch never counts twice, also when a
+ * later chunk failed after earlier ones were written. Rows travel as one JSON parameter per
+ * chunk (json_each).
  */
 export async function writeBatch(db: D1Database, events: RequestEvent[], uses: UseEvent[]): Promise<void> {
   // One row per id: the queue may hand the same event twice, even within one batch.
   const unique = [...new Map(events.map((e) => [e.id, e])).values()];
   const chunks = chunksOf(unique);
-  const statements = chunks.flatMap((c) => fastStatements(db, c));
-  statements.push(...lastUsedStatements(db, events.length === 0 ? uses : uses.length === 0 ? events : [...events, ...uses]));
-  if (statements.length === 0) return;
-  const results = await db.batch(statements);
-  // The guarded insert is each chunk's second statement: nothing inserted means some id was already logged.
-  const redelivered = chunks.filter((_, i) => (results[2 * i + 1]?.meta.changes ?? 0) === 0);
-  if (redelivered.length > 0) await db.batch(redelivered.flatMap((c) => exactStatements(db, c)));
+  const lastUsed = lastUsedStatements(db, events.length === 0 ? uses : uses.length === 0 ? events : [...events, ...uses]);
+  for (const [i, chunk] of chunks.entries()) {
+    const statements = fastStatements(db, chunk);
+    if (i === chunks.length - 1) statements.push(...lastUsed);
+    const results = await db.batch(statements);
+    // The guarded insert is the second statement: nothing inserted means some id was already logged.
+    if ((results[1]?.meta.changes ?? 0) === 0) await db.batch(exactStatements(db, chunk));
+  }
+  if (chunks.length === 0 && lastUsed.length > 0) await db.batch(lastUsed);
 }
-
 
 export interface LogFilter {
   keyId?: string;

@@ -216,6 +216,29 @@ describe('request log', () => {
     expect(rows?.n).toBe(2500);
   });
 
+  it('retries a pack whose later chunk D1 refused after the first was written, and counts every event once', async () => {
+    const { e, captured } = setup();
+    const k = await createKey({}, { env: e });
+    await call('/demo/partial', { headers: bearer(k.key) }, { env: e });
+    const [seed] = captured.drain().filter((m): m is RequestEvent => m.kind === 'request');
+    const events = Array.from({ length: 1500 }, (_, i) => ({ ...seed!, id: `log_${ulid(seed!.at)}`, path: `/demo/partial/${i}` }));
+    const pack = JSON.stringify({ kind: 'events', events });
+    let calls = 0;
+    const secondFails = new Proxy(e.DB, {
+      get(t, prop, r) {
+        if (prop === 'batch') return (s: D1PreparedStatement[]) => (++calls === 2 ? Promise.reject(new Error('D1_ERROR: simulated outage')) : t.batch(s));
+        const v = Reflect.get(t, prop, r) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    expect((await consume({ ...e, DB: secondFails }, [pack])).retryMessages).toHaveLength(1);
+    expect((await consume(e, [pack], 'keygate-events', 2)).retryMessages).toEqual([]);
+    const a = (await (await admin(`/keys/${k.id}/analytics`, {}, { env: e })).json()) as { series: { requests: number }[] };
+    expect(a.series.reduce((n, p) => n + p.requests, 0)).toBe(1500);
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM request_log WHERE path LIKE '/demo/partial/%'").first<{ n: number }>();
+    expect(rows?.n).toBe(1500);
+  });
+
   it('retries the batch when D1 refuses the write, and loses nothing', async () => {
     const { e, captured } = setup();
     const k = await createKey({}, { env: e });
