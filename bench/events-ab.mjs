@@ -1,7 +1,8 @@
 // Request events on versus off, only: the same keygate bundle on the no-limits route, without
 // request events, with them and keygate's consumer running live in the gateway's workerd (as
 // `npm run bench` reports logging_ratio_inprocess), and with them and the consumer deferred
-// until after the measurement (logging_ratio; see deferred-consumer.mjs), in rotated slices.
+// until after the measurement (logging_ratio; see deferred-consumer.mjs), in 1 s slices whose
+// order is shuffled every round.
 // Afterwards every event must be in request_log: the counts are printed and checked.
 //
 //   node bench/events-ab.mjs [--duration 6] [--connections 10] [--producer-only] [--a BUNDLE [--a-inprocess]]
@@ -58,7 +59,7 @@ try {
       // The live consumer finishes its slice's last batches before the next target's slice.
       ...(events === true ? { afterSlice: () => settleRows(workers[i].mf) } : {}),
     })),
-    { connections: Number(args.connections), durationS: Number(args.duration), warmupS: 1 },
+    { connections: Number(args.connections), durationS: Number(args.duration), warmupS: 1, shuffle: true },
   );
   // workerd CPU per response: the difference to `off` is what emitting (and, in process,
   // brokering and consuming) the events costs, whatever else loads the machine.
