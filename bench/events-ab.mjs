@@ -1,8 +1,17 @@
-// Request events on versus off, only: the same keygate bundle on the no-limits route, with
-// and without the EVENTS queue and its consumer, in rotated slices (the figure that
-// `npm run bench` reports as logging_ratio, without the rest of the bench).
+// Request events on versus off, only: the same keygate bundle on the no-limits route, without
+// request events, with them and keygate's consumer running live in the gateway's workerd (as
+// `npm run bench` reports logging_ratio_inprocess), and with them and the consumer deferred
+// until after the measurement (logging_ratio; see deferred-consumer.mjs), in 1 s slices whose
+// order is shuffled every round.
+// Afterwards every event must be in request_log: the counts are printed and checked.
 //
-//   node bench/events-ab.mjs [--duration 6] [--connections 10] [--producer-only]
+//   node bench/events-ab.mjs [--duration 6] [--connections 10] [--producer-only] [--a BUNDLE [--a-inprocess]]
+//
+// --producer-only adds a target whose queue has no consumer at all (Miniflare's broker then
+// drops the messages unread): what sending alone costs. --a BUNDLE adds that bundle (an older
+// commit's `wrangler deploy --dry-run --outdir` output) with the deferred consumer, as
+// `a_deferred`: an A/B of the producer against this tree's `deferred`; with --a-inprocess,
+// with its consumer live instead, as `a_inprocess` (against this tree's `inprocess`).
 
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -10,9 +19,16 @@ import { startDemoUpstream } from '../scripts/demo-upstream.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
 import { applyMigrations, benchRoutes, bundleKeygate, createKey, readWranglerConfig, startWorker } from './workers.mjs';
+import { settleRows, waitForRows } from './probes.mjs';
 
 const { values: args } = parseArgs({
-  options: { duration: { type: 'string', default: '6' }, connections: { type: 'string', default: '10' }, 'producer-only': { type: 'boolean', default: false } },
+  options: {
+    duration: { type: 'string', default: '6' },
+    connections: { type: 'string', default: '10' },
+    'producer-only': { type: 'boolean', default: false },
+    a: { type: 'string' },
+    'a-inprocess': { type: 'boolean', default: false },
+  },
 });
 const wrangler = await readWranglerConfig();
 const script = await bundleKeygate();
@@ -20,22 +36,62 @@ const upstream = await startDemoUpstream();
 const adminToken = randomBytes(24).toString('hex');
 const bindings = { ...wrangler.vars, ROUTES: benchRoutes(upstream.url), ADMIN_TOKEN: adminToken };
 const opts = { scriptPath: script, compatibilityDate: wrangler.compatibilityDate, compatibilityFlags: wrangler.compatibilityFlags, bindings, storage: true };
-const [off, on] = await Promise.all([startWorker(opts), startWorker({ ...opts, events: args['producer-only'] ? 'producer' : true })]);
-await Promise.all([applyMigrations(off.mf), applyMigrations(on.mf)]);
-const [kOff, kOn] = await Promise.all([createKey(off.url, adminToken, { name: 'ab-off' }), createKey(on.url, adminToken, { name: 'ab-on' })]);
+/** @type {[string, boolean | 'producer' | 'deferred', string?][]} */
+const kinds = [
+  ['off', false],
+  ['inprocess', true],
+  ['deferred', 'deferred'],
+  ...(args['producer-only'] ? [['producer', /** @type {const} */ ('producer')]] : []),
+  ...(args.a ? [args['a-inprocess'] ? ['a_inprocess', true, args.a] : ['a_deferred', /** @type {const} */ ('deferred'), args.a]] : []),
+];
+const workers = await Promise.all(kinds.map(([, events, scriptPath]) => startWorker({ ...opts, ...(scriptPath ? { scriptPath } : {}), events })));
+await Promise.all(workers.map((w) => applyMigrations(w.mf)));
+const keys = await Promise.all(workers.map((w, i) => createKey(w.url, adminToken, { name: `ab-${kinds[i]?.[0]}` })));
 const gen = new LoadGenerator();
 try {
   const r = await measureAll(
     gen,
-    [
-      { key: 'off', label: 'events off', url: `${off.url}/open/bench`, headers: { authorization: `Bearer ${kOff.key}` } },
-      { key: 'on', label: 'events on', url: `${on.url}/open/bench`, headers: { authorization: `Bearer ${kOn.key}` } },
-    ],
-    { connections: Number(args.connections), durationS: Number(args.duration), warmupS: 1 },
+    kinds.map(([key, events], i) => ({
+      key,
+      label: key,
+      url: `${workers[i]?.url}/open/bench`,
+      headers: { authorization: `Bearer ${keys[i]?.key}` },
+      // The live consumer finishes its slice's last batches before the next target's slice.
+      ...(events === true ? { afterSlice: () => settleRows(workers[i].mf) } : {}),
+    })),
+    { connections: Number(args.connections), durationS: Number(args.duration), warmupS: 1, shuffle: true },
   );
-  console.log(JSON.stringify({ off_rps: Math.round(r.off.rps), on_rps: Math.round(r.on.rps), logging_ratio: Number((r.on.rps / r.off.rps).toFixed(4)) }));
+  // workerd CPU per response: the difference to `off` is what emitting (and, in process,
+  // brokering and consuming) the events costs, whatever else loads the machine.
+  const us = (/** @type {any} */ x) => Math.round(x.cpu?.usPerRequest.workerd ?? NaN);
+  /** @type {Record<string, unknown>} */
+  const out = { off_rps: Math.round(r.off.rps), off_workerd_us: us(r.off) };
+  if (args.a) {
+    const mode = args['a-inprocess'] ? 'inprocess' : 'deferred';
+    out[`a_vs_b_${mode}_workerd_us`] = us(r[`a_${mode}`]) - us(r[mode]);
+  }
+  for (const [key] of kinds.slice(1)) {
+    out[`${key}_rps`] = Math.round(r[key].rps);
+    out[`${key}_ratio`] = Number((r[key].rps / r.off.rps).toFixed(4));
+    out[`${key}_workerd_us`] = us(r[key]);
+  }
+  // Every request of the two consuming targets must be in the log.
+  const deferred = workers[2]?.deferred;
+  const drained = deferred ? await deferred.drain(workers[2].mf) : null;
+  for (const [i, key] of [[1, 'inprocess'], [2, 'deferred']]) {
+    const sent = r[key].responses + r[key].warmupResponses;
+    const rows = await waitForRows(workers[i].mf, sent);
+    out[`${key}_requests`] = sent;
+    out[`${key}_logged`] = rows;
+  }
+  if (drained) out.deferred_drained = drained;
+  console.log(JSON.stringify(out));
+  if (out.inprocess_logged < out.inprocess_requests || out.deferred_logged < out.deferred_requests || (drained && drained.requests !== out.deferred_logged)) {
+    console.error('events-ab: some requests are missing from request_log');
+    process.exitCode = 1;
+  }
 } finally {
   await gen.close();
-  await Promise.all([off.mf.dispose(), on.mf.dispose()]);
+  await Promise.all(workers.map((w) => w.mf.dispose()));
   await upstream.close();
 }

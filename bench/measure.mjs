@@ -16,14 +16,16 @@ const progress = (/** @type {string} */ msg) => process.stderr.write(`[bench] ${
  * outside load or a slow drift hits every target alike instead of whichever ran at that moment.
  * @param {LoadGenerator} gen
  * @param {Target[]} targets
- * @param {{ connections: number, durationS: number, warmupS: number, sliceS?: number }} opts
+ * @param {{ connections: number, durationS: number, warmupS: number, sliceS?: number, shuffle?: boolean }} opts
  */
-export async function measureAll(gen, targets, { connections, durationS, warmupS, sliceS = 1 }) {
+export async function measureAll(gen, targets, { connections, durationS, warmupS, sliceS = 1, shuffle = false }) {
   const job = (/** @type {Target} */ t, /** @type {number} */ seconds, /** @type {boolean} */ collect) =>
     gen.run({ url: t.url, headers: t.headers ?? {}, connections, durationS: seconds, collect, expectStatus: t.expectStatus ?? 200, ...(t.signed ? { signed: t.signed } : {}) });
+  /** @type {Map<string, number>} responses during the warm-up (the events bench checks every request was logged) */
+  const warmups = new Map();
   if (warmupS > 0) {
     progress(`warm-up: ${targets.length} targets x ${warmupS}s, ${connections} connection(s)`);
-    for (const t of targets) await job(t, warmupS, false);
+    for (const t of targets) warmups.set(t.key, (await job(t, warmupS, false)).responses);
   }
   const slices = Math.max(1, Math.round(durationS / sliceS));
   const seconds = durationS / slices;
@@ -33,7 +35,10 @@ export async function measureAll(gen, targets, { connections, durationS, warmupS
   /** @type {Map<string, { busy: number, own: number, other: number, cpuSeconds: Record<string, number> }[]>} */
   const cpu = new Map(targets.map((t) => [t.key, []]));
   for (let s = 0; s < slices; s++) {
-    const order = [...targets.slice(s % targets.length), ...targets.slice(0, s % targets.length)];
+    // Rotation keeps the cycle, so each target always follows the same one and pays for what
+    // that one leaves running (a queue consumer's last batch, garbage collection): `shuffle`
+    // draws a fresh order every round instead (seeded, so runs compare).
+    const order = shuffle ? shuffled(targets, s) : [...targets.slice(s % targets.length), ...targets.slice(0, s % targets.length)];
     for (const t of order) {
       await t.beforeSlice?.();
       const meter = cpuMeter();
@@ -44,7 +49,7 @@ export async function measureAll(gen, targets, { connections, durationS, warmupS
       if (c) cpu.get(t.key)?.push(c);
     }
   }
-  /** @type {Record<string, ReturnType<typeof mergeRuns> & { label: string, cpu: { busy: number, own: number, other: number, usPerRequest: Record<string, number> } | null }>} */
+  /** @type {Record<string, ReturnType<typeof mergeRuns> & { warmupResponses: number, label: string, cpu: { busy: number, own: number, other: number, usPerRequest: Record<string, number> } | null }>} */
   const out = {};
   for (const t of targets) {
     const merged = mergeRuns(runs.get(t.key) ?? []);
@@ -58,7 +63,24 @@ export async function measureAll(gen, targets, { connections, durationS, warmupS
     const usPerRequest = {};
     for (const c of cs) for (const [name, sec] of Object.entries(c.cpuSeconds)) usPerRequest[name] = (usPerRequest[name] ?? 0) + sec;
     for (const name of Object.keys(usPerRequest)) usPerRequest[name] = (usPerRequest[name] / Math.max(1, merged.responses)) * 1e6;
-    out[t.key] = { ...merged, label: t.label, cpu: cs.length ? { busy: avg('busy'), own: avg('own'), other: avg('other'), usPerRequest } : null };
+    out[t.key] = { ...merged, warmupResponses: warmups.get(t.key) ?? 0, label: t.label, cpu: cs.length ? { busy: avg('busy'), own: avg('own'), other: avg('other'), usPerRequest } : null };
+  }
+  return out;
+}
+
+/**
+ * A permutation of `items` for round `round` (Fisher-Yates with a small seeded generator).
+ * @template T
+ * @param {T[]} items
+ * @param {number} round
+ */
+function shuffled(items, round) {
+  const out = [...items];
+  let x = (round + 1) * 2654435761;
+  const next = () => ((x = (Math.imul(x ^ (x >>> 15), 2246822507) + 1) >>> 0), x / 2 ** 32);
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [/** @type {T} */ (out[j]), /** @type {T} */ (out[i])];
   }
   return out;
 }

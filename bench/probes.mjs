@@ -158,3 +158,47 @@ export async function bridgeRoundTrip(stack, { warmup = 200, n = 1000, commands 
     agent.destroy();
   }
 }
+
+/**
+ * Rows in keygate's request_log (the bench's events targets: every request must be there).
+ * @param {import('miniflare').Miniflare} mf
+ */
+export async function requestLogRows(mf) {
+  const db = await mf.getD1Database('DB');
+  const row = /** @type {{ n: number } | null} */ (await db.prepare('SELECT COUNT(*) AS n FROM request_log').first());
+  return row?.n ?? 0;
+}
+
+/**
+ * Waits (up to `timeoutMs`) until request_log holds at least `expected` rows and stops growing.
+ * @param {import('miniflare').Miniflare} mf
+ * @param {number} expected
+ */
+export async function waitForRows(mf, expected, timeoutMs = 30_000) {
+  const until = Date.now() + timeoutMs;
+  let rows = await requestLogRows(mf);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1500));
+    const now = await requestLogRows(mf);
+    if ((now >= expected && now === rows) || Date.now() > until) return now;
+    rows = now;
+  }
+}
+
+/**
+ * Waits until request_log stops growing (checked every 150 ms, at most `maxMs`): after a slice
+ * of the in-process events target, so its consumer's last batches do not run in the next
+ * target's slice.
+ * @param {import('miniflare').Miniflare} mf
+ */
+export async function settleRows(mf, maxMs = 3000) {
+  const until = Date.now() + maxMs;
+  let rows = await requestLogRows(mf);
+  let still = 0;
+  while (still < 2 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 150));
+    const now = await requestLogRows(mf);
+    still = now === rows ? still + 1 : 0;
+    rows = now;
+  }
+}

@@ -7,12 +7,16 @@
 // function (and the source module it came from, read off esbuild's `// path` comments in the
 // bundle), inclusive time, and a per-module summary, in µs per request so runs compare.
 //
-//   node bench/profile.mjs [--target keygate|bad_key|passthrough|upstash|durable_object] [--duration 10] [--warmup 2]
+//   node bench/profile.mjs [--target keygate|bad_key|passthrough|upstash|durable_object|logging] [--duration 10] [--warmup 2]
 //                          [--connections 10] [--interval 50] [--top 30] [--isolate core:user:]
 //                          [--out dist/prof/keygate.cpuprofile] [--json] [--mode cpu|alloc]
 //                          [--bundle dist/other/index.js]
 //
-// --isolate core:entry profiles Miniflare's own entry Worker, which every request crosses.
+// --isolate core:entry profiles Miniflare's own entry Worker, which every request crosses;
+// several, comma-separated, are profiled over the same run (each gets its own tables).
+// --target logging is the no-limits route with request events on: the EVENTS queue, its
+// broker (isolate queues:queue) and keygate's consumer, which writes to D1 (isolate d1:db),
+// all in the one workerd process; e.g. --isolate core:user:,queues:queue,d1:db.
 // --mode alloc prints bytes allocated per request by function (sampling heap profiler)
 // instead of CPU time. --bundle PATH profiles an already built keygate bundle (an older
 // commit's `wrangler deploy --dry-run` output, say) instead of building this tree.
@@ -50,7 +54,9 @@ const { values: args } = parseArgs({
 const TARGET = args.target;
 const MODE = args.mode;
 if (!['cpu', 'alloc'].includes(MODE)) throw new Error(`--mode must be cpu or alloc, not ${MODE}`);
-if (!['keygate', 'bad_key', 'passthrough', 'upstash', 'durable_object'].includes(TARGET)) throw new Error(`--target must be keygate, bad_key, passthrough, upstash or durable_object, not ${TARGET}`);
+if (!['keygate', 'bad_key', 'passthrough', 'upstash', 'durable_object', 'logging'].includes(TARGET)) throw new Error(`--target must be keygate, bad_key, passthrough, upstash, durable_object or logging, not ${TARGET}`);
+const ISOLATES = args.isolate.split(',').filter(Boolean);
+if (MODE === 'alloc' && ISOLATES.length !== 1) throw new Error('--mode alloc takes one --isolate');
 const DURATION_S = Number(args.duration);
 const WARMUP_S = Number(args.warmup);
 const CONNECTIONS = Number(args.connections);
@@ -210,7 +216,14 @@ async function main() {
       cleanups.push(() => stack.close());
       storeBindings = upstashBindings(stack);
     }
-    worker = await startWorker({ ...common, scriptPath, bindings: { ...wrangler.vars, ...storeBindings, ROUTES: compareRoutes(upstream.url), ADMIN_TOKEN: adminToken }, storage: true, inspector: true });
+    worker = await startWorker({
+      ...common,
+      scriptPath,
+      bindings: { ...wrangler.vars, ...storeBindings, ROUTES: compareRoutes(upstream.url), ADMIN_TOKEN: adminToken },
+      storage: true,
+      events: TARGET === 'logging',
+      inspector: true,
+    });
     cleanups.push(() => worker.mf.dispose());
     await applyMigrations(worker.mf);
     const created = await createKey(worker.url, adminToken, { name: 'profile' });
@@ -229,51 +242,69 @@ async function main() {
     progress(`warm-up (inspector open, profiler off): ${(w.responses / w.seconds).toFixed(0)} req/s`);
   }
 
-  const cdp = await connectInspector(worker.inspectorHost, args.isolate);
-  cleanups.push(() => cdp.close());
+  const cdps = await Promise.all(ISOLATES.map((isolate) => connectInspector(worker.inspectorHost, isolate)));
+  for (const cdp of cdps) cleanups.push(() => cdp.close());
   const modules = moduleIndex(await readFile(scriptPath, 'utf8'));
   const where = (/** @type {string} */ u, /** @type {number} */ line) => (u.endsWith('.js') || u.includes('index') ? (modules[line] ?? u) : u);
-  if (MODE === 'alloc') return allocationProfile(cdp, gen, { url, headers, expectStatus }, where);
-  await cdp.send('Profiler.enable');
-  await cdp.send('Profiler.setSamplingInterval', { interval: INTERVAL_US });
-  progress(`profiling ${args.isolate} for ${DURATION_S}s, ${CONNECTIONS} connections, sampling every ${INTERVAL_US} µs`);
-  await cdp.send('Profiler.start');
+  if (MODE === 'alloc') return allocationProfile(/** @type {any} */ (cdps[0]), gen, { url, headers, expectStatus }, where);
+  for (const cdp of cdps) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: INTERVAL_US });
+  }
+  progress(`profiling ${ISOLATES.join(', ')} for ${DURATION_S}s, ${CONNECTIONS} connections, sampling every ${INTERVAL_US} µs`);
+  for (const cdp of cdps) await cdp.send('Profiler.start');
   const meter = cpuMeter();
   const run = await gen.run({ url, headers, connections: CONNECTIONS, durationS: DURATION_S, collect: false, expectStatus });
   const machine = meter.stop();
-  const { profile } = /** @type {{ profile: any }} */ (await cdp.send('Profiler.stop'));
-  await cdp.send('Profiler.disable');
+  const profiles = [];
+  for (const cdp of cdps) {
+    const { profile } = /** @type {{ profile: any }} */ (await cdp.send('Profiler.stop'));
+    await cdp.send('Profiler.disable');
+    profiles.push(profile);
+  }
   if (run.unexpected > 0) progress(`WARNING: ${run.unexpected} responses were not ${expectStatus}: ${JSON.stringify(run.statuses)}`);
 
-  await mkdir(dirname(OUT), { recursive: true });
-  await writeFile(OUT, JSON.stringify(profile));
-
-  const s = summarize(profile, where);
   const n = Math.max(1, run.responses);
   const perReq = (/** @type {number} */ us) => us / n;
-  const rows = [...s.self.entries()].sort((a, b) => b[1] - a[1]).slice(0, TOP);
-  const incl = [...s.total.entries()].filter(([k]) => !IDLE.has(k)).sort((a, b) => b[1] - a[1]).slice(0, TOP);
-  const mods = [...s.byModule.entries()].sort((a, b) => b[1] - a[1]);
-
   const out = [];
-  out.push(`target ${TARGET} (${url}), isolate ${args.isolate}: ${run.responses} responses in ${run.seconds.toFixed(1)}s (${(run.responses / run.seconds).toFixed(0)} req/s)`);
+  out.push(`target ${TARGET} (${url}): ${run.responses} responses in ${run.seconds.toFixed(1)}s (${(run.responses / run.seconds).toFixed(0)} req/s)`);
   if (machine) {
     const workerdUs = ((machine.cpuSeconds.workerd ?? 0) / n) * 1e6;
     out.push(`workerd process CPU ${workerdUs.toFixed(1)} µs/request (profiler overhead included); other processes used ${(machine.other * 100).toFixed(0)}% of the machine${machine.other > 0.1 ? ' -- DISTURBED, re-run on an idle machine' : ''}`);
   }
-  out.push(`isolate busy (not idle) ${(s.busy / 1000).toFixed(0)} ms of ${(s.sampled / 1000).toFixed(0)} ms sampled = ${perReq(s.busy).toFixed(1)} µs/request`);
-  out.push('');
-  out.push('Self time, top functions:');
-  out.push(`  ${'µs/req'.padStart(7)} ${'%busy'.padStart(6)}  function  module @bundle-line`);
-  for (const [k, us] of rows) out.push(`  ${perReq(us).toFixed(1).padStart(7)} ${((us / s.busy) * 100).toFixed(1).padStart(6)}  ${k}`);
-  out.push('');
-  out.push('Inclusive time (self + callees), top functions:');
-  for (const [k, us] of incl) out.push(`  ${perReq(us).toFixed(1).padStart(7)} ${((us / s.busy) * 100).toFixed(1).padStart(6)}  ${k}`);
-  out.push('');
-  out.push('Self time by module:');
-  for (const [m, us] of mods) out.push(`  ${perReq(us).toFixed(1).padStart(7)} ${((us / s.busy) * 100).toFixed(1).padStart(6)}  ${m}`);
-  out.push('');
-  out.push(`profile written to ${OUT} (open in Chrome DevTools)`);
+  /** @type {any[]} */
+  const json = [];
+  for (let i = 0; i < ISOLATES.length; i++) {
+    const isolate = ISOLATES[i];
+    const profile = profiles[i];
+    const file = ISOLATES.length === 1 ? OUT : OUT.replace(/\.cpuprofile$/, `.${isolate.replace(/[^a-z0-9]+/gi, '_')}.cpuprofile`);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify(profile));
+    const s = summarize(profile, where);
+    const rows = [...s.self.entries()].sort((a, b) => b[1] - a[1]).slice(0, TOP);
+    const incl = [...s.total.entries()].filter(([k]) => !IDLE.has(k)).sort((a, b) => b[1] - a[1]).slice(0, TOP);
+    const mods = [...s.byModule.entries()].sort((a, b) => b[1] - a[1]);
+    out.push('');
+    out.push(`== isolate ${isolate}: busy (not idle) ${(s.busy / 1000).toFixed(0)} ms of ${(s.sampled / 1000).toFixed(0)} ms sampled = ${perReq(s.busy).toFixed(1)} µs/request`);
+    out.push('');
+    out.push('Self time, top functions:');
+    out.push(`  ${'µs/req'.padStart(7)} ${'%busy'.padStart(6)}  function  module @bundle-line`);
+    for (const [k, us] of rows) out.push(`  ${perReq(us).toFixed(1).padStart(7)} ${((us / s.busy) * 100).toFixed(1).padStart(6)}  ${k}`);
+    out.push('');
+    out.push('Inclusive time (self + callees), top functions:');
+    for (const [k, us] of incl) out.push(`  ${perReq(us).toFixed(1).padStart(7)} ${((us / s.busy) * 100).toFixed(1).padStart(6)}  ${k}`);
+    out.push('');
+    out.push('Self time by module:');
+    for (const [m, us] of mods) out.push(`  ${perReq(us).toFixed(1).padStart(7)} ${((us / s.busy) * 100).toFixed(1).padStart(6)}  ${m}`);
+    out.push('');
+    out.push(`profile written to ${file} (open in Chrome DevTools)`);
+    json.push({
+      isolate,
+      busy_us_per_request: perReq(s.busy),
+      self: rows.map(([k, us]) => ({ fn: k, us_per_request: perReq(us) })),
+      modules: mods.map(([m, us]) => ({ module: m, us_per_request: perReq(us) })),
+    });
+  }
   console.log(out.join('\n'));
   if (args.json) {
     console.log(
@@ -281,9 +312,7 @@ async function main() {
         target: TARGET,
         responses: run.responses,
         rps: run.responses / run.seconds,
-        busy_us_per_request: perReq(s.busy),
-        self: rows.map(([k, us]) => ({ fn: k, us_per_request: perReq(us) })),
-        modules: mods.map(([m, us]) => ({ module: m, us_per_request: perReq(us) })),
+        ...(json.length === 1 ? json[0] : { isolates: json }),
       }),
     );
   }

@@ -20,7 +20,7 @@ import { startUpstashStack } from '../scripts/upstash-stack.mjs';
 import { backgroundLoad } from './cpu.mjs';
 import { LoadGenerator } from './load.mjs';
 import { measureAll } from './measure.mjs';
-import { bridgeRoundTrip, probeOnce, sampleServerTiming, sendExactly, storeProbeBody } from './probes.mjs';
+import { bridgeRoundTrip, probeOnce, sampleServerTiming, sendExactly, settleRows, storeProbeBody, waitForRows } from './probes.mjs';
 import { report } from './report.mjs';
 import { applyMigrations, benchRoutes, breakChecksum, bundleKeygate, bundlePassthrough, createKey, putOwner, readWranglerConfig, ROOT, startWorker, upstashBindings } from './workers.mjs';
 
@@ -110,7 +110,7 @@ async function main() {
   const deployed = { ...common, compatibilityFlags: wrangler.compatibilityFlags };
 
   progress('starting workerd (Miniflare): pass-through, keygate (Durable Object store), keygate (Upstash store), refusal floor');
-  const [pt, kg, kgu, floor, kge] = await Promise.all([
+  const [pt, kg, kgu, floor, kge, kgd] = await Promise.all([
     startWorker({ ...common, scriptPath: passthroughScript, bindings: { UPSTREAM: upstream.url }, direct: true }),
     startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, direct: true }),
     startWorker({
@@ -120,10 +120,13 @@ async function main() {
       storage: true,
     }),
     startWorker({ ...common, scriptPath: floorScript, bindings: {} }),
-    // The same keygate with request events on (the EVENTS queue and its consumer).
+    // The same keygate with request events on: the EVENTS queue and keygate's consumer, live
+    // in the gateway's workerd (kge), or deferred until after the measurement as production
+    // runs it in invocations of its own (kgd, bench/deferred-consumer.mjs).
     startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, events: true }),
+    startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, events: 'deferred' }),
   ]);
-  for (const w of [pt, kg, kgu, floor, kge]) cleanups.push(() => w.mf.dispose());
+  for (const w of [pt, kg, kgu, floor, kge, kgd]) cleanups.push(() => w.mf.dispose());
   const base = args.baseline ? await startWorker({ ...deployed, ...(args['baseline-flags'] ? { compatibilityFlags: args['baseline-flags'].split(',') } : {}), scriptPath: args.baseline, bindings: keygateBindings, storage: true }) : null;
   if (base) {
     cleanups.push(() => base.mf.dispose());
@@ -131,14 +134,15 @@ async function main() {
   }
   const baseKey = base ? await createKey(base.url, adminToken, { name: 'bench-baseline' }) : null;
 
-  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf), applyMigrations(kge.mf)]);
+  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf), applyMigrations(kge.mf), applyMigrations(kgd.mf)]);
   // An owner with limits: its key is admitted in the owner's shard, against both holders.
   await putOwner(kg.url, adminToken, 'bench-owner', { limits: { rpm: 1_000_000_000, rpd: 1_000_000_000 } });
-  const [loadKey, sampleKey, upstashKey, eventsKey, signedKey, ownedKey] = await Promise.all([
+  const [loadKey, sampleKey, upstashKey, eventsKey, deferredKey, signedKey, ownedKey] = await Promise.all([
     createKey(kg.url, adminToken, { name: 'bench-load' }),
     createKey(kg.url, adminToken, { name: 'bench-sample' }),
     createKey(kgu.url, adminToken, { name: 'bench-upstash' }),
     createKey(kge.url, adminToken, { name: 'bench-logging' }),
+    createKey(kgd.url, adminToken, { name: 'bench-logging-deferred' }),
     createKey(kg.url, adminToken, { name: 'bench-signed', signing_secret: true }),
     createKey(kg.url, adminToken, { name: 'bench-owned', owner: 'bench-owner' }),
   ]);
@@ -184,7 +188,9 @@ async function main() {
     { key: 'passthrough', label: 'b. pass-through Worker', url: `${pt.url}${PATH}`, headers: auth(loadKey.key) },
     { key: 'keygate', label: 'c. keygate (no limits, no marker)', url: `${kg.url}/open${PATH}`, headers: auth(loadKey.key) },
     ...(base && baseKey ? [{ key: 'baseline', label: 'c0. keygate, baseline bundle', url: `${base.url}/open${PATH}`, headers: auth(baseKey.key) }] : []),
-    { key: 'logging', label: 'c3. keygate, request events on', url: `${kge.url}/open${PATH}`, headers: auth(eventsKey.key) },
+    { key: 'logging', label: 'c3. keygate, request events on (consumer deferred)', url: `${kgd.url}/open${PATH}`, headers: auth(deferredKey.key) },
+    // Its consumer finishes the slice's last batches before the next target's slice starts.
+    { key: 'logging_inprocess', label: 'c4. keygate, request events on, consumer in process', url: `${kge.url}/open${PATH}`, headers: auth(eventsKey.key), afterSlice: () => settleRows(kge.mf) },
     { key: 'bad_key', label: 'd. keygate bad-checksum key (401)', url: `${kg.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     { key: 'refusal_floor', label: 'h. floor: Worker with a fixed 401', url: `${floor.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },
     // The same three without Miniflare's entry Worker in front (direct sockets): what the
@@ -214,6 +220,16 @@ async function main() {
     },
   ];
   const results = await measureAll(gen, targets, { connections: CONNECTIONS, durationS: DURATION_S, warmupS: WARMUP_S });
+  // Every request of the two events targets must be in request_log: the deferred consumer
+  // runs now, the live one has been running all along (its last batch may still be due).
+  progress('request events: running the deferred consumer and counting request_log rows');
+  const drained = await /** @type {NonNullable<typeof kgd.deferred>} */ (kgd.deferred).drain(kgd.mf);
+  const eventCounts = {};
+  for (const [key, w] of /** @type {const} */ ([['logging', kgd], ['logging_inprocess', kge]])) {
+    const requests = results[key].responses + results[key].warmupResponses;
+    eventCounts[key] = { requests, logged: await waitForRows(w.mf, requests) };
+  }
+  eventCounts.logging.consumed = drained.requests;
   const underLoadBridge = underLoad.bridge;
   const underLoadAdmitted = underLoad.admitted;
 
@@ -264,7 +280,7 @@ async function main() {
   await cleanup();
   const totalS = (performance.now() - started) / 1000;
   return report(
-    { results, serial, warm, coldSource, rtt, exact, exactStats, underLoadBridge, underLoadAdmitted, totalS, idle, rtt3, probeReplaysAdmission },
+    { results, serial, warm, coldSource, rtt, exact, exactStats, underLoadBridge, underLoadAdmitted, totalS, idle, rtt3, probeReplaysAdmission, eventCounts },
     { json: args.json, connections: CONNECTIONS, warmupS: WARMUP_S, durationS: DURATION_S, idleThreshold: IDLE_THRESHOLD },
   );
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import { parse as parseToml } from 'smol-toml';
+import { deferredConsumer } from './deferred-consumer.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -92,10 +93,15 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
  * Starts one Worker in its own workerd. Every target gets the same runtime options; only
  * keygate gets storage bindings (KV, D1, the limiter Durable Object).
  * `inspector` opens the V8 inspector on the runtime's own port (bench/profile.mjs).
- * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean, direct?: boolean, inspector?: boolean }} opts
+ * `events`: true gives the EVENTS queue and keygate's own consumer, as wrangler.toml declares
+ * them (but handed each batch as it arrives); 'producer' leaves the consumer out (the broker then drops what it gets: to tell
+ * sending from consuming apart); 'deferred' gives the queue a stand-in consumer that holds
+ * the messages for keygate's own consumer to run after the measurement (deferred-consumer.mjs;
+ * the result's `deferred.drain()` does that).
+ * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean, events?: boolean | 'producer' | 'deferred', direct?: boolean, inspector?: boolean }} opts
  */
 export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false, events = false, direct = false, inspector = false }) {
-  const mf = new Miniflare({
+  const worker = {
     modules: true,
     scriptPath,
     modulesRoot: dirname(scriptPath),
@@ -109,21 +115,20 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
           durableObjects: { LIMITER: { className: 'LimiterObject', useSQLite: true } },
         }
       : {}),
-    // events: the EVENTS queue and keygate's own consumer, as wrangler.toml declares them.
-    ...(events
+    ...(events ? { queueProducers: { EVENTS: { queueName: 'keygate-events' } } } : {}),
+    ...(events === true
       ? {
-          queueProducers: { EVENTS: { queueName: 'keygate-events' } },
-          // events: 'producer' leaves the consumer out (to tell sending from consuming apart).
-          ...(events === 'producer'
-            ? {}
-            : {
-                queueConsumers: {
-                  'keygate-events': { maxBatchSize: 100, maxBatchTimeout: 5, maxRetries: 10, deadLetterQueue: 'keygate-events-dlq' },
-                  'keygate-events-dlq': { maxBatchSize: 100, maxBatchTimeout: 5 },
-                },
-              }),
+          queueConsumers: {
+            // Batches as they arrive, not after wrangler.toml's 5 s: the consumer's work then
+            // falls in the bench slice whose requests caused it, not in other targets' slices.
+            'keygate-events': { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 10, deadLetterQueue: 'keygate-events-dlq' },
+            'keygate-events-dlq': { maxBatchSize: 100, maxBatchTimeout: 5 },
+          },
         }
       : {}),
+    ...(direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}),
+  };
+  const shared = {
     host: '127.0.0.1',
     port: 0,
     ...(inspector ? { inspectorPort: 0 } : {}),
@@ -131,15 +136,18 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
     logRequests: false,
     cf: false,
     log: new Log(LogLevel.WARN),
-    ...(direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }] } : {}),
-  });
+  };
+  const deferred = events === 'deferred' ? deferredConsumer() : undefined;
+  const mf = new Miniflare(
+    /** @type {any} */ (deferred ? { ...shared, workers: [{ name: 'keygate', ...worker }, deferred.relay] } : { ...shared, ...worker }),
+  );
   const url = await mf.ready;
   // direct: also a socket straight to the Worker, without Miniflare's entry Worker in front
   // (a local-development layer that costs every request the same, and has no counterpart in
   // production).
-  const directUrl = direct ? (await mf.unsafeGetDirectURL()).href.replace(/\/$/, '') : undefined;
+  const directUrl = direct ? (await mf.unsafeGetDirectURL(deferred ? 'keygate' : undefined)).href.replace(/\/$/, '') : undefined;
   const inspectorHost = inspector ? (await mf.getInspectorURL()).host : undefined;
-  return { mf, url: url.href.replace(/\/$/, ''), directUrl, inspectorHost };
+  return { mf, url: url.href.replace(/\/$/, ''), directUrl, inspectorHost, deferred };
 }
 
 /**

@@ -1,5 +1,7 @@
-// keygate's own queue consumer (EVENTS and its dead-letter queue). Request and use events are
-// written to D1 in one transaction per batch; a D1 failure retries those messages (nothing is
+// keygate's own queue consumer (EVENTS and its dead-letter queue). Request and use events
+// (packed many to a message, or one per message as older producers sent them) are written
+// to D1 in one transaction per batch (per 1,000 events in a larger one); a D1 failure retries
+// those messages (a redelivered event is written and counted once; nothing is
 // dropped silently: after the queue's max_retries they reach the dead-letter queue, which
 // this consumer stores in D1 `dead_letters`). Webhook jobs are delivered one by one.
 
@@ -10,7 +12,7 @@ import { attemptDelivery, scheduleRetry } from '../webhooks/delivery';
 import { dispatchAudit, publish } from '../webhooks/outbox';
 import { WebhookRepository } from '../webhooks/repository';
 import { writeBatch } from './log-store';
-import type { DeliveryJob, QueueMessage, RequestEvent, UseEvent } from './messages';
+import { unpack, type DeliveryJob, type QueueMessage, type RequestEvent, type UseEvent } from './messages';
 
 const DLQ_SUFFIX = '-dlq';
 
@@ -37,7 +39,18 @@ export async function consume(batch: MessageBatch<QueueMessage>, env: Env): Prom
   const dispatches: Message<QueueMessage>[] = [];
   for (const msg of batch.messages) {
     const body = msg.body;
-    if (body?.kind === 'request') (requests.push(body), logged.push(msg));
+    if (typeof body === 'string') {
+      const events = unpack(body);
+      if (!events) {
+        msg.ack(); // not ours
+        continue;
+      }
+      for (const e of events) {
+        if (e.kind === 'request') requests.push(e);
+        else uses.push(e);
+      }
+      logged.push(msg);
+    } else if (body?.kind === 'request') (requests.push(body), logged.push(msg));
     else if (body?.kind === 'use') (uses.push(body), logged.push(msg));
     else if (body?.kind === 'delivery') deliveries.push(msg);
     else if (body?.kind === 'dispatch') dispatches.push(msg);
@@ -51,7 +64,7 @@ export async function consume(batch: MessageBatch<QueueMessage>, env: Env): Prom
       for (const m of logged) m.ack();
       stored = true;
     } catch (err) {
-      console.error(JSON.stringify({ level: 'error', event: 'request_log_write_failed', messages: logged.length, message: errMessage(err) }));
+      console.error(JSON.stringify({ level: 'error', event: 'request_log_write_failed', messages: logged.length, events: requests.length + uses.length, message: errMessage(err) }));
       for (const m of logged) m.retry({ delaySeconds: retryDelay(m.attempts) });
     }
     // Alerts only from events now stored; a failure here is retried by the next event of the same kind.
@@ -92,7 +105,7 @@ export async function consume(batch: MessageBatch<QueueMessage>, env: Env): Prom
 async function storeDeadLetters(batch: MessageBatch<QueueMessage>, env: Env): Promise<void> {
   const now = Date.now();
   const statements = batch.messages.map((m) =>
-    env.DB.prepare('INSERT OR IGNORE INTO dead_letters (id, queue, body, created_at) VALUES (?, ?, ?, ?)').bind(m.id, batch.queue, JSON.stringify(m.body), now),
+    env.DB.prepare('INSERT OR IGNORE INTO dead_letters (id, queue, body, created_at) VALUES (?, ?, ?, ?)').bind(m.id, batch.queue, typeof m.body === 'string' ? m.body : JSON.stringify(m.body), now),
   );
   console.error(JSON.stringify({ level: 'error', event: 'dead_letters', queue: batch.queue, messages: batch.messages.length }));
   await env.DB.batch(statements);

@@ -1,7 +1,7 @@
 // D1 access for the request log and its rollups. All SQL of src/events lives here.
 
 import { ulid } from '../lib/ids';
-import type { RequestEvent, UseEvent } from './messages';
+import type { LoggedEvent, RequestEvent, UseEvent } from './messages';
 import { toMinute } from './messages';
 import { bucketOf, bucketSql, BUCKET_COUNT, DAY_MS, HOUR_MS, hourOf, LAT_COLUMNS, quantileMs } from './rollups';
 
@@ -13,92 +13,135 @@ const LOG_COLUMNS = [
 /** The rollup columns an event adds to its key's hour, in ROLLUP_COLUMNS order. */
 const ROLLUP_COLUMNS = ['requests', 'errors', 'rate_limited', 'input_tokens', 'output_tokens', 'cost_micros', ...LAT_COLUMNS] as const;
 
-function rollupsOf(events: readonly RequestEvent[]): Map<string, { keyId: string; hour: number; sums: number[] }> {
-  const groups = new Map<string, { keyId: string; hour: number; sums: number[] }>();
+/** Per key and hour: the rollup columns an event list adds, in ROLLUP_COLUMNS order. */
+function rollupsOf(events: readonly RequestEvent[]): (string | number)[][] {
+  const groups = new Map<string, (string | number)[]>();
   for (const e of events) {
     const hour = hourOf(e.at);
     const id = `${e.key_id} ${hour}`;
     let g = groups.get(id);
-    if (!g) groups.set(id, (g = { keyId: e.key_id, hour, sums: new Array<number>(ROLLUP_COLUMNS.length).fill(0) }));
-    const s = g.sums;
-    s[0]! += 1;
-    if (e.status >= 400) s[1]! += 1;
-    if (e.outcome === 'rate_limited') s[2]! += 1;
-    s[3]! += e.input_tokens ?? 0;
-    s[4]! += e.output_tokens ?? 0;
-    s[5]! += e.cost_micros ?? 0;
-    s[6 + bucketOf(e.total_ms ?? 0)]! += 1;
+    if (!g) groups.set(id, (g = [e.key_id, hour, ...new Array<number>(ROLLUP_COLUMNS.length).fill(0)]));
+    const s = g as number[];
+    s[2]! += 1;
+    if (e.status >= 400) s[3]! += 1;
+    if (e.outcome === 'rate_limited') s[4]! += 1;
+    s[5]! += e.input_tokens ?? 0;
+    s[6]! += e.output_tokens ?? 0;
+    s[7]! += e.cost_micros ?? 0;
+    s[8 + bucketOf(e.total_ms ?? 0)]! += 1;
   }
-  return groups;
+  return [...groups.values()];
 }
 
-const UPSERT_ROLLUP = `INSERT INTO request_rollups (key_id, hour, ${ROLLUP_COLUMNS.join(', ')})
-  SELECT ?, ?, ${ROLLUP_COLUMNS.map(() => '?').join(', ')} WHERE NOT EXISTS (SELECT 1 FROM request_log WHERE id IN (SELECT value FROM json_each(?)))
+const NOT_LOGGED_YET = 'NOT EXISTS (SELECT 1 FROM request_log WHERE id IN (SELECT value FROM json_each(?)))';
+
+/** Adds the summed rows (one JSON parameter: [key_id, hour, ...ROLLUP_COLUMNS]) while none of the ids is logged. */
+const UPSERT_ROLLUPS = `INSERT INTO request_rollups (key_id, hour, ${ROLLUP_COLUMNS.join(', ')})
+  SELECT ${['key_id', 'hour', ...ROLLUP_COLUMNS].map((c, i) => `value ->> ${i}`).join(', ')} FROM json_each(?) WHERE ${NOT_LOGGED_YET}
   ON CONFLICT (key_id, hour) DO UPDATE SET ${ROLLUP_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
 
-/**
- * The D1 batch (one transaction) that writes a consumer batch: hourly rollups, the log rows,
- * and last_used_at to the minute. A batch none of whose events is in the log yet (the usual
- * case) adds rollups summed here; `exact: true` is the path for a redelivered batch: rollups
- * of exactly the events the log does not hold. Either way a retried batch never counts twice.
- * Rows travel as one JSON parameter (json_each).
- */
-export function writeStatements(db: D1Database, events: RequestEvent[], uses: UseEvent[], exact = false): D1PreparedStatement[] {
-  const statements: D1PreparedStatement[] = [];
-  // One row per id: the queue may hand the same message twice, even within one batch.
-  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
-  if (unique.length > 0) {
-    const rows = JSON.stringify(unique.map((e) => LOG_COLUMNS.map((col) => e[col] ?? null)));
-    const incoming = `SELECT ${LOG_COLUMNS.map((c, i) => `value ->> ${i} AS ${c}`).join(', ')} FROM json_each(?)`;
-    const ids = JSON.stringify(unique.map((e) => e.id));
-    if (!exact) {
-      // Guarded: applies only while none of these ids is logged, like the insert below.
-      for (const g of rollupsOf(unique).values()) statements.push(db.prepare(UPSERT_ROLLUP).bind(g.keyId, g.hour, ...g.sums, ids));
-      statements.push(
-        db.prepare(`INSERT INTO request_log (${LOG_COLUMNS.join(', ')}) ${incoming} WHERE NOT EXISTS (SELECT 1 FROM request_log WHERE id IN (SELECT value FROM json_each(?)))`).bind(rows, ids),
-      );
-    } else {
-      const sums = LAT_COLUMNS.map((_, i) => bucketSql(i)).join(', ');
-      statements.push(
-        db
-          .prepare(
-            `WITH e AS MATERIALIZED (${incoming})
-             INSERT INTO request_rollups (key_id, hour, ${ROLLUP_COLUMNS.join(', ')})
-             SELECT key_id, at - (at % ${HOUR_MS}), COUNT(*), SUM(status >= 400), SUM(outcome = 'rate_limited'),
-                    COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_micros), 0), ${sums}
-             FROM e WHERE NOT EXISTS (SELECT 1 FROM request_log l WHERE l.id = e.id)
-             GROUP BY key_id, at - (at % ${HOUR_MS}) ORDER BY 1, 2
-             ON CONFLICT (key_id, hour) DO UPDATE SET ${ROLLUP_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`,
-          )
-          .bind(rows),
-      );
-      statements.push(db.prepare(`INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}) ${incoming}`).bind(rows));
-    }
-  }
-  const lastUsed = new Map<string, number>();
-  for (const e of [...events, ...uses]) lastUsed.set(e.key_id, Math.max(lastUsed.get(e.key_id) ?? 0, toMinute(e.at)));
-  if (lastUsed.size > 0) {
-    statements.push(
-      db
-        .prepare(
-          `UPDATE keys SET last_used_at = u.at
-           FROM (SELECT value ->> 0 AS id, value ->> 1 AS at FROM json_each(?)) AS u
-           WHERE keys.id = u.id AND (keys.last_used_at IS NULL OR keys.last_used_at < u.at)`,
-        )
-        .bind(JSON.stringify([...lastUsed])),
-    );
-  }
-  return statements;
+const INCOMING = `SELECT ${LOG_COLUMNS.map((c, i) => `value ->> ${i} AS ${c}`).join(', ')} FROM json_each(?)`;
+const INSERT_LOG = `INSERT INTO request_log (${LOG_COLUMNS.join(', ')}) ${INCOMING} WHERE ${NOT_LOGGED_YET}`;
+
+/** The exact path: rollups of exactly the rows the log does not hold yet, then those rows. */
+const UPSERT_ROLLUPS_EXACT = `WITH e AS MATERIALIZED (${INCOMING})
+  INSERT INTO request_rollups (key_id, hour, ${ROLLUP_COLUMNS.join(', ')})
+  SELECT key_id, at - (at % ${HOUR_MS}), COUNT(*), SUM(status >= 400), SUM(outcome = 'rate_limited'),
+         COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_micros), 0), ${LAT_COLUMNS.map((_, i) => bucketSql(i)).join(', ')}
+  FROM e WHERE NOT EXISTS (SELECT 1 FROM request_log l WHERE l.id = e.id)
+  GROUP BY key_id, at - (at % ${HOUR_MS}) ORDER BY 1, 2
+  ON CONFLICT (key_id, hour) DO UPDATE SET ${ROLLUP_COLUMNS.map((c) => `${c} = ${c} + excluded.${c}`).join(', ')}`;
+const INSERT_LOG_EXACT = `INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}) ${INCOMING}`;
+
+const UPDATE_LAST_USED = `UPDATE keys SET last_used_at = u.at
+  FROM (SELECT value ->> 0 AS id, value ->> 1 AS at FROM json_each(?)) AS u
+  WHERE keys.id = u.id AND (keys.last_used_at IS NULL OR keys.last_used_at < u.at)`;
+
+// D1 takes strings up to 2 MB: the rows of a large batch go in chunks of at most this many
+// events and characters of JSON, each chunk its own D1 batch of two statements.
+const CHUNK_EVENTS = 1000;
+const CHUNK_BYTES = 1_000_000;
+const LAST_USED_CHUNK = 10_000;
+
+/** One chunk of a consumer batch: its events, their log rows and their ids, as JSON. */
+interface Chunk {
+  events: RequestEvent[];
+  rows: string;
+  ids: string;
 }
 
-/** Writes a consumer batch: the fast path, or the exact one when some events are logged already. */
+/** Splits the events (one per id) into chunks whose JSON stays within D1's limits. */
+function chunksOf(events: RequestEvent[]): Chunk[] {
+  const chunks: Chunk[] = [];
+  let rows: string[] = [];
+  let from = 0;
+  let bytes = 0;
+  const close = (to: number) => {
+    const part = events.slice(from, to);
+    chunks.push({ events: part, rows: `[${rows.join(',')}]`, ids: JSON.stringify(part.map((e) => e.id)) });
+    rows = [];
+    from = to;
+    bytes = 0;
+  };
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i] as RequestEvent;
+    const row = JSON.stringify(LOG_COLUMNS.map((col) => e[col] ?? null));
+    // Characters, not bytes: a client's text is at most a few hundred characters, so a
+    // chunk's JSON stays far below 2 MB either way.
+    if (rows.length > 0 && (rows.length >= CHUNK_EVENTS || bytes + row.length > CHUNK_BYTES)) close(i);
+    rows.push(row);
+    bytes += row.length + 1;
+  }
+  if (rows.length > 0) close(events.length);
+  return chunks;
+}
+
+/** The fast path of a chunk none of whose events is logged yet: rollups summed here, then the rows, both guarded. */
+function fastStatements(db: D1Database, chunk: Chunk): D1PreparedStatement[] {
+  return [db.prepare(UPSERT_ROLLUPS).bind(JSON.stringify(rollupsOf(chunk.events)), chunk.ids), db.prepare(INSERT_LOG).bind(chunk.rows, chunk.ids)];
+}
+
+/** The exact path, for a redelivered chunk: rollups of exactly the events the log does not hold. */
+function exactStatements(db: D1Database, chunk: Chunk): D1PreparedStatement[] {
+  return [db.prepare(UPSERT_ROLLUPS_EXACT).bind(chunk.rows), db.prepare(INSERT_LOG_EXACT).bind(chunk.rows)];
+}
+
+function lastUsedStatements(db: D1Database, events: readonly LoggedEvent[]): D1PreparedStatement[] {
+  const lastUsed = new Map<string, number>();
+  for (const e of events) {
+    const at = toMinute(e.at);
+    if ((lastUsed.get(e.key_id) ?? 0) < at) lastUsed.set(e.key_id, at);
+  }
+  const pairs = [...lastUsed];
+  const out: D1PreparedStatement[] = [];
+  for (let i = 0; i < pairs.length; i += LAST_USED_CHUNK) out.push(db.prepare(UPDATE_LAST_USED).bind(JSON.stringify(pairs.slice(i, i + LAST_USED_CHUNK))));
+  return out;
+}
+
+/**
+ * Writes a consumer batch: one D1 batch (one transaction) per chunk of events, holding the
+ * chunk's hourly rollups and log rows (the last one also last_used_at to the minute), so no
+ * D1 request carries more than one chunk's JSON however many events a batch of packed
+ * messages holds. A chunk none of whose events is in the log yet (the usual case) adds
+ * rollups summed here; a chunk with a logged event (a redelivery) writes nothing on that path
+ * and is written again on the exact path, in a second transaction: rollups of exactly the
+ * events the log does not hold. Either way a retried batch never counts twice, also when a
+ * later chunk failed after earlier ones were written. Rows travel as one JSON parameter per
+ * chunk (json_each).
+ */
 export async function writeBatch(db: D1Database, events: RequestEvent[], uses: UseEvent[]): Promise<void> {
-  const statements = writeStatements(db, events, uses);
-  const results = await db.batch(statements);
-  if (events.length === 0) return;
-  // The guarded insert is the statement before last_used_at: nothing inserted means some id was already logged.
-  const insert = results[results.length - 2];
-  if ((insert?.meta.changes ?? 0) === 0) await db.batch(writeStatements(db, events, [], true));
+  // One row per id: the queue may hand the same event twice, even within one batch.
+  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  const chunks = chunksOf(unique);
+  const lastUsed = lastUsedStatements(db, events.length === 0 ? uses : uses.length === 0 ? events : [...events, ...uses]);
+  for (const [i, chunk] of chunks.entries()) {
+    const statements = fastStatements(db, chunk);
+    if (i === chunks.length - 1) statements.push(...lastUsed);
+    const results = await db.batch(statements);
+    // The guarded insert is the second statement: nothing inserted means some id was already logged.
+    if ((results[1]?.meta.changes ?? 0) === 0) await db.batch(exactStatements(db, chunk));
+  }
+  if (chunks.length === 0 && lastUsed.length > 0) await db.batch(lastUsed);
 }
 
 export interface LogFilter {

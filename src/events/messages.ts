@@ -55,7 +55,41 @@ export interface DispatchJob {
   kind: 'dispatch';
 }
 
-export type QueueMessage = RequestEvent | UseEvent | DeliveryJob | DispatchJob;
+/** What the request log is written from. */
+export type LoggedEvent = RequestEvent | UseEvent;
+
+/**
+ * Many events in one queue message (see emit.ts), sent as JSON text (content type `text`):
+ * `{"kind":"events","events":[...]}`. The consumer also takes single events, as producers
+ * before packing sent them.
+ */
+export interface EventPack {
+  kind: 'events';
+  events: LoggedEvent[];
+}
+
+export const PACK_HEAD = '{"kind":"events","events":[';
+export const PACK_TAIL = ']}';
+
+/** An EventPack's events, from its text; null for any other text. */
+export function unpack(text: string): LoggedEvent[] | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return null;
+  const { kind, events } = parsed as Partial<Record<keyof EventPack, unknown>>;
+  if (kind !== 'events' || !Array.isArray(events)) return null;
+  return events.filter((e): e is LoggedEvent => typeof e === 'object' && e !== null && (e.kind === 'request' || e.kind === 'use'));
+}
+
+/** One event or job: a message of its own (JSON), or an event inside an EventPack. */
+export type QueueItem = LoggedEvent | DeliveryJob | DispatchJob;
+
+/** A message body: one event or job, or an EventPack's text. */
+export type QueueMessage = QueueItem | string;
 
 const MINUTE_MS = 60_000;
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../../src/env';
-import type { QueueMessage, RequestEvent } from '../../src/events/messages';
+import type { QueueItem, RequestEvent } from '../../src/events/messages';
 import { bearer, call, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
 import { capturingQueue } from './queue';
 
@@ -38,7 +38,7 @@ describe('request events hold no key material', () => {
             else url += `&api_key=${k.key}`;
             const res = await call(url, { headers }, { env: e });
             expect(res.status).toBe(200);
-            const events = captured.sent.map((s) => s.body).filter((m: QueueMessage): m is RequestEvent => m.kind === 'request');
+            const events = captured.sent.map((s) => s.body).filter((m: QueueItem): m is RequestEvent => m.kind === 'request');
             expect(events).toHaveLength(1);
             const event = events[0] as RequestEvent;
             const text = JSON.stringify(event);

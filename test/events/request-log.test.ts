@@ -97,10 +97,18 @@ describe('request log', () => {
     const before = captured.calls();
     const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => call(`/demo/concurrent/${i}`, { headers: bearer(k.key) }, { env: e }).then((r) => r.status)));
     expect(statuses.every((s) => s === 200)).toBe(true);
+    const packed = captured.raw.map((m) => m.body).filter((m) => typeof m === 'string');
     const events = captured.drain().filter((m) => m.kind === 'request');
     expect(events).toHaveLength(30);
     expect(new Set(events.map((m) => (m.kind === 'request' ? m.path : ''))).size).toBe(30);
     expect(captured.calls() - before).toBeLessThan(30);
+    // Packed many to a message; the consumer writes every one, and a redelivery counts none twice.
+    expect(packed.length).toBeLessThan(30);
+    expect((await consume(e, packed)).retryMessages).toEqual([]);
+    await consume(e, packed, 'keygate-events', 2);
+    expect((await logsOf(k.id, '?limit=100', e)).entries).toHaveLength(30);
+    const a = (await (await admin(`/keys/${k.id}/analytics`, {}, { env: e })).json()) as { series: { requests: number }[] };
+    expect(a.series.reduce((n, p) => n + p.requests, 0)).toBe(30);
   });
 
   it('pages newest first with a cursor and filters by status, owner and time', async () => {
@@ -188,12 +196,57 @@ describe('request log', () => {
     }
   });
 
+  it('writes a pack of 2,500 events in chunks D1 accepts, and counts a partly redelivered pack once', async () => {
+    const { e, captured } = setup();
+    const keys = await Promise.all([0, 1, 2].map((i) => createKey({ name: `chunk ${i}` }, { env: e })));
+    for (const k of keys) await call('/demo/chunk', { headers: bearer(k.key) }, { env: e });
+    const seeds = captured.drain().filter((m): m is RequestEvent => m.kind === 'request');
+    const events = Array.from({ length: 2500 }, (_, i) => ({ ...seeds[i % 3]!, id: `log_${ulid(seeds[i % 3]!.at)}`, path: `/demo/chunk/${i}` }));
+    const pack = (list: RequestEvent[]) => JSON.stringify({ kind: 'events', events: list });
+    // The first 1,200 arrive first; then all 2,500 (a redelivery of those plus new ones), twice.
+    expect((await consume(e, [pack(events.slice(0, 1200))])).retryMessages).toEqual([]);
+    expect((await consume(e, [pack(events)], 'keygate-events', 2)).retryMessages).toEqual([]);
+    await consume(e, [pack(events)], 'keygate-events', 3);
+    const perKey = [834, 833, 833];
+    for (const [i, k] of keys.entries()) {
+      const a = (await (await admin(`/keys/${k.id}/analytics`, {}, { env: e })).json()) as { series: { requests: number }[] };
+      expect(a.series.reduce((n, p) => n + p.requests, 0)).toBe(perKey[i]);
+    }
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM request_log WHERE path LIKE '/demo/chunk/%'").first<{ n: number }>();
+    expect(rows?.n).toBe(2500);
+  });
+
+  it('retries a pack whose later chunk D1 refused after the first was written, and counts every event once', async () => {
+    const { e, captured } = setup();
+    const k = await createKey({}, { env: e });
+    await call('/demo/partial', { headers: bearer(k.key) }, { env: e });
+    const [seed] = captured.drain().filter((m): m is RequestEvent => m.kind === 'request');
+    const events = Array.from({ length: 1500 }, (_, i) => ({ ...seed!, id: `log_${ulid(seed!.at)}`, path: `/demo/partial/${i}` }));
+    const pack = JSON.stringify({ kind: 'events', events });
+    let calls = 0;
+    const secondFails = new Proxy(e.DB, {
+      get(t, prop, r) {
+        if (prop === 'batch') return (s: D1PreparedStatement[]) => (++calls === 2 ? Promise.reject(new Error('D1_ERROR: simulated outage')) : t.batch(s));
+        const v = Reflect.get(t, prop, r) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    expect((await consume({ ...e, DB: secondFails }, [pack])).retryMessages).toHaveLength(1);
+    expect((await consume(e, [pack], 'keygate-events', 2)).retryMessages).toEqual([]);
+    const a = (await (await admin(`/keys/${k.id}/analytics`, {}, { env: e })).json()) as { series: { requests: number }[] };
+    expect(a.series.reduce((n, p) => n + p.requests, 0)).toBe(1500);
+    const rows = await env.DB.prepare("SELECT COUNT(*) AS n FROM request_log WHERE path LIKE '/demo/partial/%'").first<{ n: number }>();
+    expect(rows?.n).toBe(1500);
+  });
+
   it('retries the batch when D1 refuses the write, and loses nothing', async () => {
     const { e, captured } = setup();
     const k = await createKey({}, { env: e });
     await call('/demo/retry', { headers: bearer(k.key) }, { env: e });
-    const sent = captured.drain().filter((m) => m.kind === 'request');
+    // As the queue holds it: the event packed in a message.
+    const sent = captured.raw.map((m) => m.body).filter((m) => typeof m === 'string');
     expect(sent).toHaveLength(1);
+    expect(captured.drain().filter((m) => m.kind === 'request')).toHaveLength(1);
     const failingDb = new Proxy(e.DB, {
       get(t, prop, r) {
         if (prop === 'batch') return () => Promise.reject(new Error('D1_ERROR: simulated outage'));
@@ -255,6 +308,11 @@ describe('request log', () => {
     const row = await env.DB.prepare("SELECT queue, body FROM dead_letters WHERE body LIKE '%key_dead%'").first<{ queue: string; body: string }>();
     expect(row?.queue).toBe('keygate-events-dlq');
     expect(JSON.parse(row?.body ?? '{}')).toMatchObject({ kind: 'use', key_id: 'key_dead' });
+    // An event pack is kept as its text.
+    const pack = JSON.stringify({ kind: 'events', events: [{ kind: 'use', key_id: 'key_dead_packed', at: Date.now(), via: 'verify' }] });
+    expect((await consume(e, [pack], 'keygate-events-dlq')).ackAll).toBe(true);
+    const packed = await env.DB.prepare("SELECT body FROM dead_letters WHERE body LIKE '%key_dead_packed%'").first<{ body: string }>();
+    expect(packed?.body).toBe(pack);
   });
 
   it('delivers events through the real local queue to the consumer', async () => {

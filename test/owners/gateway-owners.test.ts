@@ -3,7 +3,7 @@
 // refusal naming the holder, and exact admission under concurrency.
 
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { QueueMessage, RequestEvent } from '../../src/events/messages';
+import type { QueueItem, RequestEvent } from '../../src/events/messages';
 import { bearer, upstreamOrigin } from '../harness/gateway';
 import { capturingQueue } from '../events/queue';
 import { awayFromMinuteEdge, chatBody, errorOf, gateway, postJson, STORE_KINDS, windowOf } from '../limits/stores';
@@ -140,7 +140,7 @@ describe("request events of an owner's refusals", () => {
     expect((await gw.call('/api/x', { headers: bearer(key.key) })).status).toBe(200);
     const byOwner = await gw.call('/api/x', { headers: bearer(key.key) });
     expect((await errorOf(byOwner)).details).toMatchObject({ holder: 'owner', limit: 'rpm' });
-    const events = captured.sent.map((s) => s.body).filter((m: QueueMessage): m is RequestEvent => m.kind === 'request' && m.key_id === key.id);
+    const events = captured.sent.map((s) => s.body).filter((m: QueueItem): m is RequestEvent => m.kind === 'request' && m.key_id === key.id);
     expect(events.map((e) => e.outcome)).toEqual(['ok', 'rate_limited']);
     expect(events[1]?.limit).toBeUndefined();
   });
