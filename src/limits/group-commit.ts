@@ -208,7 +208,21 @@ export class GroupCommit<I, O> {
 
   /** Drops idle shards; true when there is room for another. */
   private sweep(): boolean {
-    for (const [name, s] of this.#shards) if (s.waiting.length === 0 && !busy(s)) this.#shards.delete(name);
+    const now = Date.now();
+    for (const [name, s] of this.#shards) {
+      if (busy(s)) continue;
+      // Waiters past their time whose requests are gone (nobody woke to send them) go too, as
+      // flush() would drop them: a shard of such waiters alone must not stay tracked for ever.
+      if (s.waiting.some((w) => now - w.since > this.opts.callTtlMs)) {
+        s.waiting = s.waiting.filter((w) => {
+          if (now - w.since <= this.opts.callTtlMs) return true;
+          w.taken = true;
+          w.reject(new GroupCommitTimeout('the admission waited too long for its store call'));
+          return false;
+        });
+      }
+      if (s.waiting.length === 0) this.#shards.delete(name);
+    }
     return this.#shards.size < this.opts.maxShards;
   }
 

@@ -164,6 +164,27 @@ describe('group commit', () => {
     expect(await arrival).toBe('a:4');
   });
 
+  it('makes room for new shards by dropping waiters past their time that nobody sent (their requests gone)', async () => {
+    const { calls, send } = controlledSender();
+    const gc = new GroupCommit(send, { maxBatch: 32, callTtlMs: 30, maxShards: 2 });
+    void gc.submit('a', 1); // never answered
+    const stranded = gc.submit('a', 2);
+    void gc.submit('b', 3); // never answered either, and still in flight below
+    await new Promise((r) => setTimeout(r, 60));
+    void gc.submit('b', 4); // b busy again: tracked
+    // A third shard: 'a' holds only a stale waiter and no call in flight, so it is swept.
+    const first = gc.submit('c', 5);
+    const second = gc.submit('c', 6);
+    await expect(stranded).rejects.toBeInstanceOf(GroupCommitTimeout);
+    // 'c' is tracked (batched): its second admission waits for the first call instead of leaving alone.
+    expect(calls.filter((c) => c.shard === 'c').map((c) => c.inputs)).toEqual([[5]]);
+    calls.find((c) => c.shard === 'c')!.answer();
+    expect(await first).toBe('c:5');
+    await settle();
+    calls.filter((c) => c.shard === 'c')[1]!.answer();
+    expect(await second).toBe('c:6');
+  });
+
   it('property: every admission is sent once, in arrival order per shard, batches within maxBatch, and answered with its own result', async () => {
     await fc.assert(
       fc.asyncProperty(
