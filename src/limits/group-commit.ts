@@ -134,25 +134,16 @@ export class GroupCommit<I, O> {
   /** Sends what waits on the shard (up to maxBatch) in one call, from the caller's context. */
   private flush(shardName: string, shard: Shard<I, O>, keepAlive?: (call: Promise<unknown>) => void): void {
     const now = Date.now();
-    const batch: Waiter<I, O>[] = [];
     const call = {};
-    // Dropped unsent: it names the call it waited behind (the breaker counts that one once).
-    const behind = shard.current ?? call;
-    let kept = 0;
-    for (const w of shard.waiting) {
-      if (batch.length < this.opts.maxBatch && now - w.since <= this.opts.callTtlMs) {
-        w.taken = true;
-        batch.push(w);
-      } else if (now - w.since > this.opts.callTtlMs) {
-        w.taken = true;
-        w.call = behind;
-        w.reject(new GroupCommitTimeout('the admission waited too long for its store call'));
-      } else shard.waiting[kept++] = w;
-    }
-    shard.waiting.length = kept;
+    // A waiter dropped unsent names the call it waited behind (the breaker counts that one once).
+    this.dropStale(shard, now, shard.current ?? call);
+    const batch = shard.waiting.splice(0, this.opts.maxBatch);
     if (batch.length === 0) return;
     const busyUntil = now + this.opts.callTtlMs;
-    for (const w of batch) w.call = call;
+    for (const w of batch) {
+      w.taken = true;
+      w.call = call;
+    }
     shard.busyUntil = busyUntil;
     shard.current = call;
     this.stats.calls++;
@@ -206,6 +197,21 @@ export class GroupCommit<I, O> {
     return r.value;
   }
 
+  /** Rejects, unsent, the waiters that waited past callTtlMs; `behind`: the call they waited behind. */
+  private dropStale(shard: Shard<I, O>, now: number, behind: object | undefined): void {
+    let kept = 0;
+    for (const w of shard.waiting) {
+      if (now - w.since <= this.opts.callTtlMs) {
+        shard.waiting[kept++] = w;
+        continue;
+      }
+      w.taken = true;
+      w.call = behind;
+      w.reject(new GroupCommitTimeout('the admission waited too long for its store call'));
+    }
+    shard.waiting.length = kept;
+  }
+
   /** Drops idle shards; true when there is room for another. */
   private sweep(): boolean {
     const now = Date.now();
@@ -213,14 +219,7 @@ export class GroupCommit<I, O> {
       if (busy(s)) continue;
       // Waiters past their time whose requests are gone (nobody woke to send them) go too, as
       // flush() would drop them: a shard of such waiters alone must not stay tracked for ever.
-      if (s.waiting.some((w) => now - w.since > this.opts.callTtlMs)) {
-        s.waiting = s.waiting.filter((w) => {
-          if (now - w.since <= this.opts.callTtlMs) return true;
-          w.taken = true;
-          w.reject(new GroupCommitTimeout('the admission waited too long for its store call'));
-          return false;
-        });
-      }
+      this.dropStale(s, now, s.current);
       if (s.waiting.length === 0) this.#shards.delete(name);
     }
     return this.#shards.size < this.opts.maxShards;

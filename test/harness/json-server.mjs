@@ -1,6 +1,7 @@
 // A local HTTP server answering every GET with one JSON document (a JWKS in the tests), and
 // counting its requests at /__hits (to see a JWKS cache at work).
 import { createServer } from 'node:http';
+import { listenLocal } from './listen.mjs';
 
 /**
  * @param {() => unknown} body
@@ -19,15 +20,6 @@ export async function startJsonServer(body) {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('json server: no TCP address');
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve(undefined));
-        server.closeAllConnections();
-      }),
-  };
+  const { port, close } = await listenLocal(server, 'json server');
+  return { url: `http://127.0.0.1:${port}`, close };
 }

@@ -3,6 +3,7 @@
 // /received?path=<path> lists those for one path. Tests verify signatures themselves, with the
 // secret they hold, so tests running at once share no secret or up/down switch.
 import { createServer } from 'node:http';
+import { listenLocal } from './listen.mjs';
 
 const KEEP = 500;
 
@@ -33,15 +34,5 @@ export async function startWebhookReceiver() {
       res.writeHead(204).end();
     });
   });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('webhook receiver: no TCP address');
-  return {
-    port: address.port,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve(undefined));
-        server.closeAllConnections();
-      }),
-  };
+  return listenLocal(server, 'webhook receiver');
 }

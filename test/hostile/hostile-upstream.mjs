@@ -19,6 +19,7 @@
 // Every answer counts as a hit (GET /__hits?path=... reads the count), so a test can show a
 // refused request never reached the upstream. Never logs requests.
 import { createServer } from 'node:http';
+import { listenLocal } from '../harness/listen.mjs';
 
 const BIG_CHOICES = 300;
 
@@ -32,17 +33,7 @@ export async function startHostileUpstream({ host = '127.0.0.1', port = 0 } = {}
       else res.destroy();
     });
   });
-  await new Promise((resolve) => server.listen(port, host, () => resolve(undefined)));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('hostile upstream: no TCP address');
-  return {
-    port: address.port,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve(undefined));
-        server.closeAllConnections();
-      }),
-  };
+  return listenLocal(server, 'hostile upstream', { host, port });
 }
 
 /**

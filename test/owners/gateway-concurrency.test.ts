@@ -89,22 +89,29 @@ describe.each(STORE_KINDS)('concurrency caps through the gateway (%s store)', (k
   });
 });
 
-/** A LIMITER whose objects commit batches of admissions, but only after the gateway stopped waiting. */
-function lateBatches(): { ns: Env['LIMITER']; admissionCalls: string[] } {
+/**
+ * A LIMITER whose objects commit admissions only after `delayMs` (past the gateway's timeout):
+ * `admit` (one admission) and/or `admitMany` (a batch); `admissionCalls` lists the calls made.
+ */
+function lateLimiter(late: { admit?: boolean; admitMany?: boolean }, delayMs = 400): { ns: Env['LIMITER']; admissionCalls: string[] } {
   const real = testEnv().LIMITER;
   const admissionCalls: string[] = [];
+  const after = async (slow: boolean | undefined) => {
+    if (slow) await new Promise((r) => setTimeout(r, delayMs));
+  };
   const ns = {
     idFromName: (name: string) => real.idFromName(name),
     get: (objectId: DurableObjectId) => {
       const stub = real.get(objectId) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
       return {
-        admit: (input: unknown) => {
+        admit: async (input: unknown) => {
           admissionCalls.push('admit');
+          await after(late.admit);
           return stub.admit!(input);
         },
         admitMany: async (inputs: unknown) => {
           admissionCalls.push('admitMany');
-          await new Promise((r) => setTimeout(r, 400));
+          await after(late.admitMany);
           return stub.admitMany!(inputs);
         },
         settle: (...args: unknown[]) => stub.settle!(...args),
@@ -121,7 +128,7 @@ function lateBatches(): { ns: Env['LIMITER']; admissionCalls: string[] } {
 describe('an admission the store guard timed out on', () => {
   it('is refunded in full when it waited behind another, went out in a batch and committed after a fail-closed route answered 503', async () => {
     const routes = [{ path: '/api', upstream: origin(), limits: { rpm: 5 }, on_store_error: { requests: 'closed' } }];
-    const late = lateBatches();
+    const late = lateLimiter({ admitMany: true });
     const slow = gateway('durable_object', { ROUTES: routes, LIMITER: late.ns, STORE_TIMEOUT_MS: '50' });
     const normal = gateway('durable_object', { ROUTES: routes });
     const { key, id } = await normal.createKey({ credits: { remaining: 10 } });
@@ -139,25 +146,8 @@ describe('an admission the store guard timed out on', () => {
   });
 
   it('is refunded in full when it commits after a fail-closed route answered 503', async () => {
-    const real = testEnv().LIMITER;
     // The object commits, but only after the gateway stopped waiting.
-    const late = {
-      idFromName: (name: string) => real.idFromName(name),
-      get: (objectId: DurableObjectId) => {
-        const stub = real.get(objectId) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-        return {
-          admit: async (input: unknown) => {
-            await new Promise((r) => setTimeout(r, 400));
-            return stub.admit!(input);
-          },
-          settle: (...args: unknown[]) => stub.settle!(...args),
-          release: (...args: unknown[]) => stub.release!(...args),
-          setBlocked: (...args: unknown[]) => stub.setBlocked!(...args),
-          usage: (...args: unknown[]) => stub.usage!(...args),
-          changeCredits: (...args: unknown[]) => stub.changeCredits!(...args),
-        };
-      },
-    } as unknown as Env['LIMITER'];
+    const late = lateLimiter({ admit: true }).ns;
     const routes = [{ path: '/api', upstream: origin(), limits: { rpm: 5 }, on_store_error: { requests: 'closed' } }];
     const slow = gateway('durable_object', { ROUTES: routes, LIMITER: late, STORE_TIMEOUT_MS: '50' });
     const normal = gateway('durable_object', { ROUTES: routes });
