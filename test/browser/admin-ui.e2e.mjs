@@ -158,6 +158,9 @@ async function applyFilters(values) {
     else await field.fill(value);
   }
   await form.locator('button[type="submit"]').click();
+  // The rows of the previous filters may match the count the caller waits for next; wait until
+  // the listing for these filters has been drawn.
+  await page().waitForFunction(() => !document.querySelector('#keys-body').hasAttribute('aria-busy'), null, { timeout: UI_TIMEOUT_MS });
 }
 async function signIn(token) {
   await page().locator('#signin-token').fill(token);

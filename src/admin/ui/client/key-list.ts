@@ -78,6 +78,9 @@ export async function loadKeys(reset: boolean): Promise<void> {
   params.set('limit', String(PAGE_SIZE));
   if (!reset && state.cursor) params.set('cursor', state.cursor);
   els.more.disabled = true;
+  // aria-busy tells assistive tech, and the browser tests, that the rows shown are not yet the
+  // answer to the latest filters; only the newest listing clears it.
+  els.body.setAttribute('aria-busy', 'true');
   try {
     const data = await api<KeyList>('GET', '/keys?' + params.toString());
     if (seq !== state.listSeq) return; // a newer listing replaced this one
@@ -91,6 +94,7 @@ export async function loadKeys(reset: boolean): Promise<void> {
     els.empty.hidden = els.body.querySelector('tr.key-row') !== null;
   } finally {
     els.more.disabled = false;
+    if (seq === state.listSeq) els.body.removeAttribute('aria-busy');
   }
 }
 
