@@ -289,11 +289,11 @@ export const COMMANDS = [
         if (v['idempotency-key'] === undefined) ctx.note(`idempotency key: ${idem}`);
         return printJson(ctx, out);
       }
-      const { key, replayed } = out;
+      const { key, replayed, signing_secret: secret } = out;
       /** @type {Record<string, any>} */
       let previous = out.previous;
       /** @type {Record<string, any>} */
-      let record = Object.fromEntries(Object.entries(out).filter(([k]) => !['key', 'previous', 'replayed'].includes(k)));
+      let record = Object.fromEntries(Object.entries(out).filter(([k]) => !['key', 'signing_secret', 'previous', 'replayed'].includes(k)));
       if (replayed) {
         // A replay returns the records as they were at the first rotation; show them as they are now.
         const now = await Promise.allSettled([record.id, previous.id].map((k) => ctx.client().request('GET', `/admin/keys/${k}`)));
@@ -315,6 +315,8 @@ export const COMMANDS = [
         ]),
       );
       lines.push('', bold('new key'), keyBlock(record), '', plaintextBlock(key), '');
+      // The old key had a signing secret: the new one has its own (the old secret stays the old key's).
+      if (secret) lines.push(plaintextBlock(secret, 'signing secret'), '');
       lines.push(kv([['idempotency key', `${idem}  ${dim('(reuse with --idempotency-key to retry this rotation safely)')}`]]));
       ctx.print(lines.join('\n'));
     },

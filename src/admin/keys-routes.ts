@@ -274,7 +274,8 @@ keysApp.openapi(
     const { id } = c.req.valid('param');
     const { grace_seconds } = c.req.valid('json');
     const idem = c.req.valid('header')['idempotency-key'];
-    const out = unwrap(await keyLifecycle(c).rotate(id, grace_seconds, c.get('actor'), idem));
-    return c.json({ ...presentKey(out.record), ...pending(out.marker), key: out.plaintext, previous: presentKey(out.previous), replayed: out.replayed }, 200, NO_STORE);
+    const out = unwrap(await keyLifecycle(c).rotate(id, grace_seconds, c.get('actor'), idem, () => signingBox(c)));
+    const secret = out.signingSecret ? { signing_secret: out.signingSecret } : {};
+    return c.json({ ...presentKey(out.record), ...pending(out.marker), key: out.plaintext, ...secret, previous: presentKey(out.previous), replayed: out.replayed }, 200, NO_STORE);
   },
 );

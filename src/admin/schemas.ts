@@ -155,7 +155,7 @@ const Marker = z
 export const ChangedKeySchema = KeySchema.extend({ marker: Marker }).openapi('ChangedKey');
 export const CreatedKeySchema = ChangedKeySchema.extend({
   key: z.string().describe('The plaintext key. Shown once; store it now.'),
-  signing_secret: z.string().optional().describe('With "signing_secret": true: the signing secret for signed requests. Shown once; store it now.'),
+  signing_secret: z.string().optional().describe('With "signing_secret": true, or when rotating a key that has one: the (new) key\'s signing secret for signed requests. Shown once; store it now.'),
 }).openapi('CreatedKey');
 export const SigningSecretSchema = z
   .object({ key_id: z.string(), signing_secret: z.string().describe('The new signing secret. Shown once; the previous one stops working.') })

@@ -13,6 +13,7 @@ import type { KeyRecord } from './record';
 import { blockReasonOf, isUsable } from './status';
 import { fromRow, type KeyRow } from './repository';
 import type { ServiceResult, SyncState } from './result';
+import type { SecretBox } from '../lib/secret-box';
 import { rotateKey } from './rotation';
 import { complete, refresh, targetOf, type MarkerWriter, type SyncDeps } from './sync';
 
@@ -240,8 +241,8 @@ export class KeyLifecycle {
   }
 
   /** See rotation.ts. */
-  rotate(id: string, graceSeconds: number, actor: string, idempotencyKey?: string) {
-    return rotateKey(this.sync, id, graceSeconds, actor, idempotencyKey);
+  rotate(id: string, graceSeconds: number, actor: string, idempotencyKey?: string, signingBox?: () => Promise<SecretBox>) {
+    return rotateKey(this.sync, id, graceSeconds, actor, idempotencyKey, signingBox);
   }
 
   async delete(id: string, actor: string): Promise<ServiceResult<Changed>> {

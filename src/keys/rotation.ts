@@ -1,6 +1,8 @@
 // Key rotation: a new key with the same settings, the old one kept working for a grace
 // period. With an Idempotency-Key a retry returns the first result (sealed with that key in
-// D1, never readable without it) and never issues a second key. Domain code: no HTTP.
+// D1, never readable without it) and never issues a second key. A key with a signing secret
+// hands its successor a new one in the same batch (clients of signed requests keep working
+// after the grace period). Domain code: no HTTP.
 
 import { auditStatement } from './audit';
 import { digestKey } from './digest';
@@ -12,7 +14,9 @@ import { blockReasonOf } from './status';
 import type { ServiceResult, SyncState } from './result';
 import { complete, targetOf, type SyncDeps } from './sync';
 import { newKeyId, writeToken } from '../lib/ids';
+import type { SecretBox } from '../lib/secret-box';
 import { open, seal } from '../lib/sealed';
+import { forgetSigningKey, hasSigningSecret, sealedNewSecret, signingSecretStatement } from '../signing/secret-store';
 import { sha256Hex } from '../lib/sha256';
 
 /**
@@ -26,8 +30,9 @@ export async function rotateKey(
   graceSeconds: number,
   actor: string,
   idempotencyKey?: string,
-): Promise<ServiceResult<{ record: KeyRecord; plaintext: string; previous: KeyRecord; replayed: boolean; marker: SyncState }>> {
-  type Stored = { record: KeyRecord; plaintext: string; previous: KeyRecord };
+  signingBox?: () => Promise<SecretBox>,
+): Promise<ServiceResult<{ record: KeyRecord; plaintext: string; signingSecret?: string; previous: KeyRecord; replayed: boolean; marker: SyncState }>> {
+  type Stored = { record: KeyRecord; plaintext: string; signingSecret?: string; previous: KeyRecord };
   const repo = deps.store.repo;
   const idempotency = new IdempotencyRepository(deps.db);
   const outbox = new OutboxRepository(deps.db);
@@ -42,6 +47,7 @@ export async function rotateKey(
     record: (await repo.byId(r.record.id)) ?? r.record,
     previous: (await repo.byId(r.previous.id)) ?? r.previous,
     plaintext: r.plaintext,
+    ...(r.signingSecret ? { signingSecret: r.signingSecret } : {}),
     replayed: true,
     // The first call reported its own sync state; the outbox tells whether anything is left.
     marker: ((await outbox.has(r.record.id)) || (await outbox.has(r.previous.id)) ? 'pending' : 'done') as SyncState,
@@ -82,6 +88,10 @@ export async function rotateKey(
     updated_at: now,
   };
   const { db } = deps;
+  // The successor's secret is sealed before anything is written: without a master key to seal
+  // it (signingBox throws), the rotation stops here rather than leave signed clients a key
+  // they cannot sign with.
+  const secret = signingBox && (await hasSigningSecret(db, current.id)) ? await sealedNewSecret(await signingBox(), record.id) : null;
   const stamp = writeToken();
   const token = writeToken();
   const inserted = repo.existsGuard(record.id);
@@ -94,8 +104,13 @@ export async function rotateKey(
     outbox.enqueueStatement(outboxRowOf(previous, token, now), inserted),
     outbox.enqueueStatement(outboxRowOf(record, token, now), inserted),
   ];
+  if (secret) {
+    statements.push(signingSecretStatement(db, record.id, secret.sealed, now, inserted));
+    statements.push(auditStatement(db, { at: now, actor, action: 'signing_secret', key_id: record.id, changes: ['signing_secret'] }, inserted));
+  }
+  const signingSecret = secret ? { signingSecret: secret.plaintext } : {};
   if (idemId && idempotencyKey) {
-    const sealed = await seal(idempotencyKey, `rotate:${id}`, { record, plaintext, previous } satisfies Stored);
+    const sealed = await seal(idempotencyKey, `rotate:${id}`, { record, plaintext, ...signingSecret, previous } satisfies Stored);
     statements.push(idempotency.insertStatement(idemId, sealed, now, inserted));
   }
   let results: D1Result[];
@@ -117,5 +132,6 @@ export async function rotateKey(
   const previousMarker = await complete(deps, targetOf(previous), token, blockReasonOf(previous, now) !== null, actor);
   const recordMarker = await complete(deps, targetOf(record), token, blockReasonOf(record, now) !== null, actor);
   const marker: SyncState = previousMarker === 'pending' || recordMarker === 'pending' ? 'pending' : 'done';
-  return { ok: true, value: { record, plaintext, previous, replayed: false, marker } };
+  if (secret) forgetSigningKey(record.id);
+  return { ok: true, value: { record, plaintext, ...signingSecret, previous, replayed: false, marker } };
 }

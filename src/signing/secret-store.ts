@@ -5,7 +5,8 @@
 // The plaintext exists in the create/rotate response only: never logged, never audited.
 
 import { LruCache } from '../lib/lru';
-import { SecretBox, toBase64Url } from '../lib/secret-box';
+import type { SqlGuard } from '../keys/repository';
+import { SecretBox, toBase64Url, type Sealed } from '../lib/secret-box';
 
 /** What a signed request is verified with: the key's digest (for the key record) and its HMAC key. */
 export interface SigningKey {
@@ -68,21 +69,33 @@ export async function signingKeyFor(db: D1Database, box: SecretBox, keyId: strin
   return { ok: true, key };
 }
 
+/** A new secret for `keyId`, sealed to it: the plaintext for the response, the sealed value for D1. */
+export async function sealedNewSecret(box: SecretBox, keyId: string): Promise<{ plaintext: string; sealed: Sealed }> {
+  const plaintext = newSigningSecret();
+  return { plaintext, sealed: await box.seal(plaintext, keyId) };
+}
+
+/** Stores (or replaces) a key's sealed secret; `when` guards it inside a batch (a key rotation). */
+export function signingSecretStatement(db: D1Database, keyId: string, sealed: Sealed, now: number, when?: SqlGuard): D1PreparedStatement {
+  const values = [keyId, sealed.sealed, sealed.version, now, now];
+  const upsert = 'ON CONFLICT (key_id) DO UPDATE SET sealed = excluded.sealed, master_version = excluded.master_version, updated_at = excluded.updated_at';
+  if (!when) return db.prepare(`INSERT INTO signing_secrets (key_id, sealed, master_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?) ${upsert}`).bind(...values);
+  return db
+    .prepare(`INSERT INTO signing_secrets (key_id, sealed, master_version, created_at, updated_at) SELECT ?, ?, ?, ?, ? WHERE ${when.sql} ${upsert}`)
+    .bind(...values, ...when.args);
+}
+
+/** Whether the key has a signing secret (its successor gets one when it is rotated). */
+export async function hasSigningSecret(db: D1Database, keyId: string): Promise<boolean> {
+  return (await db.prepare('SELECT 1 AS one FROM signing_secrets WHERE key_id = ?').bind(keyId).first()) !== null;
+}
+
 /** Issues (or replaces) a key's signing secret; returns the plaintext, shown once. */
 export async function setSigningSecret(db: D1Database, box: SecretBox, keyId: string, now: number, audit: D1PreparedStatement): Promise<string> {
-  const secret = newSigningSecret();
-  const sealed = await box.seal(secret, keyId);
-  await db.batch([
-    db
-      .prepare(
-        `INSERT INTO signing_secrets (key_id, sealed, master_version, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (key_id) DO UPDATE SET sealed = excluded.sealed, master_version = excluded.master_version, updated_at = excluded.updated_at`,
-      )
-      .bind(keyId, sealed.sealed, sealed.version, now, now),
-    audit,
-  ]);
+  const { plaintext, sealed } = await sealedNewSecret(box, keyId);
+  await db.batch([signingSecretStatement(db, keyId, sealed, now), audit]);
   forgetSigningKey(keyId);
-  return secret;
+  return plaintext;
 }
 
 /** Drops this isolate's copy (other isolates drop theirs within the cache TTL). */

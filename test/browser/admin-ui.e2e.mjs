@@ -224,6 +224,7 @@ before(async () => {
       '--persist-to', env.stateDir,
       '--var', `ADMIN_TOKEN:${ADMIN_TOKEN}`,
       '--var', `ROUTES:${routes}`,
+      '--var', `SECRETS_MASTER_KEY:${randomBytes(32).toString('base64')}`,
       '--show-interactive-dev-session=false',
     ],
     { cwd: ROOT, env: { ...process.env, CI: '1' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -508,6 +509,8 @@ test('admin UI at /admin/ui in chromium', { timeout: 240_000 }, async (t) => {
     assert.equal(res.status(), 200);
     rotatedId = (await res.json()).id;
     assert.notEqual(rotatedId, keyId);
+    await waitVisible('#secret-dialog[open]');
+    assert.ok(await page().locator('#signing-secret').isHidden(), 'no signing secret for a key without one');
     const plaintext = await readSecretAndClose();
     assert.match(plaintext, KEY_FORMAT);
     assert.notEqual(plaintext, firstPlaintext);
@@ -581,6 +584,29 @@ test('admin UI at /admin/ui in chromium', { timeout: 240_000 }, async (t) => {
     assert.ok(content.includes(`Owner ${owner}`), `the owner's section in: ${content}`);
     const labels = await panel.locator('.bar[role="progressbar"]').evaluateAll((els) => els.map((el) => el.getAttribute('aria-label')));
     assert.ok(labels.some((l) => l?.startsWith('rpm')), `the owner's rpm bar in ${labels.join(', ')}`);
+    await applyFilters({ q: name });
+    await waitRowCount(2);
+  });
+
+  await t.test("rotating a key with a signing secret shows the successor's secret once, beside its key", async () => {
+    const created = await adminApi('POST', '/keys', { name: `signed-${RUN}`, signing_secret: true });
+    assert.match(created.signing_secret, /^kgs_/);
+    await applyFilters({ q: `signed-${RUN}` });
+    await waitRowCount(1);
+    await row(created.id).locator('button[data-action="rotate"]').click();
+    await waitVisible('#rotate-dialog[open]');
+    const response = page().waitForResponse((r) => r.url().endsWith(`/admin/keys/${created.id}/rotate`));
+    await page().locator('#rotate-form button[type="submit"]').click();
+    const body = await (await response).json();
+    assert.match(body.signing_secret, /^kgs_/);
+    assert.notEqual(body.signing_secret, created.signing_secret);
+    await waitVisible('#signing-secret');
+    assert.equal(await page().locator('#signing-secret-value').inputValue(), body.signing_secret);
+    await readSecretAndClose();
+    assert.equal(await page().locator('#signing-secret-value').inputValue(), '', 'the signing secret is cleared with the dialog');
+    assert.ok(!(await page().content()).includes(body.signing_secret), 'the signing secret is nowhere in the DOM after closing');
+    assert.ok(!JSON.stringify(await storage()).includes(body.signing_secret), 'the signing secret is never stored');
+    assert.ok(await page().locator('#signing-secret').isHidden());
     await applyFilters({ q: name });
     await waitRowCount(2);
   });

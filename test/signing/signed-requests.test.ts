@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Echo } from '../harness/gateway';
-import { bridgeStats, downGateway, errorOf, gateway, STORE_KINDS, type Gateway, type Vars } from '../limits/stores';
+import { awayFromMinuteEdge, bridgeStats, downGateway, errorOf, gateway, STORE_KINDS, type Gateway, type Vars } from '../limits/stores';
 import { upstreamOrigin } from '../harness/gateway';
 import { asymmetricToken, jwtAuth, signToken, unsignedToken } from './sign';
 import { signedRequestToken } from '../../cli/commands.mjs';
@@ -159,6 +159,7 @@ describe.each(STORE_KINDS)('signed requests (%s store)', (kind) => {
     expect((await gw.admin(`/owners/${encodeURIComponent(owner)}`, { method: 'PUT', json: { limits: { rpm: 100 } } })).status).toBe(200);
     const { id, secret } = await pair(gw, { owner, limits: { rpm: 100 } });
     const token = await signToken(id, secret);
+    await awayFromMinuteEdge(); // the counts below are read from this minute's window
     expect((await gw.call('/signed/x', { headers: jwtAuth(token) })).status).toBe(200);
     for (let i = 0; i < 3; i++) expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(token) }))).code).toBe('token_replayed');
     type Usage = { windows: { name: string; used: number }[] };
@@ -232,6 +233,46 @@ describe('signing secrets at rest', () => {
     expect((await errorOf(res)).code).toBe('config_invalid');
     const list = (await (await gw.admin('/keys?q=no-master')).json()) as { keys: unknown[] };
     expect(list.keys).toHaveLength(0);
+  });
+
+  it('rotating a key with a signing secret gives the successor its own, once; the old pair works through the grace period', async () => {
+    const { id, secret } = await pair(gw);
+    const idem = `rotate-signed-${crypto.randomUUID()}`;
+    const rotate = () => gw.admin(`/keys/${id}/rotate`, { method: 'POST', json: { grace_seconds: 3600 }, headers: { 'idempotency-key': idem } });
+    const res = await rotate();
+    expect(res.status).toBe(200);
+    const out = (await res.json()) as { id: string; signing_secret?: string; replayed: boolean };
+    expect(out.signing_secret).toMatch(/^kgs_/);
+    expect(out.signing_secret).not.toBe(secret);
+    const next = out.signing_secret as string;
+    // The successor signs with its new secret, not with the old one; the old pair keeps working.
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(out.id, next)) })).status).toBe(200);
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(await signToken(out.id, secret)) }))).code).toBe('invalid_signature');
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) })).status).toBe(200);
+    // A retry with the same Idempotency-Key answers the same secret; nothing is issued twice.
+    const again = (await (await rotate()).json()) as { id: string; signing_secret?: string; replayed: boolean };
+    expect(again).toMatchObject({ id: out.id, signing_secret: next, replayed: true });
+    const audit = await (await gw.admin(`/audit?key_id=${out.id}`)).text();
+    expect(audit).toContain('signing_secret');
+    expect(audit).not.toContain(next);
+  });
+
+  it('a key without a signing secret rotates to one without', async () => {
+    const created = await gw.createKey({ name: 'plain' });
+    const out = (await (await gw.admin(`/keys/${created.id}/rotate`, { method: 'POST', json: {} })).json()) as Record<string, unknown>;
+    expect(out.id).toMatch(/^key_/);
+    expect(out).not.toHaveProperty('signing_secret');
+  });
+
+  it('without a master key a key with a signing secret is not rotated (its successor could not sign)', async () => {
+    const { id, secret } = await pair(gw);
+    const noMaster = gateway('durable_object', { ...vars(), SECRETS_MASTER_KEY: undefined });
+    const res = await noMaster.admin(`/keys/${id}/rotate`, { method: 'POST', json: { grace_seconds: 0 } });
+    expect(res.status).toBe(500);
+    expect((await errorOf(res)).code).toBe('config_invalid');
+    const record = (await (await gw.admin(`/keys/${id}`)).json()) as { rotated_to: string | null; status: string };
+    expect(record).toMatchObject({ rotated_to: null, status: 'active' });
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) })).status).toBe(200);
   });
 
   it('secrets sealed under the previous master still verify after the master rotates', async () => {

@@ -123,6 +123,13 @@ ${ADMIN_UI_CSS}</style>
       <input id="secret-value" type="text" readonly spellcheck="false" aria-label="New key">
       <button type="button" id="secret-copy" class="primary">Copy</button>
     </div>
+    <div id="signing-secret" hidden>
+      <p class="lead">The new key's signing secret, for signed requests (also shown only this once):</p>
+      <div class="secret">
+        <input id="signing-secret-value" type="text" readonly spellcheck="false" aria-label="New signing secret">
+        <button type="button" id="signing-secret-copy">Copy</button>
+      </div>
+    </div>
     <div id="secret-copied" class="copied" aria-live="polite"></div>
     <div class="actions-bar">
       <button type="button" id="secret-done">I have stored it</button>

@@ -49,17 +49,19 @@ export function openRotate(k: KeyRecord): void {
   openDialog(els.rotateDialog);
 }
 
-function showSecret(plaintext: string, lead: string): void {
+function showSecret(plaintext: string, lead: string, signingSecret?: string): void {
   els.secretLead.textContent = lead;
   els.secretValue.value = plaintext;
+  els.signingSecretValue.value = signingSecret ?? '';
+  els.signingSecret.hidden = !signingSecret;
   els.secretCopied.textContent = '';
   openDialog(els.secretDialog);
   els.secretValue.focus();
   els.secretValue.select();
 }
 
-async function copySecret(): Promise<void> {
-  const value = els.secretValue.value;
+async function copySecret(field: HTMLInputElement): Promise<void> {
+  const value = field.value;
   if (!value) return;
   let ok = false;
   try {
@@ -71,8 +73,8 @@ async function copySecret(): Promise<void> {
     ok = false;
   }
   if (!ok) {
-    els.secretValue.focus();
-    els.secretValue.select();
+    field.focus();
+    field.select();
     try {
       // The fallback for pages without the async clipboard (plain http on a LAN address).
       ok = document.execCommand('copy');
@@ -80,7 +82,8 @@ async function copySecret(): Promise<void> {
       ok = false;
     }
   }
-  els.secretCopied.textContent = ok ? 'Copied to the clipboard.' : 'Copy failed: the key is selected, copy it by hand.';
+  const what = field === els.secretValue ? 'key' : 'signing secret';
+  els.secretCopied.textContent = ok ? `Copied the ${what} to the clipboard.` : `Copy failed: the ${what} is selected, copy it by hand.`;
 }
 
 async function submitCreate(ev: SubmitEvent): Promise<void> {
@@ -99,7 +102,7 @@ async function submitCreate(ev: SubmitEvent): Promise<void> {
       const created = await api<CreatedKey>('POST', '/keys', body);
       els.createDialog.close();
       els.createForm.reset();
-      showSecret(created.key, 'Created ' + describe(created) + '.');
+      showSecret(created.key, 'Created ' + describe(created) + '.', created.signing_secret);
       void refreshList();
     } catch (err) {
       handle(err, box);
@@ -146,7 +149,7 @@ async function submitRotate(ev: SubmitEvent): Promise<void> {
     try {
       const out = await api<RotatedKey>('POST', '/keys/' + encodeURIComponent(k.id) + '/rotate', { grace_seconds: grace }, headers);
       els.rotateDialog.close();
-      showSecret(out.key, 'Rotated ' + describe(out.previous) + '. New key: ' + out.id + (out.replayed ? ' (repeat of an earlier request)' : '') + '.');
+      showSecret(out.key, 'Rotated ' + describe(out.previous) + '. New key: ' + out.id + (out.replayed ? ' (repeat of an earlier request)' : '') + '.', out.signing_secret);
       void refreshList();
     } catch (err) {
       handle(err, box);
@@ -163,17 +166,21 @@ export function wireKeyDialogs(): void {
   els.revokeForm.addEventListener('submit', submitRevoke);
   els.rotateForm.addEventListener('submit', submitRotate);
 
-  els.secretCopy.addEventListener('click', copySecret);
+  els.secretCopy.addEventListener('click', () => copySecret(els.secretValue));
   // Clear before closing: the dialog's close event fires a task later, and the key must not
   // outlive the moment the dialog disappears.
+  els.signingSecretCopy.addEventListener('click', () => copySecret(els.signingSecretValue));
   els.secretDone.addEventListener('click', () => {
     els.secretValue.value = '';
+    els.signingSecretValue.value = '';
     els.secretDialog.close();
   });
   // Escape must not dismiss the only view of a new key by accident.
   els.secretDialog.addEventListener('cancel', (ev) => ev.preventDefault());
   els.secretDialog.addEventListener('close', () => {
     els.secretValue.value = '';
+    els.signingSecretValue.value = '';
+    els.signingSecret.hidden = true;
     els.secretLead.textContent = '';
     els.secretCopied.textContent = '';
   });

@@ -27,6 +27,8 @@ export interface KeyList {
 /** POST /keys: the record and the plaintext, shown once. */
 export interface CreatedKey extends KeyRecord {
   key: string;
+  /** The key's signing secret, when it has one (a rotated key's successor). */
+  signing_secret?: string;
 }
 
 /** POST /keys/{id}/rotate. */
