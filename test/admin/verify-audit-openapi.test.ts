@@ -9,6 +9,7 @@ import { generateKey } from '../../src/keys/key-format';
 import { KV_PREFIX } from '../../src/keys/key-store';
 import { runCleanup } from '../../src/scheduled';
 import { admin, bearer, call, createKey, testEnv, type ErrorJson } from '../harness/gateway';
+import { awayFromMinuteEdge } from '../limits/stores';
 
 interface VerifyJson {
   valid: boolean;
@@ -107,6 +108,7 @@ describe('POST /admin/verify', () => {
 
   it('with consume: true counts requests against the key’s limits: the third call at rpm 2 is rate_limited', async () => {
     const k = await createKey({ limits: { rpm: 2 } });
+    await awayFromMinuteEdge();
     // Without consume nothing is counted.
     for (let i = 0; i < 3; i++) expect(await verify({ key: k.key })).toMatchObject({ valid: true });
     const first = await verify({ key: k.key, consume: true });

@@ -9,6 +9,7 @@ import type { RequestEvent } from '../../src/events/messages';
 import { ulid } from '../../src/lib/ids';
 import { runCleanup } from '../../src/scheduled';
 import { admin, bearer, call, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
+import { awayFromMinuteEdge } from '../limits/stores';
 import { capturingQueue, consume } from './queue';
 
 function setup(routes?: unknown[]) {
@@ -69,6 +70,7 @@ describe('request log', () => {
   it('logs refusals of an identified key with the refusal code, and not requests with unknown keys', async () => {
     const { e, captured } = setup([{ path: '/demo', upstream: upstreamOrigin(), limits: { rpm: 1 } }]);
     const k = await createKey({}, { env: e });
+    await awayFromMinuteEdge();
     expect((await call('/demo/a', { headers: bearer(k.key) }, { env: e })).status).toBe(200);
     expect((await call('/demo/b', { headers: bearer(k.key) }, { env: e })).status).toBe(429);
     expect((await call('/demo/c', { headers: bearer('kg_live_notarealkeyatall') }, { env: e })).status).toBe(401);
@@ -133,6 +135,8 @@ describe('request log', () => {
   it('counts a redelivered batch once in the rollups (at-least-once queue, exactly-once analytics)', async () => {
     const { e, captured } = setup();
     const k = await createKey({}, { env: e });
+    // The last hourly point must be the hour of these requests (an hour's start is a minute edge).
+    await awayFromMinuteEdge();
     for (let i = 0; i < 3; i++) await call('/demo/x', { headers: bearer(k.key) }, { env: e });
     await call('/demo/status/500', { headers: bearer(k.key) }, { env: e });
     const sent = captured.drain();

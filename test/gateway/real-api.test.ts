@@ -6,6 +6,7 @@
 import { inject } from 'vitest';
 import { describe, expect, it } from 'vitest';
 import { bearer, call, createKey, testEnv, type ErrorJson } from '../harness/gateway';
+import { awayFromMinuteEdge } from '../limits/stores';
 
 const api = () => `http://127.0.0.1:${inject('realApiPort')}`;
 const PAGE_ORIGIN = 'https://app.example';
@@ -45,6 +46,7 @@ describe('uploads with Expect: 100-continue (curl over 1 MiB, or -T -)', () => {
 
   it('a small PUT with Expect passes too, and on a limited route each upload counts once', async () => {
     const { key } = await createKey();
+    await awayFromMinuteEdge();
     for (let i = 0; i < 3; i++) {
       const res = await call('/limited/put', { method: 'PUT', headers: bearer(key, { expect: '100-continue' }), body: 'x'.repeat(10) }, { env: env() });
       expect(res.status).toBe(200);
@@ -192,6 +194,7 @@ describe('CORS for browser pages (route `cors`)', () => {
     expect(unauth.status).toBe(401);
     expect(unauth.headers.get('access-control-allow-origin')).toBe(PAGE_ORIGIN);
     const { key } = await createKey();
+    await awayFromMinuteEdge(); // the third request must land in the minute of the first two (rpm 2)
     const ok = await call('/web/anything', { headers: bearer(key, { origin: PAGE_ORIGIN }) }, { env: env() });
     expect(ok.status).toBe(200);
     expect(ok.headers.get('access-control-allow-origin')).toBe(PAGE_ORIGIN);

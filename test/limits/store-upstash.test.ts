@@ -6,6 +6,7 @@ import { bucketOf } from '../../src/limits/store';
 import { counterKey, keyCounterId } from '../../src/limits/upstash-scripts';
 import { limitStoreContract } from './contract';
 import { groupCommitContract } from './group-commit-contract';
+import { awayFromMinuteEdge } from './stores';
 
 limitStoreContract('Upstash', () => new UpstashLimitStore({ url: inject('upstashUrl'), token: inject('upstashToken') }));
 
@@ -39,6 +40,7 @@ describe('Upstash admission when Redis has lost its scripts', () => {
     const store = new UpstashLimitStore({ url: inject('upstashUrl'), token: inject('upstashToken') });
     const keyId = `key_NOSCRIPT${crypto.randomUUID().slice(0, 8).toUpperCase()}`;
     const rpm = { name: 'rpm', kind: 'requests' as const, limit: 2, windowMs: 60_000, cost: 1 };
+    await awayFromMinuteEdge(); // each admission takes the real clock's minute
     expect((await store.admit({ keyId, counters: [rpm], now: Date.now() })).status).toBe('admitted');
     // A restarted or failed-over Redis has an empty script cache.
     expect(await store.redis.scriptFlush()).toBe('OK');

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { bearer, testEnv, upstreamOrigin } from '../harness/gateway';
 import type { Env } from '../../src/env';
-import { errorOf, gateway, STORE_KINDS, windowOf } from '../limits/stores';
+import { awayFromMinuteEdge, errorOf, gateway, STORE_KINDS, windowOf } from '../limits/stores';
 
 const origin = () => upstreamOrigin();
 
@@ -132,6 +132,7 @@ describe('an admission the store guard timed out on', () => {
     const slow = gateway('durable_object', { ROUTES: routes, LIMITER: late.ns, STORE_TIMEOUT_MS: '50' });
     const normal = gateway('durable_object', { ROUTES: routes });
     const { key, id } = await normal.createKey({ credits: { remaining: 10 } });
+    await awayFromMinuteEdge(); // the rpm read below must see the minute the admissions counted in
     // An admission alone is answered at once; those that wait behind it go out together
     // (admitMany) and commit after their timeouts: refused, and given everything back.
     const calls = await Promise.all(Array.from({ length: 4 }, () => slow.callDeferred('/api/x', { headers: bearer(key) })));

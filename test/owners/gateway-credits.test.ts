@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { bearer, upstreamOrigin } from '../harness/gateway';
-import { errorOf, gateway, STORE_KINDS } from '../limits/stores';
+import { awayFromMinuteEdge, errorOf, gateway, STORE_KINDS } from '../limits/stores';
 
 const origin = () => upstreamOrigin();
 
@@ -31,6 +31,8 @@ describe.each(STORE_KINDS)('credits through the gateway (%s store)', (kind) => {
   it('POST /admin/keys/{id}/credits adds to or sets the balance; keys without credits get 409', async () => {
     const gw = gateway(kind, { ROUTES: [{ path: '/api', upstream: origin() }] });
     const { key, id } = await gw.createKey({ credits: { remaining: 1, refill: { amount: 10, interval: 'month' } } });
+    // The monthly refill: a month's start (a minute edge) after the first request would refill the balance.
+    await awayFromMinuteEdge();
     expect((await gw.call('/api/x', { headers: bearer(key) })).status).toBe(200);
     expect((await gw.call('/api/x', { headers: bearer(key) })).status).toBe(429);
     const added = await gw.admin(`/keys/${id}/credits`, { method: 'POST', json: { add: 2 } });

@@ -12,6 +12,7 @@ import { signedHeaders } from '../../src/webhooks/signing';
 import { checkWebhookUrl } from '../../src/webhooks/ssrf';
 import { admin, bearer, call, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
 import { capturingQueue, consume } from '../events/queue';
+import { awayFromMinuteEdge } from '../limits/stores';
 
 async function setup(routes?: unknown[]) {
   // Storage is shared by the tests of this file: earlier tests' endpoints stop receiving.
@@ -240,6 +241,8 @@ describe('webhook delivery', () => {
     ]);
     const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['limit.exceeded', 'budget.exhausted', 'budget.threshold']);
     const k = await createKey({}, { env: e });
+    // Once per window and period: the requests must not straddle a minute (or day) boundary.
+    await awayFromMinuteEdge();
     for (let i = 0; i < 4; i++) await call('/demo/x', { headers: bearer(k.key) }, { env: e });
     for (let i = 0; i < 3; i++) await call('/paid/usage-header?units=100000', { headers: bearer(k.key) }, { env: e });
     await pump(e, captured);
