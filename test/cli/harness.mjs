@@ -18,6 +18,17 @@ export function freePort() {
 /** @param {number} ms */
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Minute windows are fixed: a test that counts in one must not straddle its end. Waits for
+ * the next minute when fewer than `marginMs` are left in this one (as awayFromMinuteEdge in
+ * test/limits/stores.ts, which these Node suites cannot import).
+ * @param {number} [marginMs]
+ */
+export async function awayFromMinuteEdge(marginMs = 3_000) {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < marginMs) await sleep(left + 100);
+}
+
 /** Whether any process of the group still runs. @param {number} pgid */
 export function groupAlive(pgid) {
   try {
