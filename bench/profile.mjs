@@ -193,6 +193,8 @@ async function main() {
 
   let scriptPath;
   let worker;
+  /** The Upstash target's bridge: its request count is the store calls made. */
+  let bridge;
   /** @type {Record<string, string>} */
   let headers = {};
   let path = '/bench';
@@ -213,6 +215,7 @@ async function main() {
     let storeBindings = {};
     if (TARGET === 'upstash') {
       const stack = await startUpstashStack();
+      bridge = stack.bridge;
       cleanups.push(() => stack.close());
       storeBindings = upstashBindings(stack);
     }
@@ -253,9 +256,11 @@ async function main() {
   }
   progress(`profiling ${ISOLATES.join(', ')} for ${DURATION_S}s, ${CONNECTIONS} connections, sampling every ${INTERVAL_US} µs`);
   for (const cdp of cdps) await cdp.send('Profiler.start');
+  bridge?.resetStats();
   const meter = cpuMeter();
   const run = await gen.run({ url, headers, connections: CONNECTIONS, durationS: DURATION_S, collect: false, expectStatus });
   const machine = meter.stop();
+  const bridgeCalls = bridge?.stats().httpRequests;
   const profiles = [];
   for (const cdp of cdps) {
     const { profile } = /** @type {{ profile: any }} */ (await cdp.send('Profiler.stop'));
@@ -272,6 +277,7 @@ async function main() {
     const workerdUs = ((machine.cpuSeconds.workerd ?? 0) / n) * 1e6;
     out.push(`workerd process CPU ${workerdUs.toFixed(1)} µs/request (profiler overhead included); other processes used ${(machine.other * 100).toFixed(0)}% of the machine${machine.other > 0.1 ? ' -- DISTURBED, re-run on an idle machine' : ''}`);
   }
+  if (bridgeCalls !== undefined) out.push(`store calls (Upstash bridge requests): ${(bridgeCalls / n).toFixed(3)} per response`);
   /** @type {any[]} */
   const json = [];
   for (let i = 0; i < ISOLATES.length; i++) {
