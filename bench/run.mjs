@@ -219,7 +219,7 @@ async function main() {
       },
     },
   ];
-  const results = await measureAll(gen, targets, { connections: CONNECTIONS, durationS: DURATION_S, warmupS: WARMUP_S });
+  const results = await measureAll(gen, targets, { connections: CONNECTIONS, durationS: DURATION_S, warmupS: WARMUP_S, shuffle: true });
   // Every request of the two events targets must be in request_log: the deferred consumer
   // runs now, the live one has been running all along (its last batch may still be due).
   progress('request events: running the deferred consumer and counting request_log rows');

@@ -38,14 +38,23 @@ const open = new WeakMap<Queue<QueueMessage>, OpenBatch>();
  * Never await it on a response path.
  */
 export function enqueue(queue: Queue<QueueMessage> | undefined, message: QueueItem): Promise<void> {
-  if (!queue) return Promise.resolve();
+  return (queue && addToBatch(queue, message)) ?? SENT_BY_ANOTHER;
+}
+
+const SENT_BY_ANOTHER: Promise<void> = Promise.resolve();
+
+/**
+ * enqueue() without a promise for the common case: null when another request's batch will
+ * carry the message, else the send this request now leads, for its waitUntil.
+ */
+export function addToBatch(queue: Queue<QueueMessage>, message: QueueItem): Promise<void> | null {
   const isEvent = message.kind === 'request' || message.kind === 'use';
   const text = isEvent ? JSON.stringify(message) : '';
   const size = isEvent ? utf8Length(text) : JOB_BYTES;
   const batch = open.get(queue);
   if (batch && batch.bytes + size <= MAX_BATCH_BYTES && (isEvent || batch.jobs.length < MAX_JOBS)) {
     add(batch, message, isEvent, text, size);
-    return Promise.resolve();
+    return null;
   }
   const mine: OpenBatch = { events: [], sizes: [], jobs: [], bytes: 0 };
   add(mine, message, isEvent, text, size);

@@ -1,6 +1,8 @@
 // Builds the request event from what the proxy steps already recorded (timings, metering,
-// limit and budget answers) and queues it after the response: the event is assembled in
-// waitUntil, so the response path pays one waitUntil call and nothing else.
+// limit and budget answers) and adds it to the isolate's open batch (emit.ts) once the
+// response is ready. Everything but a metered request's usage is known then, so the event is
+// built at once, without a promise or a waitUntil of its own: only the request that leads a
+// batch hands its send to waitUntil. A metered request's event waits for its usage in waitUntil.
 
 import type { Context } from 'hono';
 import { matchRoute } from '../config/load';
@@ -12,7 +14,7 @@ import { ulid } from '../lib/ids';
 import { budgetPeriod, costMicros, effectivePolicy } from '../limits/policy';
 import { splitRequestUrl } from '../proxy/upstream-url';
 import type { TokenUsage } from '../usage/types';
-import { enqueue } from './emit';
+import { addToBatch, enqueue } from './emit';
 import type { QueueMessage, RequestEvent, UseEvent } from './messages';
 
 /** What the limits step knows about a metered request, for the event (see middleware/limits.ts). */
@@ -39,7 +41,17 @@ const TIMING = /^([a-z]+)(?:;desc="([^"]*)")?;dur=([0-9.]+)$/;
 export function emitRequestEvent(c: Context<AppEnv>, route: Route, key: KeyRecord, response: Response): void {
   const queue = c.env.EVENTS;
   if (!queue) return;
-  c.executionCtx.waitUntil(Promise.resolve().then(() => queueEvent(c, queue, route, key, response.status, 'ok', response.headers, undefined)));
+  try {
+    const event = requestEvent(c, route, key, response.status, 'ok', response.headers, undefined);
+    const metered = c.get('metered');
+    if (metered) c.executionCtx.waitUntil(withUsage(event, metered).then((e) => enqueue(queue, e)));
+    else {
+      const leading = addToBatch(queue, event);
+      if (leading) c.executionCtx.waitUntil(leading);
+    }
+  } catch (err) {
+    lost(err); // the response stands whatever happens to its event
+  }
 }
 
 /** A refusal after the key was identified (the key is on the context); others are not logged. */
@@ -53,7 +65,17 @@ export function emitRefusalEvent(c: Context<AppEnv>, err: GatewayError, response
   // /_keygate is not a route (its paths are reserved), so key-holder refusals are not request events.
   const route = matchRoute(config, rawPath);
   if (!route || rawPath.startsWith('/_keygate')) return;
-  c.executionCtx.waitUntil(Promise.resolve().then(() => queueEvent(c, queue, route, key, response.status, err.code, response.headers, err.details)));
+  try {
+    const event = requestEvent(c, route, key, response.status, err.code, response.headers, err.details);
+    const metered = c.get('metered');
+    c.executionCtx.waitUntil(metered ? withUsage(event, metered).then((e) => enqueue(queue, e)) : enqueue(queue, event));
+  } catch (error) {
+    lost(error);
+  }
+}
+
+function lost(err: unknown): void {
+  console.error(JSON.stringify({ level: 'error', event: 'request_event_failed', message: err instanceof Error ? err.message : String(err) }));
 }
 
 /** A key used by the verify API, /_keygate or as an admin credential: keeps last_used_at. */
@@ -63,27 +85,9 @@ export function emitUse(c: Context<AppEnv>, keyId: string, via: UseEvent['via'])
   c.executionCtx.waitUntil(enqueue(queue, { kind: 'use', key_id: keyId, at: Date.now(), via }));
 }
 
-async function queueEvent(
-  c: Context<AppEnv>,
-  queue: Queue<QueueMessage>,
-  route: Route,
-  key: KeyRecord,
-  status: number,
-  outcome: string,
-  headers: Headers,
-  details: unknown,
-): Promise<void> {
+/** The event of a request that ended with `status` and `outcome`, but for a metered request's usage. */
+function requestEvent(c: Context<AppEnv>, route: Route, key: KeyRecord, status: number, outcome: string, headers: Headers, details: unknown): RequestEvent {
   const event = baseEvent(c, route, key, status, outcome);
-  const metered = c.get('metered');
-  if (metered) {
-    event.model = metered.model === null ? null : metered.model.slice(0, 200);
-    const usage = await metered.usage;
-    if (usage) {
-      event.input_tokens = usage.input;
-      event.output_tokens = usage.output;
-      event.cost_micros = costMicros(metered.price, usage.input, usage.output);
-    }
-  }
   // A refusal by the key's owner names the owner's window or budget: not the key's, so it
   // neither fires nor uses up the key's limit.exceeded / budget.* webhooks.
   const byOwner = isRecord(details) && details.holder === 'owner';
@@ -103,7 +107,19 @@ async function queueEvent(
       };
     }
   }
-  await enqueue(queue, event);
+  return event;
+}
+
+/** The event with the model, and the tokens and cost the upstream reported once it has. */
+async function withUsage(event: RequestEvent, metered: MeteredFacts): Promise<RequestEvent> {
+  event.model = metered.model === null ? null : metered.model.slice(0, 200);
+  const usage = await metered.usage;
+  if (usage) {
+    event.input_tokens = usage.input;
+    event.output_tokens = usage.output;
+    event.cost_micros = costMicros(metered.price, usage.input, usage.output);
+  }
+  return event;
 }
 
 function baseEvent(c: Context<AppEnv>, route: Route, key: KeyRecord, status: number, outcome: string): RequestEvent {
