@@ -2,7 +2,9 @@
 // period. With an Idempotency-Key a retry returns the first result (sealed with that key in
 // D1, never readable without it) and never issues a second key. A key with a signing secret
 // hands its successor a new one in the same batch (clients of signed requests keep working
-// after the grace period). Domain code: no HTTP.
+// after the grace period): the batch itself decides, so a secret issued to the key while it
+// is being rotated is carried too. A retry answers the successor's secret only while it is
+// still the one this rotation issued. Domain code: no HTTP.
 
 import { auditStatement } from './audit';
 import { digestKey } from './digest';
@@ -16,7 +18,7 @@ import { complete, targetOf, type SyncDeps } from './sync';
 import { newKeyId, writeToken } from '../lib/ids';
 import type { SecretBox } from '../lib/secret-box';
 import { open, seal } from '../lib/sealed';
-import { forgetSigningKey, hasSigningSecret, sealedNewSecret, signingSecretStatement } from '../signing/secret-store';
+import { forgetSigningKey, hasSigningSecret, sealedNewSecret, sealedSigningSecret, signingSecretStatement } from '../signing/secret-store';
 import { sha256Hex } from '../lib/sha256';
 
 /**
@@ -32,7 +34,9 @@ export async function rotateKey(
   idempotencyKey?: string,
   signingBox?: () => Promise<SecretBox>,
 ): Promise<ServiceResult<{ record: KeyRecord; plaintext: string; signingSecret?: string; previous: KeyRecord; replayed: boolean; marker: SyncState }>> {
-  type Stored = { record: KeyRecord; plaintext: string; signingSecret?: string; previous: KeyRecord };
+  // signingSealed: the successor's sealed secret as this rotation wrote it (a retry compares it
+  // with D1's, so a secret re-issued since, or never carried, is not handed out).
+  type Stored = { record: KeyRecord; plaintext: string; signingSecret?: string; signingSealed?: string; previous: KeyRecord };
   const repo = deps.store.repo;
   const idempotency = new IdempotencyRepository(deps.db);
   const outbox = new OutboxRepository(deps.db);
@@ -43,11 +47,13 @@ export async function rotateKey(
     return sealed ? open<Stored>(idempotencyKey, `rotate:${id}`, sealed) : null;
   };
   // A replay answers with the first plaintext and the records as they are now.
+  const stillIssued = async (r: Stored) =>
+    r.signingSecret !== undefined && (r.signingSealed === undefined || (await sealedSigningSecret(deps.db, r.record.id)) === r.signingSealed);
   const fresh = async (r: Stored) => ({
     record: (await repo.byId(r.record.id)) ?? r.record,
     previous: (await repo.byId(r.previous.id)) ?? r.previous,
     plaintext: r.plaintext,
-    ...(r.signingSecret ? { signingSecret: r.signingSecret } : {}),
+    ...((await stillIssued(r)) ? { signingSecret: r.signingSecret } : {}),
     replayed: true,
     // The first call reported its own sync state; the outbox tells whether anything is left.
     marker: ((await outbox.has(r.record.id)) || (await outbox.has(r.previous.id)) ? 'pending' : 'done') as SyncState,
@@ -88,10 +94,13 @@ export async function rotateKey(
     updated_at: now,
   };
   const { db } = deps;
-  // The successor's secret is sealed before anything is written: without a master key to seal
-  // it (signingBox throws), the rotation stops here rather than leave signed clients a key
-  // they cannot sign with.
-  const secret = signingBox && (await hasSigningSecret(db, current.id)) ? await sealedNewSecret(await signingBox(), record.id) : null;
+  // The successor's secret is sealed before anything is written: for a key with a secret and
+  // no master key to seal it with (signingBox throws), the rotation stops here rather than
+  // leave signed clients a key they cannot sign with. Whether the successor gets it is decided
+  // in the batch (the key has a secret then), so one is sealed whenever a master is at hand.
+  let box: SecretBox | null = null;
+  if (signingBox) box = (await hasSigningSecret(db, current.id)) ? await signingBox() : await signingBox().catch(() => null);
+  const secret = box ? await sealedNewSecret(box, record.id) : null;
   const stamp = writeToken();
   const token = writeToken();
   const inserted = repo.existsGuard(record.id);
@@ -104,13 +113,16 @@ export async function rotateKey(
     outbox.enqueueStatement(outboxRowOf(previous, token, now), inserted),
     outbox.enqueueStatement(outboxRowOf(record, token, now), inserted),
   ];
+  const secretAt = statements.length;
   if (secret) {
-    statements.push(signingSecretStatement(db, record.id, secret.sealed, now, inserted));
-    statements.push(auditStatement(db, { at: now, actor, action: 'signing_secret', key_id: record.id, changes: ['signing_secret'] }, inserted));
+    // Only if the successor was inserted and the key has a secret at this moment.
+    const keyHasSecret = { sql: `${inserted.sql} AND EXISTS (SELECT 1 FROM signing_secrets WHERE key_id = ?)`, args: [...inserted.args, current.id] };
+    statements.push(signingSecretStatement(db, record.id, secret.sealed, now, keyHasSecret));
+    statements.push(auditStatement(db, { at: now, actor, action: 'signing_secret', key_id: record.id, changes: ['signing_secret'] }, keyHasSecret));
   }
-  const signingSecret = secret ? { signingSecret: secret.plaintext } : {};
   if (idemId && idempotencyKey) {
-    const sealed = await seal(idempotencyKey, `rotate:${id}`, { record, plaintext, ...signingSecret, previous } satisfies Stored);
+    const issued = secret ? { signingSecret: secret.plaintext, signingSealed: secret.sealed.sealed } : {};
+    const sealed = await seal(idempotencyKey, `rotate:${id}`, { record, plaintext, ...issued, previous } satisfies Stored);
     statements.push(idempotency.insertStatement(idemId, sealed, now, inserted));
   }
   let results: D1Result[];
@@ -132,6 +144,8 @@ export async function rotateKey(
   const previousMarker = await complete(deps, targetOf(previous), token, blockReasonOf(previous, now) !== null, actor);
   const recordMarker = await complete(deps, targetOf(record), token, blockReasonOf(record, now) !== null, actor);
   const marker: SyncState = previousMarker === 'pending' || recordMarker === 'pending' ? 'pending' : 'done';
-  if (secret) forgetSigningKey(record.id);
+  const carried = secret !== null && results[secretAt]?.meta.changes === 1;
+  if (carried) forgetSigningKey(record.id);
+  const signingSecret = carried ? { signingSecret: secret.plaintext } : {};
   return { ok: true, value: { record, plaintext, ...signingSecret, previous, replayed: false, marker } };
 }

@@ -90,6 +90,11 @@ export async function hasSigningSecret(db: D1Database, keyId: string): Promise<b
   return (await db.prepare('SELECT 1 AS one FROM signing_secrets WHERE key_id = ?').bind(keyId).first()) !== null;
 }
 
+/** The key's sealed secret as stored (null: none); it changes whenever the secret is re-issued. */
+export async function sealedSigningSecret(db: D1Database, keyId: string): Promise<string | null> {
+  return (await db.prepare('SELECT sealed FROM signing_secrets WHERE key_id = ?').bind(keyId).first<string>('sealed')) ?? null;
+}
+
 /** Issues (or replaces) a key's signing secret; returns the plaintext, shown once. */
 export async function setSigningSecret(db: D1Database, box: SecretBox, keyId: string, now: number, audit: D1PreparedStatement): Promise<string> {
   const { plaintext, sealed } = await sealedNewSecret(box, keyId);

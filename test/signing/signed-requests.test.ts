@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Echo } from '../harness/gateway';
 import { awayFromMinuteEdge, bridgeStats, downGateway, errorOf, gateway, STORE_KINDS, type Gateway, type Vars } from '../limits/stores';
-import { upstreamOrigin } from '../harness/gateway';
+import { admin, upstreamOrigin } from '../harness/gateway';
 import { asymmetricToken, jwtAuth, signToken, unsignedToken } from './sign';
 import { signedRequestToken } from '../../cli/commands.mjs';
 
@@ -22,6 +22,24 @@ async function pair(gw: Gateway, body: Record<string, unknown> = {}): Promise<{ 
   const created = await gw.createKey({ signing_secret: true, ...body });
   expect(typeof created.signing_secret).toBe('string');
   return { id: created.id, key: created.key, secret: created.signing_secret as string };
+}
+
+/** `db`, but `before` runs once ahead of the first batch of at least `size` statements (a race, made deterministic). */
+function beforeBatch(db: D1Database, match: (statements: number) => boolean, before: () => Promise<void>): D1Database {
+  let pending: (() => Promise<void>) | null = before;
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'batch') {
+        return async (statements: D1PreparedStatement[]) => {
+          const run = match(statements.length) ? pending : null;
+          if (run) (pending = null), await run();
+          return target.batch(statements);
+        };
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 describe.each(STORE_KINDS)('signed requests (%s store)', (kind) => {
@@ -257,11 +275,93 @@ describe('signing secrets at rest', () => {
     expect(audit).not.toContain(next);
   });
 
+  it('a retried rotation does not hand back a successor secret that was re-issued since (it no longer works)', async () => {
+    const { id } = await pair(gw);
+    const idem = `rotate-reissued-${crypto.randomUUID()}`;
+    const rotate = () => gw.admin(`/keys/${id}/rotate`, { method: 'POST', json: { grace_seconds: 3600 }, headers: { 'idempotency-key': idem } });
+    const out = (await (await rotate()).json()) as { id: string; key: string; signing_secret?: string };
+    expect(out.signing_secret).toMatch(/^kgs_/);
+    const reissued = await gw.admin(`/keys/${out.id}/signing-secret`, { method: 'POST' });
+    expect(reissued.status).toBe(200);
+    const { signing_secret: current } = (await reissued.json()) as { signing_secret: string };
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(await signToken(out.id, out.signing_secret as string)) }))).code).toBe('invalid_signature');
+    // The retry still answers the key (it works), but not the dead secret.
+    const again = (await (await rotate()).json()) as { id: string; key: string; signing_secret?: string; replayed: boolean };
+    expect(again).toMatchObject({ id: out.id, key: out.key, replayed: true });
+    expect(again).not.toHaveProperty('signing_secret');
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(out.id, current)) })).status).toBe(200);
+  });
+
+  it('the old pair stops with the old key, and deleting the successor removes its secret', async () => {
+    const { id, secret } = await pair(gw);
+    const out = (await (await gw.admin(`/keys/${id}/rotate`, { method: 'POST', json: { grace_seconds: 0 } })).json()) as { id: string; signing_secret: string };
+    expect((await errorOf(await gw.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) }))).code).toBe('key_expired');
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(out.id, out.signing_secret)) })).status).toBe(200);
+    const rows = () => gw.env.DB.prepare('SELECT COUNT(*) AS n FROM signing_secrets WHERE key_id = ?').bind(out.id).first<{ n: number }>('n');
+    expect(await rows()).toBe(1);
+    expect((await gw.admin(`/keys/${out.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await rows()).toBe(0);
+  });
+
+  it('a secret issued to the key while it is being rotated is carried to the successor (no successor left without one)', async () => {
+    const created = await gw.createKey({ name: 'racing' });
+    // The old key gets its first secret between the rotation's read and its D1 batch.
+    let issued: string | undefined;
+    const issue = async () => {
+      const res = await gw.admin(`/keys/${created.id}/signing-secret`, { method: 'POST' });
+      issued = ((await res.json()) as { signing_secret: string }).signing_secret;
+    };
+    const racing = { ...gw.env, DB: beforeBatch(gw.env.DB, (n) => n >= 6, issue) };
+    const res = await admin(`/keys/${created.id}/rotate`, { method: 'POST', json: { grace_seconds: 3600 } }, { env: racing });
+    expect(res.status).toBe(200);
+    const out = (await res.json()) as { id: string; signing_secret?: string };
+    expect(issued).toMatch(/^kgs_/);
+    expect(out.signing_secret).toMatch(/^kgs_/);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(out.id, out.signing_secret as string)) })).status).toBe(200);
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(created.id, issued as string)) })).status).toBe(200);
+  });
+
+  it('concurrent retries of one rotation of a signed key all answer the one successor and its one working secret', async () => {
+    const { id } = await pair(gw);
+    const idem = `rotate-signed-concurrent-${crypto.randomUUID()}`;
+    const responses = await Promise.all(Array.from({ length: 5 }, () => gw.admin(`/keys/${id}/rotate`, { method: 'POST', json: {}, headers: { 'idempotency-key': idem } })));
+    const outs = await Promise.all(responses.map(async (r) => (expect(r.status).toBe(200), (await r.json()) as { id: string; signing_secret?: string; replayed: boolean })));
+    expect(new Set(outs.map((o) => o.id)).size).toBe(1);
+    expect(new Set(outs.map((o) => o.signing_secret)).size).toBe(1);
+    expect(outs.filter((o) => !o.replayed)).toHaveLength(1);
+    const out = outs[0] as { id: string; signing_secret: string };
+    expect((await gw.call('/signed/x', { headers: jwtAuth(await signToken(out.id, out.signing_secret)) })).status).toBe(200);
+    // The plaintext is in no D1 table (the idempotency row holds it sealed with the Idempotency-Key).
+    for (const table of ['signing_secrets', 'audit_log', 'idempotency', 'outbox', 'webhook_messages']) {
+      expect(JSON.stringify((await gw.env.DB.prepare(`SELECT * FROM "${table}"`).all()).results)).not.toContain(out.signing_secret);
+    }
+  });
+
+  it('a key whose secret is sealed under the previous master rotates; the successor\'s secret is sealed under the current one', async () => {
+    const { id, secret } = await pair(gw);
+    const next = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+    const rotated = gateway('durable_object', { ...vars(), SECRETS_MASTER_KEY: next, SECRETS_MASTER_KEY_PREVIOUS: gw.env.SECRETS_MASTER_KEY as string });
+    const res = await rotated.admin(`/keys/${id}/rotate`, { method: 'POST', json: { grace_seconds: 3600 } });
+    expect(res.status).toBe(200);
+    const out = (await res.json()) as { id: string; signing_secret: string };
+    expect((await rotated.call('/signed/x', { headers: jwtAuth(await signToken(out.id, out.signing_secret)) })).status).toBe(200);
+    expect((await rotated.call('/signed/x', { headers: jwtAuth(await signToken(id, secret)) })).status).toBe(200);
+    // Only the new master is needed for the successor.
+    const onlyNext = gateway('durable_object', { ...vars(), SECRETS_MASTER_KEY: next });
+    expect((await onlyNext.call('/signed/x', { headers: jwtAuth(await signToken(out.id, out.signing_secret)) })).status).toBe(200);
+  });
+
   it('a key without a signing secret rotates to one without', async () => {
     const created = await gw.createKey({ name: 'plain' });
-    const out = (await (await gw.admin(`/keys/${created.id}/rotate`, { method: 'POST', json: {} })).json()) as Record<string, unknown>;
+    const idem = `rotate-plain-${crypto.randomUUID()}`;
+    const rotate = () => gw.admin(`/keys/${created.id}/rotate`, { method: 'POST', json: {}, headers: { 'idempotency-key': idem } });
+    const out = (await (await rotate()).json()) as Record<string, unknown>;
     expect(out.id).toMatch(/^key_/);
     expect(out).not.toHaveProperty('signing_secret');
+    const again = (await (await rotate()).json()) as Record<string, unknown>;
+    expect(again).toMatchObject({ id: out.id, replayed: true });
+    expect(again).not.toHaveProperty('signing_secret');
+    expect(await (await gw.admin(`/audit?key_id=${out.id as string}`)).text()).not.toContain('signing_secret');
   });
 
   it('without a master key a key with a signing secret is not rotated (its successor could not sign)', async () => {
