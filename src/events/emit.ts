@@ -20,6 +20,9 @@ const MAX_JOBS = 64;
 const JOB_BYTES = 256;
 // Each sendBatch costs far more than a message in it: gather for a tenth of a second.
 const GATHER_MS = 100;
+// A batch still open this long after it opened has a leader that will not send it (its
+// request context was torn down before its timer fired): no message joins it any more.
+const STALE_MS = 10 * GATHER_MS;
 
 interface OpenBatch {
   /** Each event's JSON text and its UTF-8 length. */
@@ -27,6 +30,8 @@ interface OpenBatch {
   sizes: number[];
   jobs: MessageSendRequest<QueueMessage>[];
   bytes: number;
+  /** When its leader opened it (ms). */
+  opened: number;
 }
 
 // The open batch per queue binding; a WeakMap, so a binding that goes away takes its batch.
@@ -52,11 +57,14 @@ export function addToBatch(queue: Queue<QueueMessage>, message: QueueItem): Prom
   const text = isEvent ? JSON.stringify(message) : '';
   const size = isEvent ? utf8Length(text) : JOB_BYTES;
   const batch = open.get(queue);
-  if (batch && batch.bytes + size <= MAX_BATCH_BYTES && (isEvent || batch.jobs.length < MAX_JOBS)) {
+  const now = Date.now();
+  if (batch && batch.bytes + size <= MAX_BATCH_BYTES && (isEvent || batch.jobs.length < MAX_JOBS) && now - batch.opened < STALE_MS) {
     add(batch, message, isEvent, text, size);
     return null;
   }
-  const mine: OpenBatch = { events: [], sizes: [], jobs: [], bytes: 0 };
+  // A new batch replaces a full or stale one; a stale one's leader, if it does send after all,
+  // sends what it holds and leaves this one open.
+  const mine: OpenBatch = { events: [], sizes: [], jobs: [], bytes: 0, opened: now };
   add(mine, message, isEvent, text, size);
   open.set(queue, mine);
   return new Promise<void>((resolve) => setTimeout(resolve, GATHER_MS)).then(() => {
