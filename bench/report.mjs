@@ -88,6 +88,8 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     ['f. keygate limits, Upstash', 'upstash'],
     ['e2. keygate key + owner limits, Durable Object', 'owner_limits'],
     ['i. floor: Worker with one store call, then proxy', 'floor_store'],
+    ['i2. floor: store calls shared as group commit does', 'floor_store_batched'],
+    ['i3. floor: Durable Object admission, shared calls', 'floor_durable_object'],
     ['j. signed request, limits (DO)', 'signed_request'],
     ['k. keygate no limits + identity_jwt', 'identity_jwt'],
   ];
@@ -197,6 +199,13 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
       owner_limits_rps: round(rps('owner_limits'), 1),
       owner_limits_cost: round(1 - rps('owner_limits') / rps('durable_object'), 4),
       floor_store_rps: round(rps('floor_store'), 1),
+      floor_store_batched_rps: round(rps('floor_store_batched'), 1),
+      // The Upstash-limited route's ceiling as measured here: keygate's store traffic and
+      // nothing else of keygate's, against the pass-through.
+      floor_store_batched_ratio: round(rps('floor_store_batched') / rps('passthrough'), 4),
+      // The same for the Durable-Object-limited route (bench/do-floor-worker.mjs).
+      floor_durable_object_rps: round(rps('floor_durable_object'), 1),
+      floor_durable_object_ratio: round(rps('floor_durable_object') / rps('passthrough'), 4),
       store_calls_per_admitted_request_under_load: round(redisUnderLoad, 4),
       signed_request_rps: round(rps('signed_request'), 1),
       identity_jwt_rps: round(rps('identity_jwt'), 1),

@@ -87,6 +87,7 @@ async function main() {
   const passthroughScript = await bundlePassthrough();
   const probeScript = await bundlePassthrough(join(ROOT, 'dist', 'bench-store-probe', 'index.js'), 'store-probe-worker.mjs');
   const floorScript = await bundlePassthrough(join(ROOT, 'dist', 'bench-refusal-floor', 'index.js'), 'refusal-floor-worker.mjs');
+  const doFloorScript = await bundlePassthrough(join(ROOT, 'dist', 'bench-do-floor', 'index.js'), 'do-floor-worker.mjs');
 
   const upstream = await startDemoUpstream();
   cleanups.push(() => upstream.close());
@@ -147,13 +148,23 @@ async function main() {
     createKey(kg.url, adminToken, { name: 'bench-owned', owner: 'bench-owner' }),
   ]);
   const signedPair = { keyId: signedKey.id, secret: /** @type {string} */ (/** @type {any} */ (signedKey).signing_secret) };
-  // The floor for a limited route: a Worker that makes one store call, then proxies.
+  // The floors for a limited route: a Worker that makes the store calls keygate's Upstash
+  // route makes (one per request, or shared as group commit shares them), then proxies. They
+  // replay keygate's own admission command, taken from one admitted request.
+  stack.bridge.resetStats();
+  const primed = await probeOnce(`${kgu.url}/limited/bench`, { authorization: `Bearer ${upstashKey.key}` });
+  const admissionCommand = primed.status === 200 ? stack.bridge.lastPipeline() : null;
+  if (admissionCommand === null) progress(`the store floors replay a trivial script (no admission command captured: status ${primed.status})`);
   const floorStore = await startWorker({
     ...common,
     scriptPath: probeScript,
-    bindings: { STORE_URL: stack.url, STORE_TOKEN: stack.token, STORE_BODY: await storeProbeBody(stack), UPSTREAM: upstream.url },
+    bindings: { STORE_URL: stack.url, STORE_TOKEN: stack.token, STORE_BODY: admissionCommand ?? (await storeProbeBody(stack)), UPSTREAM: upstream.url },
   });
   cleanups.push(() => floorStore.mf.dispose());
+  // The floor for the Durable-Object-limited route: the least an exact admission asks of the
+  // object (one transaction over two windows per request, calls shared), then proxy.
+  const floorDo = await startWorker({ ...common, scriptPath: doFloorScript, bindings: { UPSTREAM: upstream.url }, storage: true });
+  cleanups.push(() => floorDo.mf.dispose());
   const auth = (/** @type {string} */ key) => ({ authorization: `Bearer ${key}` });
   const badKey = breakChecksum(loadKey.key);
   // Everyone gets the same kind of request; direct and pass-through ignore the header.
@@ -202,6 +213,8 @@ async function main() {
     { key: 'durable_object', label: 'e. keygate limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(loadKey.key) },
     { key: 'owner_limits', label: 'e2. keygate key + owner limits, Durable Object', url: `${kg.url}/limited${PATH}`, headers: auth(ownedKey.key) },
     { key: 'floor_store', label: 'i. floor: Worker with one store call, then proxy', url: `${floorStore.url}${PATH}?store=1&proxy=1`, headers: auth(loadKey.key) },
+    { key: 'floor_store_batched', label: 'i2. floor: store calls shared as group commit does', url: `${floorStore.url}${PATH}?store=batched&proxy=1`, headers: auth(loadKey.key) },
+    { key: 'floor_durable_object', label: 'i3. floor: Durable Object admission, shared calls', url: `${floorDo.url}${PATH}`, headers: auth(loadKey.key) },
     // A fresh HS256 token per request (Authorization: JWT), same route and store as e.
     { key: 'signed_request', label: 'j. signed request, limits (DO)', url: `${kg.url}/limited${PATH}`, signed: signedPair },
     // c. with x-gateway-identity minted (cached per key and route) for the upstream.

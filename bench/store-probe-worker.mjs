@@ -6,12 +6,76 @@
 // all), the allowance the bench's limits-overhead target starts from.
 // With ?store=1&proxy=1 it then forwards to UPSTREAM, as a limited route does after its one
 // store call: the throughput floor for a route with limits (`floor_store_rps`).
+// With ?store=batched&proxy=1 the store calls are shared the way keygate's group commit
+// shares them (src/limits/group-commit.ts): a request that finds no call in flight sends
+// at once; requests that arrive meanwhile wait, and the next call carries one copy of the
+// command per waiter. That is the store traffic of keygate's limited route with none of
+// keygate's own work: the floor for that route as measured (`floor_store_batched_rps`).
 // Bindings: STORE_URL, STORE_TOKEN, STORE_BODY (the /pipeline body, JSON), UPSTREAM (optional).
+
+/** @typedef {{ resolve: (ok: boolean) => void, lead: () => void }} Waiter */
+
+/** Requests waiting for the next call; whether a call is in flight. */
+/** @type {Waiter[]} */
+let waiting = [];
+let busy = false;
+
+/** One /pipeline call carrying `n` copies of the command; true when every reply is a result. */
+async function call(env, n) {
+  const one = JSON.parse(env.STORE_BODY);
+  const body = n === 1 ? env.STORE_BODY : JSON.stringify(Array.from({ length: n }, () => one[0]));
+  const res = await fetch(`${env.STORE_URL}/pipeline`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env.STORE_TOKEN}`, 'content-type': 'application/json' },
+    body,
+  });
+  const reply = await res.json();
+  return res.ok && Array.isArray(reply) && reply.length === n && !reply.some((r) => r.error);
+}
+
+/** Sends the waiters' call from this request's context, then hands over to the next waiter. */
+async function flush(env) {
+  const batch = waiting;
+  waiting = [];
+  busy = true;
+  let ok = false;
+  try {
+    ok = await call(env, batch.length);
+  } catch {
+    ok = false;
+  }
+  for (const w of batch) w.resolve(ok);
+  busy = false;
+  // The next call is made by a request that waits in it (as keygate's group commit does).
+  waiting[0]?.lead();
+}
+
+/**
+ * Admission through the shared calls; true when the store answered. A waiter is told to lead
+ * through its own promise, so the call it then makes belongs to its own request.
+ */
+async function batched(env, ctx) {
+  /** @type {Waiter} */
+  const w = { resolve: () => {}, lead: () => {} };
+  const told = new Promise((resolve) => {
+    w.resolve = (ok) => resolve({ ok });
+    w.lead = () => resolve({ lead: true });
+  });
+  const first = !busy && waiting.length === 0;
+  waiting.push(w);
+  const what = first ? { lead: true } : await told;
+  if (!what.lead) return what.ok;
+  const mine = new Promise((resolve) => (w.resolve = resolve));
+  ctx.waitUntil(flush(env));
+  return mine;
+}
+
 export default {
-  /** @param {Request} request @param {{ STORE_URL: string, STORE_TOKEN: string, STORE_BODY: string, UPSTREAM?: string }} env */
-  async fetch(request, env) {
+  /** @param {Request} request @param {{ STORE_URL: string, STORE_TOKEN: string, STORE_BODY: string, UPSTREAM?: string }} env @param {ExecutionContext} ctx */
+  async fetch(request, env, ctx) {
     const url = new URL(request.url);
-    if (url.searchParams.get('store') === '1') {
+    const store = url.searchParams.get('store');
+    if (store === '1') {
       const res = await fetch(`${env.STORE_URL}/pipeline`, {
         method: 'POST',
         headers: { authorization: `Bearer ${env.STORE_TOKEN}`, 'content-type': 'application/json' },
@@ -19,6 +83,14 @@ export default {
       });
       const reply = await res.json();
       if (!res.ok || !Array.isArray(reply) || reply.some((r) => r.error)) return new Response(JSON.stringify(reply), { status: 502 });
+    } else if (store === 'batched') {
+      // A waiting request must hold I/O of its own, or workerd cancels it as hung: keygate's
+      // guard timer is that I/O, so the floor pays for one too.
+      let timer;
+      const timeout = new Promise((resolve) => (timer = setTimeout(() => resolve(false), 10_000)));
+      const ok = await Promise.race([batched(env, ctx), timeout]);
+      clearTimeout(timer);
+      if (!ok) return new Response('store call failed', { status: 502 });
     }
     if (url.searchParams.get('proxy') === '1' && env.UPSTREAM) return fetch(`${env.UPSTREAM}${url.pathname}`, { headers: request.headers });
     return new Response('ok');

@@ -84,6 +84,8 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
     platform: 'neutral',
     target: 'es2022',
     outfile,
+    // The runtime's own modules (the Durable Object floor imports cloudflare:workers).
+    external: ['cloudflare:*'],
     logLevel: 'silent',
   });
   return outfile;
