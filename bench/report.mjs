@@ -77,6 +77,7 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
     ['c. keygate (no limits, no marker)', 'keygate'],
     ['c3. keygate, request events on (consumer deferred)', 'logging'],
     ['c4. keygate, request events on, consumer in process', 'logging_inprocess'],
+    ['c5. keygate, request events to a null queue (producer only)', 'logging_producer'],
     ...(r.baseline ? [['c0. keygate, baseline bundle', 'baseline']] : []),
     ['d. keygate bad-checksum key (401)', 'bad_key'],
     ['h. floor: Worker with a fixed 401', 'refusal_floor'],
@@ -176,6 +177,8 @@ export function report(m, { json, connections: CONNECTIONS, warmupS: WARMUP_S, d
       logging_ratio: round(rps('logging') / rps('keygate'), 4),
       logging_inprocess_rps: round(rps('logging_inprocess'), 1),
       logging_ratio_inprocess: round(rps('logging_inprocess') / rps('keygate'), 4),
+      // keygate's producer alone: EVENTS drops each batch, no queue broker in the process.
+      logging_ratio_producer: round(rps('logging_producer') / rps('keygate'), 4),
       logging_requests: ev.logging.requests,
       logging_logged: ev.logging.logged,
       logging_inprocess_requests: ev.logging_inprocess.requests,

@@ -111,7 +111,7 @@ async function main() {
   const deployed = { ...common, compatibilityFlags: wrangler.compatibilityFlags };
 
   progress('starting workerd (Miniflare): pass-through, keygate (Durable Object store), keygate (Upstash store), refusal floor');
-  const [pt, kg, kgu, floor, kge, kgd] = await Promise.all([
+  const [pt, kg, kgu, floor, kge, kgd, kgn] = await Promise.all([
     startWorker({ ...common, scriptPath: passthroughScript, bindings: { UPSTREAM: upstream.url }, direct: true }),
     startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, direct: true }),
     startWorker({
@@ -126,8 +126,10 @@ async function main() {
     // runs it in invocations of its own (kgd, bench/deferred-consumer.mjs).
     startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, events: true }),
     startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, events: 'deferred' }),
+    // ... and with the producer alone: EVENTS takes each batch and drops it (no broker).
+    startWorker({ ...deployed, scriptPath: keygateScript, bindings: keygateBindings, storage: true, events: 'null' }),
   ]);
-  for (const w of [pt, kg, kgu, floor, kge, kgd]) cleanups.push(() => w.mf.dispose());
+  for (const w of [pt, kg, kgu, floor, kge, kgd, kgn]) cleanups.push(() => w.mf.dispose());
   const base = args.baseline ? await startWorker({ ...deployed, ...(args['baseline-flags'] ? { compatibilityFlags: args['baseline-flags'].split(',') } : {}), scriptPath: args.baseline, bindings: keygateBindings, storage: true }) : null;
   if (base) {
     cleanups.push(() => base.mf.dispose());
@@ -135,10 +137,10 @@ async function main() {
   }
   const baseKey = base ? await createKey(base.url, adminToken, { name: 'bench-baseline' }) : null;
 
-  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf), applyMigrations(kge.mf), applyMigrations(kgd.mf)]);
+  await Promise.all([applyMigrations(kg.mf), applyMigrations(kgu.mf), applyMigrations(kge.mf), applyMigrations(kgd.mf), applyMigrations(kgn.mf)]);
   // An owner with limits: its key is admitted in the owner's shard, against both holders.
   await putOwner(kg.url, adminToken, 'bench-owner', { limits: { rpm: 1_000_000_000, rpd: 1_000_000_000 } });
-  const [loadKey, sampleKey, upstashKey, eventsKey, deferredKey, signedKey, ownedKey] = await Promise.all([
+  const [loadKey, sampleKey, upstashKey, eventsKey, deferredKey, signedKey, ownedKey, producerKey] = await Promise.all([
     createKey(kg.url, adminToken, { name: 'bench-load' }),
     createKey(kg.url, adminToken, { name: 'bench-sample' }),
     createKey(kgu.url, adminToken, { name: 'bench-upstash' }),
@@ -146,6 +148,7 @@ async function main() {
     createKey(kgd.url, adminToken, { name: 'bench-logging-deferred' }),
     createKey(kg.url, adminToken, { name: 'bench-signed', signing_secret: true }),
     createKey(kg.url, adminToken, { name: 'bench-owned', owner: 'bench-owner' }),
+    createKey(kgn.url, adminToken, { name: 'bench-logging-producer' }),
   ]);
   const signedPair = { keyId: signedKey.id, secret: /** @type {string} */ (/** @type {any} */ (signedKey).signing_secret) };
   // The floors for a limited route: a Worker that makes the store calls keygate's Upstash
@@ -200,6 +203,7 @@ async function main() {
     { key: 'keygate', label: 'c. keygate (no limits, no marker)', url: `${kg.url}/open${PATH}`, headers: auth(loadKey.key) },
     ...(base && baseKey ? [{ key: 'baseline', label: 'c0. keygate, baseline bundle', url: `${base.url}/open${PATH}`, headers: auth(baseKey.key) }] : []),
     { key: 'logging', label: 'c3. keygate, request events on (consumer deferred)', url: `${kgd.url}/open${PATH}`, headers: auth(deferredKey.key) },
+    { key: 'logging_producer', label: 'c5. keygate, request events to a null queue (producer only)', url: `${kgn.url}/open${PATH}`, headers: auth(producerKey.key) },
     // Its consumer finishes the slice's last batches before the next target's slice starts.
     { key: 'logging_inprocess', label: 'c4. keygate, request events on, consumer in process', url: `${kge.url}/open${PATH}`, headers: auth(eventsKey.key), afterSlice: () => settleRows(kge.mf) },
     { key: 'bad_key', label: 'd. keygate bad-checksum key (401)', url: `${kg.url}/open${PATH}`, headers: auth(badKey), expectStatus: 401 },

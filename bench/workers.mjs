@@ -91,6 +91,23 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
   return outfile;
 }
 
+/** The EVENTS stand-in of events: 'null' (a wrapped binding: it runs in the gateway's isolate). */
+const NULL_QUEUE = {
+  name: 'null-queue',
+  modules: [
+    {
+      type: 'ESModule',
+      path: 'null-queue.mjs',
+      contents: `export default function () {
+  return {
+    async send(body) { structuredClone(body); },
+    async sendBatch(messages) { structuredClone(messages); },
+  };
+}`,
+    },
+  ],
+};
+
 /**
  * Starts one Worker in its own workerd. Every target gets the same runtime options; only
  * keygate gets storage bindings (KV, D1, the limiter Durable Object).
@@ -99,8 +116,10 @@ export async function bundlePassthrough(outfile = join(ROOT, 'dist', 'bench-pass
  * them (but handed each batch as it arrives); 'producer' leaves the consumer out (the broker then drops what it gets: to tell
  * sending from consuming apart); 'deferred' gives the queue a stand-in consumer that holds
  * the messages for keygate's own consumer to run after the measurement (deferred-consumer.mjs;
- * the result's `deferred.drain()` does that).
- * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean, events?: boolean | 'producer' | 'deferred', direct?: boolean, inspector?: boolean }} opts
+ * the result's `deferred.drain()` does that); 'null' binds EVENTS to a stand-in that takes each
+ * sendBatch and copies its messages (structuredClone, as a binding serializes them) and nothing
+ * else: keygate's producer alone, without Miniflare's queue broker in the gateway's process.
+ * @param {{ scriptPath: string, compatibilityDate: string, compatibilityFlags?: string[], bindings: Record<string, unknown>, storage?: boolean, events?: boolean | 'producer' | 'deferred' | 'null', direct?: boolean, inspector?: boolean }} opts
  */
 export async function startWorker({ scriptPath, compatibilityDate, compatibilityFlags = ['nodejs_compat'], bindings, storage = false, events = false, direct = false, inspector = false }) {
   const worker = {
@@ -117,7 +136,7 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
           durableObjects: { LIMITER: { className: 'LimiterObject', useSQLite: true } },
         }
       : {}),
-    ...(events ? { queueProducers: { EVENTS: { queueName: 'keygate-events' } } } : {}),
+    ...(events === 'null' ? { wrappedBindings: { EVENTS: 'null-queue' } } : events ? { queueProducers: { EVENTS: { queueName: 'keygate-events' } } } : {}),
     ...(events === true
       ? {
           queueConsumers: {
@@ -140,14 +159,15 @@ export async function startWorker({ scriptPath, compatibilityDate, compatibility
     log: new Log(LogLevel.WARN),
   };
   const deferred = events === 'deferred' ? deferredConsumer() : undefined;
+  const companion = deferred ? deferred.relay : events === 'null' ? NULL_QUEUE : undefined;
   const mf = new Miniflare(
-    /** @type {any} */ (deferred ? { ...shared, workers: [{ name: 'keygate', ...worker }, deferred.relay] } : { ...shared, ...worker }),
+    /** @type {any} */ (companion ? { ...shared, workers: [{ name: 'keygate', ...worker }, companion] } : { ...shared, ...worker }),
   );
   const url = await mf.ready;
   // direct: also a socket straight to the Worker, without Miniflare's entry Worker in front
   // (a local-development layer that costs every request the same, and has no counterpart in
   // production).
-  const directUrl = direct ? (await mf.unsafeGetDirectURL(deferred ? 'keygate' : undefined)).href.replace(/\/$/, '') : undefined;
+  const directUrl = direct ? (await mf.unsafeGetDirectURL(companion ? 'keygate' : undefined)).href.replace(/\/$/, '') : undefined;
   const inspectorHost = inspector ? (await mf.getInspectorURL()).host : undefined;
   return { mf, url: url.href.replace(/\/$/, ''), directUrl, inspectorHost, deferred };
 }

@@ -39,6 +39,6 @@ async function proxyRoute(c: Context<AppEnv>, route: Route): Promise<Response> {
   }
   const timing = serverTiming(c); // key lookup, store, upstream: after the upstream's own entries
   if (timing !== null) response.headers.append('server-timing', timing);
-  emitRequestEvent(c, route, key, response); // 8. request event to the EVENTS queue, built and sent in waitUntil
+  emitRequestEvent(c, route, key, response); // 8. request event into the isolate's batch for the EVENTS queue (sent in waitUntil)
   return response;
 }
