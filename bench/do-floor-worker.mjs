@@ -8,6 +8,7 @@
 // In Miniflare the object runs in the same workerd process as the Worker, as keygate's does.
 // Bindings: LIMITER (this module's LimiterObject, SQLite), UPSTREAM.
 import { DurableObject } from 'cloudflare:workers';
+import { sharedCalls, withOwnTimer } from './shared-calls.mjs';
 
 export class LimiterObject extends DurableObject {
   /** @param {DurableObjectState} ctx @param {unknown} env */
@@ -31,54 +32,17 @@ export class LimiterObject extends DurableObject {
   }
 }
 
-/** @typedef {{ resolve: (ok: boolean) => void, lead: () => void }} Waiter */
-/** @type {Waiter[]} */
-let waiting = [];
-let busy = false;
-
-async function flush(env) {
-  const batch = waiting;
-  waiting = [];
-  busy = true;
-  let ok = false;
-  try {
-    const stub = env.LIMITER.get(env.LIMITER.idFromName('bench-key'));
-    ok = (await stub.admitMany(batch.length, Date.now())) === batch.length;
-  } catch {
-    ok = false;
-  }
-  for (const w of batch) w.resolve(ok);
-  busy = false;
-  waiting[0]?.lead();
-}
-
-/** As in store-probe-worker.mjs: a waiter told to lead makes the call from its own request. */
-async function admit(env, ctx) {
-  /** @type {Waiter} */
-  const w = { resolve: () => {}, lead: () => {} };
-  const told = new Promise((resolve) => {
-    w.resolve = (ok) => resolve({ ok });
-    w.lead = () => resolve({ lead: true });
-  });
-  const first = !busy && waiting.length === 0;
-  waiting.push(w);
-  const what = first ? { lead: true } : await told;
-  if (!what.lead) return what.ok;
-  const mine = new Promise((resolve) => (w.resolve = resolve));
-  ctx.waitUntil(flush(env));
-  return mine;
-}
+/** One call to the key's object for `n` admissions. */
+const admit = sharedCalls(async (env, n) => {
+  const stub = env.LIMITER.get(env.LIMITER.idFromName('bench-key'));
+  return (await stub.admitMany(n, Date.now())) === n;
+});
 
 export default {
   /** @param {Request} request @param {{ LIMITER: DurableObjectNamespace, UPSTREAM: string }} env @param {ExecutionContext} ctx */
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
-    // A waiting request must hold I/O of its own (keygate's guard timer): the floor pays for one too.
-    let timer;
-    const timeout = new Promise((resolve) => (timer = setTimeout(() => resolve(false), 10_000)));
-    const ok = await Promise.race([admit(env, ctx), timeout]);
-    clearTimeout(timer);
-    if (!ok) return new Response('admission failed', { status: 502 });
+    if (!(await withOwnTimer(admit(env, ctx)))) return new Response('admission failed', { status: 502 });
     return fetch(`${env.UPSTREAM}${url.pathname}`, { headers: request.headers });
   },
 };

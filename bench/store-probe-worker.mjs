@@ -13,15 +13,10 @@
 // keygate's own work: the floor for that route as measured (`floor_store_batched_rps`).
 // Bindings: STORE_URL, STORE_TOKEN, STORE_BODY (the /pipeline body, JSON), UPSTREAM (optional).
 
-/** @typedef {{ resolve: (ok: boolean) => void, lead: () => void }} Waiter */
-
-/** Requests waiting for the next call; whether a call is in flight. */
-/** @type {Waiter[]} */
-let waiting = [];
-let busy = false;
+import { sharedCalls, withOwnTimer } from './shared-calls.mjs';
 
 /** One /pipeline call carrying `n` copies of the command; true when every reply is a result. */
-async function call(env, n) {
+const batched = sharedCalls(async (env, n) => {
   const one = JSON.parse(env.STORE_BODY);
   const body = n === 1 ? env.STORE_BODY : JSON.stringify(Array.from({ length: n }, () => one[0]));
   const res = await fetch(`${env.STORE_URL}/pipeline`, {
@@ -31,44 +26,7 @@ async function call(env, n) {
   });
   const reply = await res.json();
   return res.ok && Array.isArray(reply) && reply.length === n && !reply.some((r) => r.error);
-}
-
-/** Sends the waiters' call from this request's context, then hands over to the next waiter. */
-async function flush(env) {
-  const batch = waiting;
-  waiting = [];
-  busy = true;
-  let ok = false;
-  try {
-    ok = await call(env, batch.length);
-  } catch {
-    ok = false;
-  }
-  for (const w of batch) w.resolve(ok);
-  busy = false;
-  // The next call is made by a request that waits in it (as keygate's group commit does).
-  waiting[0]?.lead();
-}
-
-/**
- * Admission through the shared calls; true when the store answered. A waiter is told to lead
- * through its own promise, so the call it then makes belongs to its own request.
- */
-async function batched(env, ctx) {
-  /** @type {Waiter} */
-  const w = { resolve: () => {}, lead: () => {} };
-  const told = new Promise((resolve) => {
-    w.resolve = (ok) => resolve({ ok });
-    w.lead = () => resolve({ lead: true });
-  });
-  const first = !busy && waiting.length === 0;
-  waiting.push(w);
-  const what = first ? { lead: true } : await told;
-  if (!what.lead) return what.ok;
-  const mine = new Promise((resolve) => (w.resolve = resolve));
-  ctx.waitUntil(flush(env));
-  return mine;
-}
+});
 
 export default {
   /** @param {Request} request @param {{ STORE_URL: string, STORE_TOKEN: string, STORE_BODY: string, UPSTREAM?: string }} env @param {ExecutionContext} ctx */
@@ -84,13 +42,7 @@ export default {
       const reply = await res.json();
       if (!res.ok || !Array.isArray(reply) || reply.some((r) => r.error)) return new Response(JSON.stringify(reply), { status: 502 });
     } else if (store === 'batched') {
-      // A waiting request must hold I/O of its own, or workerd cancels it as hung: keygate's
-      // guard timer is that I/O, so the floor pays for one too.
-      let timer;
-      const timeout = new Promise((resolve) => (timer = setTimeout(() => resolve(false), 10_000)));
-      const ok = await Promise.race([batched(env, ctx), timeout]);
-      clearTimeout(timer);
-      if (!ok) return new Response('store call failed', { status: 502 });
+      if (!(await withOwnTimer(batched(env, ctx)))) return new Response('store call failed', { status: 502 });
     }
     if (url.searchParams.get('proxy') === '1' && env.UPSTREAM) return fetch(`${env.UPSTREAM}${url.pathname}`, { headers: request.headers });
     return new Response('ok');
