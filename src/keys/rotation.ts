@@ -18,7 +18,7 @@ import { complete, targetOf, type SyncDeps } from './sync';
 import { newKeyId, writeToken } from '../lib/ids';
 import type { SecretBox } from '../lib/secret-box';
 import { open, seal } from '../lib/sealed';
-import { forgetSigningKey, hasSigningSecret, sealedNewSecret, sealedSigningSecret, signingSecretStatement } from '../signing/secret-store';
+import { forgetSigningKey, sealedNewSecret, sealedSigningSecret, signingSecretStatement } from '../signing/secret-store';
 import { sha256Hex } from '../lib/sha256';
 
 /**
@@ -99,7 +99,7 @@ export async function rotateKey(
   // leave signed clients a key they cannot sign with. Whether the successor gets it is decided
   // in the batch (the key has a secret then), so one is sealed whenever a master is at hand.
   let box: SecretBox | null = null;
-  if (signingBox) box = (await hasSigningSecret(db, current.id)) ? await signingBox() : await signingBox().catch(() => null);
+  if (signingBox) box = (await sealedSigningSecret(db, current.id)) !== null ? await signingBox() : await signingBox().catch(() => null);
   const secret = box ? await sealedNewSecret(box, record.id) : null;
   const stamp = writeToken();
   const token = writeToken();

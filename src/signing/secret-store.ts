@@ -85,12 +85,7 @@ export function signingSecretStatement(db: D1Database, keyId: string, sealed: Se
     .bind(...values, ...when.args);
 }
 
-/** Whether the key has a signing secret (its successor gets one when it is rotated). */
-export async function hasSigningSecret(db: D1Database, keyId: string): Promise<boolean> {
-  return (await db.prepare('SELECT 1 AS one FROM signing_secrets WHERE key_id = ?').bind(keyId).first()) !== null;
-}
-
-/** The key's sealed secret as stored (null: none); it changes whenever the secret is re-issued. */
+/** The key's sealed secret as stored (null: the key has none); it changes whenever the secret is re-issued. */
 export async function sealedSigningSecret(db: D1Database, keyId: string): Promise<string | null> {
   return (await db.prepare('SELECT sealed FROM signing_secrets WHERE key_id = ?').bind(keyId).first<string>('sealed')) ?? null;
 }
