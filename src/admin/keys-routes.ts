@@ -62,7 +62,8 @@ keysApp.openapi(
     summary: 'Create a key (the plaintext is returned once)',
     tags: ['keys'],
     request: { body: json(CreateKeyBody) },
-    responses: { 201: ok(CreatedKeySchema, 'The new key and its plaintext'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'conflict', ...AUTH_ERRORS) },
+    // config_invalid: "signing_secret": true without SECRETS_MASTER_KEY (nothing is created).
+    responses: { 201: ok(CreatedKeySchema, 'The new key and its plaintext'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'conflict', 'config_invalid', ...AUTH_ERRORS) },
   }),
   async (c) => {
     const body = c.req.valid('json');
@@ -267,7 +268,8 @@ keysApp.openapi(
     },
     responses: {
       200: ok(CreatedKeySchema.extend({ previous: KeySchema, replayed: z.boolean() }), 'The new key (plaintext once), the old key, and whether this is a replay; marker covers both keys'),
-      ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS),
+      // config_invalid: the key has a signing secret and SECRETS_MASTER_KEY is unset (its successor could not sign).
+      ...errorResponses('validation_failed', 'not_found', 'conflict', 'config_invalid', ...AUTH_ERRORS),
     },
   }),
   async (c) => {

@@ -302,6 +302,18 @@ describe('the admin OpenAPI document', () => {
     expect(undeclared).toEqual([]);
   });
 
+  it('declares the 500 config_invalid that issuing a signing secret answers without SECRETS_MASTER_KEY', async () => {
+    // Creating a key with "signing_secret": true and rotating a key that has one both need the
+    // master (test/signing/signed-requests.test.ts shows the 500), as do the signing-secret and
+    // webhook routes: a client generated from the document must expect it.
+    const d = await doc();
+    const undeclared = ['post /keys', 'post /keys/{id}/rotate', 'post /keys/{id}/signing-secret', 'post /webhooks'].filter((name) => {
+      const [method, path] = name.split(' ') as [string, string];
+      return d.paths[path]?.[method]?.responses['500'] === undefined;
+    });
+    expect(undeclared).toEqual([]);
+  });
+
   it('enumerates exactly the error codes of the one error table', async () => {
     const d = await doc();
     expect(d.components.schemas.Error!.properties.error.properties.code.enum).toEqual(Object.keys(ERRORS));
