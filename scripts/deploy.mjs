@@ -7,13 +7,16 @@
 //      `npm run dev`), no `kg_test` key prefix unless --allow-test-prefix;
 //   2. --dry-run stops after `wrangler deploy --dry-run` (bundles the Worker, no account);
 //   3. checks that every upstream_auth secret is set on the Worker (`wrangler secret list`);
-//   4. applies the D1 migrations (`wrangler d1 migrations apply --remote`) and deploys
-//      (`wrangler deploy` creates and links the KV namespace and D1 database the first time);
-//      migrations run first when the database already exists, so new code never meets an old
-//      schema, and right after the first deploy otherwise;
-//   5. sets ADMIN_TOKEN when the Worker has none (generated, printed once). Under CI (CI or
+//   4. applies the D1 migrations (`wrangler d1 migrations apply --remote`), creates the queues
+//      the config names (`wrangler deploy` does not) and deploys (`wrangler deploy` creates and
+//      links the KV namespace and D1 database the first time); migrations run first when the
+//      database already exists, so new code never meets an old schema, and right after the
+//      first deploy otherwise;
+//   5. generates SECRETS_MASTER_KEY and IDENTITY_SIGNING_KEY when missing (never printed,
+//      never replaced);
+//   6. sets ADMIN_TOKEN when the Worker has none (generated, printed once). Under CI (CI or
 //      WORKERS_CI set) it only says so: a token printed there would stay in the build log;
-//   6. prints the Worker's URL and the next curl to run.
+//   7. prints the Worker's URL and the next curl to run.
 //
 // Exit 0 on success, 1 when a check or a wrangler step fails, 2 on bad arguments.
 // Every wrangler call goes through one runner, so test/cli/deploy.e2e.mjs can replace it and
