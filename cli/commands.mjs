@@ -206,7 +206,7 @@ export const COMMANDS = [
   {
     path: ['keys', 'revoke'],
     args: '<id>',
-    summary: 'Revoke a key for good (refused everywhere at once)',
+    summary: 'Revoke a key for good (refused everywhere; on routes without limits within 1 s by default)',
     options: { reason: { type: 'string', arg: '<text>', help: 'why (required; kept in the record)' } },
     positionals: [1, 1],
     examples: ['keygate keys revoke key_01... --reason "leaked in a CI log"'],
@@ -324,7 +324,7 @@ export const COMMANDS = [
   {
     path: ['keys', 'delete'],
     args: '<id>',
-    summary: 'Delete a key (refused everywhere at once; the audit log keeps its history)',
+    summary: 'Delete a key (refused like a revoked one; the audit log keeps its history)',
     positionals: [1, 1],
     async run(ctx) {
       const out = await ctx.client().request('DELETE', `/admin/keys/${keyId(ctx)}`);

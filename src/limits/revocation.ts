@@ -1,5 +1,7 @@
 // Revocation that does not fail open. The store's marker is the instant check: every admission
-// reads it, so a revoked key is refused everywhere at once while the store answers. When the
+// reads it, so a revoked key is refused everywhere while the store answers (at once, except
+// where an isolate skips a marker-only admission for revocation_max_staleness_ms after reading
+// it clear: src/limits/marker-cache.ts). When the
 // store cannot answer (error, timeout, open breaker), the key is checked against a fresh read
 // of its KV snapshot instead (never the isolate cache), so a revoked, deactivated, expired or
 // deleted key is refused within KV's propagation time even during an outage.
