@@ -7,7 +7,7 @@ import { GatewayError } from '../errors';
 import { series, topKeys } from '../events/log-store';
 import { DAY_MS, dayOf, HOUR_MS, hourOf } from '../events/rollups';
 import { isoTime } from './logs-routes';
-import { errorResponses, KeyIdParam } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses, KeyIdParam } from './schemas';
 import { validationError } from './validation';
 
 export const analyticsApp = new OpenAPIHono<AppEnv>({
@@ -69,7 +69,7 @@ analyticsApp.openapi(
     summary: "One key's requests, errors, tokens, spend and latency over time",
     tags: ['analytics'],
     request: { params: KeyIdParam, query: RangeQuery },
-    responses: { 200: { description: 'The time series', content: { 'application/json': { schema: SeriesSchema } } }, ...errorResponses('validation_failed', 'unauthorized', 'forbidden') },
+    responses: { 200: { description: 'The time series', content: { 'application/json': { schema: SeriesSchema } } }, ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const r = range(c.req.valid('query'));
@@ -86,7 +86,7 @@ analyticsApp.openapi(
     request: { query: OverviewQuery },
     responses: {
       200: { description: 'The time series and the top keys', content: { 'application/json': { schema: SeriesSchema.extend({ top: z.array(TopSchema) }).openapi('AnalyticsOverview') } } },
-      ...errorResponses('validation_failed', 'unauthorized', 'forbidden'),
+      ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {

@@ -15,7 +15,7 @@ import { ownersApp } from './owners-routes';
 import { signingApp } from './signing-routes';
 import { webhooksApp } from './webhooks-routes';
 import { verifyApp } from './verify-routes';
-import { errorResponses } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses } from './schemas';
 import { adminUi } from './ui-route';
 import { validationError } from './validation';
 
@@ -82,7 +82,7 @@ adminApp.openapi(
     },
     responses: {
       200: { description: 'A page of audit entries', content: { 'application/json': { schema: z.object({ entries: z.array(AuditEntrySchema), next_cursor: z.string().nullable() }) } } },
-      ...errorResponses('validation_failed', 'unauthorized', 'forbidden'),
+      ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {

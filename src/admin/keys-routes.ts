@@ -21,6 +21,7 @@ import {
   CreatedKeySchema,
   DeletedKeySchema,
   CreateKeyBody,
+  ADMIN_AUTH_ERRORS,
   errorResponses,
   ExtendBody,
   FindBody,
@@ -34,7 +35,6 @@ import {
 } from './schemas';
 import { validationError } from './validation';
 
-const AUTH_ERRORS = ['unauthorized', 'forbidden', 'key_revoked', 'key_expired', 'key_inactive'] as const;
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 /** `marker: "pending"` only when the snapshot or marker is still to be written (keys/sync.ts). */
@@ -49,7 +49,7 @@ export const keysApp = new OpenAPIHono<AppEnv>({
   },
 });
 
-const actionResponses = { 200: ok(ChangedKeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS) };
+const actionResponses = { 200: ok(ChangedKeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...ADMIN_AUTH_ERRORS) };
 const keyAction = (path: string, summary: string) =>
   createRoute({ method: 'post', path, summary, tags: ['keys'], request: { params: KeyIdParam }, responses: actionResponses });
 const keyActionWithBody = <B extends z.ZodType>(path: string, summary: string, body: B) =>
@@ -63,7 +63,7 @@ keysApp.openapi(
     tags: ['keys'],
     request: { body: json(CreateKeyBody) },
     // config_invalid: "signing_secret": true without SECRETS_MASTER_KEY (nothing is created).
-    responses: { 201: ok(CreatedKeySchema, 'The new key and its plaintext'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'conflict', 'config_invalid', ...AUTH_ERRORS) },
+    responses: { 201: ok(CreatedKeySchema, 'The new key and its plaintext'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'conflict', 'config_invalid', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const body = c.req.valid('json');
@@ -83,7 +83,7 @@ keysApp.openapi(
     summary: 'List keys, newest first, with filters and cursor pagination',
     tags: ['keys'],
     request: { query: ListQuery },
-    responses: { 200: ok(KeyListSchema, 'A page of keys'), ...errorResponses('validation_failed', ...AUTH_ERRORS) },
+    responses: { 200: ok(KeyListSchema, 'A page of keys'), ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const q = c.req.valid('query');
@@ -102,7 +102,7 @@ keysApp.openapi(
     summary: 'Find keys by plaintext (in the body, never the URL) or by display start/end characters',
     tags: ['keys'],
     request: { body: json(FindBody) },
-    responses: { 200: ok(KeyListSchema, 'Matching keys'), ...errorResponses('validation_failed', ...AUTH_ERRORS) },
+    responses: { 200: ok(KeyListSchema, 'Matching keys'), ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const body = c.req.valid('json');
@@ -124,7 +124,7 @@ keysApp.openapi(
     summary: 'Get a key',
     tags: ['keys'],
     request: { params: KeyIdParam },
-    responses: { 200: ok(KeySchema, 'The key'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
+    responses: { 200: ok(KeySchema, 'The key'), ...errorResponses('validation_failed', 'not_found', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const record = await keyLifecycle(c).get(c.req.valid('param').id);
@@ -140,7 +140,7 @@ keysApp.openapi(
     summary: 'Update mutable fields (immutable ones are refused)',
     tags: ['keys'],
     request: { params: KeyIdParam, body: json(UpdateKeyBody) },
-    responses: { 200: ok(ChangedKeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH_ERRORS) },
+    responses: { 200: ok(ChangedKeySchema, 'The updated key'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const { id } = c.req.valid('param');
@@ -157,7 +157,7 @@ keysApp.openapi(
     summary: 'Delete a key (refused at once everywhere)',
     tags: ['keys'],
     request: { params: KeyIdParam },
-    responses: { 200: ok(DeletedKeySchema, 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
+    responses: { 200: ok(DeletedKeySchema, 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const { record, marker } = unwrap(await keyLifecycle(c).delete(c.req.valid('param').id, c.get('actor')));
@@ -214,7 +214,7 @@ keysApp.openapi(
     request: { params: KeyIdParam, body: json(CreditsBody) },
     responses: {
       200: ok(z.object({ key_id: z.string(), remaining: z.number(), refill_at: z.string().nullable() }), 'The balance after the change'),
-      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'not_found', 'conflict', 'store_unavailable', ...AUTH_ERRORS),
+      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'not_found', 'conflict', 'store_unavailable', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {
@@ -242,7 +242,7 @@ keysApp.openapi(
     summary: "A key's windows (limit, used, remaining, reset) and budget",
     tags: ['keys'],
     request: { params: KeyIdParam },
-    responses: { 200: ok(UsageSchema, 'Usage'), ...errorResponses('validation_failed', 'not_found', 'store_unavailable', ...AUTH_ERRORS) },
+    responses: { 200: ok(UsageSchema, 'Usage'), ...errorResponses('validation_failed', 'not_found', 'store_unavailable', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const record = await keyLifecycle(c).get(c.req.valid('param').id);
@@ -269,7 +269,7 @@ keysApp.openapi(
     responses: {
       200: ok(CreatedKeySchema.extend({ previous: KeySchema, replayed: z.boolean() }), 'The new key (plaintext once), the old key, and whether this is a replay; marker covers both keys'),
       // config_invalid: the key has a signing secret and SECRETS_MASTER_KEY is unset (its successor could not sign).
-      ...errorResponses('validation_failed', 'not_found', 'conflict', 'config_invalid', ...AUTH_ERRORS),
+      ...errorResponses('validation_failed', 'not_found', 'conflict', 'config_invalid', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {

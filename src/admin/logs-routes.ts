@@ -4,7 +4,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../context';
 import { listLogs, type LogRow } from '../events/log-store';
-import { errorResponses, KeyIdParam } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses, KeyIdParam } from './schemas';
 import { validationError } from './validation';
 
 export const logsApp = new OpenAPIHono<AppEnv>({
@@ -93,7 +93,7 @@ async function page(db: D1Database, q: z.infer<typeof LogQuery>, keyId?: string)
 
 const responses = {
   200: { description: 'A page of request log entries, newest first', content: { 'application/json': { schema: LogPageSchema } } },
-  ...errorResponses('validation_failed', 'unauthorized', 'forbidden'),
+  ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS),
 };
 
 logsApp.openapi(

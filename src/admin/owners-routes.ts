@@ -10,10 +10,9 @@ import { auditStatement } from '../keys/audit';
 import { readOwnerUsage } from '../limits/usage-view';
 import type { OwnerPolicy, OwnerRecord } from '../owners/record';
 import { presentOwner } from '../owners/record';
-import { errorResponses, Owner } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses, Owner } from './schemas';
 import { validationError } from './validation';
 
-const AUTH_ERRORS = ['unauthorized', 'forbidden', 'key_revoked', 'key_expired', 'key_inactive'] as const;
 const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 const MAX_MODEL_LIMITS = 100;
 
@@ -80,7 +79,7 @@ ownersApp.openapi(
     summary: "Create or replace an owner's limits, model limits, budget and model allowlist (shared by all of its keys)",
     tags: ['owners'],
     request: { params: OwnerParam, body: { content: { 'application/json': { schema: PutOwnerBody } }, required: true } },
-    responses: { 200: ok(OwnerSchema, 'The owner'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'store_unavailable', ...AUTH_ERRORS) },
+    responses: { 200: ok(OwnerSchema, 'The owner'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'store_unavailable', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const { owner } = c.req.valid('param');
@@ -107,7 +106,7 @@ ownersApp.openapi(
     summary: 'List owners with a policy, by name',
     tags: ['owners'],
     request: { query: z.object({ cursor: z.string().max(200).optional(), limit: z.coerce.number().int().min(1).max(200).default(50) }) },
-    responses: { 200: ok(z.object({ owners: z.array(OwnerSchema), next_cursor: z.string().nullable() }), 'A page of owners'), ...errorResponses('validation_failed', ...AUTH_ERRORS) },
+    responses: { 200: ok(z.object({ owners: z.array(OwnerSchema), next_cursor: z.string().nullable() }), 'A page of owners'), ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const q = c.req.valid('query');
@@ -124,7 +123,7 @@ ownersApp.openapi(
     summary: "An owner's policy",
     tags: ['owners'],
     request: { params: OwnerParam },
-    responses: { 200: ok(OwnerSchema, 'The owner'), ...errorResponses('validation_failed', 'not_found', ...AUTH_ERRORS) },
+    responses: { 200: ok(OwnerSchema, 'The owner'), ...errorResponses('validation_failed', 'not_found', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => c.json(presentOwner(await ownerOr404(c, c.req.valid('param').owner)), 200),
 );
@@ -136,7 +135,7 @@ ownersApp.openapi(
     summary: "Delete an owner's policy (its keys keep their own limits)",
     tags: ['owners'],
     request: { params: OwnerParam },
-    responses: { 200: ok(z.object({ owner: z.string(), deleted: z.literal(true) }), 'Deleted'), ...errorResponses('validation_failed', 'not_found', 'store_unavailable', ...AUTH_ERRORS) },
+    responses: { 200: ok(z.object({ owner: z.string(), deleted: z.literal(true) }), 'Deleted'), ...errorResponses('validation_failed', 'not_found', 'store_unavailable', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const { owner } = c.req.valid('param');
@@ -156,7 +155,7 @@ ownersApp.openapi(
     summary: "An owner's windows (limit, used, remaining, reset) and budget",
     tags: ['owners'],
     request: { params: OwnerParam },
-    responses: { 200: ok(OwnerUsageSchema, 'Usage'), ...errorResponses('validation_failed', 'not_found', 'store_unavailable', ...AUTH_ERRORS) },
+    responses: { 200: ok(OwnerUsageSchema, 'Usage'), ...errorResponses('validation_failed', 'not_found', 'store_unavailable', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const record = await ownerOr404(c, c.req.valid('param').owner);

@@ -174,10 +174,18 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
+/**
+ * What admin authentication (http/admin-auth.ts) can answer on any /admin operation: no or a
+ * wrong credential, a viewer's write or a key without the admin scope, an admin key that is
+ * revoked, expired or deactivated, an address throttled after failed attempts, and a store or
+ * identity provider that cannot be reached to check the credential.
+ */
+export const ADMIN_AUTH_ERRORS = ['unauthorized', 'forbidden', 'key_revoked', 'key_expired', 'key_inactive', 'rate_limited', 'store_unavailable'] as const satisfies readonly ErrorCode[];
+
 /** OpenAPI `responses` entries for error codes, generated from the one error table. */
 export function errorResponses(...codes: ErrorCode[]) {
   const out: Record<number, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }> = {};
-  for (const code of codes) {
+  for (const code of new Set(codes)) {
     const { status } = ERRORS[code];
     const prev = out[status];
     out[status] = {

@@ -9,7 +9,7 @@ import { GatewayError } from '../errors';
 import { auditStatement } from '../keys/audit';
 import { SecretBoxError, secretBoxFor, type SecretBox } from '../lib/secret-box';
 import { setSigningSecret } from '../signing/secret-store';
-import { errorResponses, KeyIdParam, SigningSecretSchema } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses, KeyIdParam, SigningSecretSchema } from './schemas';
 import { validationError } from './validation';
 
 /** The master-key box, or 500 config_invalid naming the setting (never its value). */
@@ -44,7 +44,7 @@ signingApp.openapi(
     request: { params: KeyIdParam },
     responses: {
       200: { content: { 'application/json': { schema: SigningSecretSchema } }, description: 'The new signing secret' },
-      ...errorResponses('validation_failed', 'not_found', 'conflict', 'config_invalid', 'unauthorized', 'forbidden', 'key_revoked', 'key_expired', 'key_inactive'),
+      ...errorResponses('validation_failed', 'not_found', 'conflict', 'config_invalid', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {

@@ -11,7 +11,7 @@ import { presentUsage, readUsageGuarded, usagePlan } from '../limits/usage-view'
 import { verifyPresentedKey } from '../http/key-auth';
 import { countersForUsage, ownerPolicy } from '../limits/policy';
 import { ownerHasLimits } from '../owners/record';
-import { errorResponses, KeySchema, VerifyBody } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses, KeySchema, VerifyBody } from './schemas';
 import { validationError } from './validation';
 
 export const verifyApp = new OpenAPIHono<AppEnv>({
@@ -38,7 +38,7 @@ verifyApp.openapi(
     request: { body: { content: { 'application/json': { schema: VerifyBody } }, required: true } },
     responses: {
       200: { description: 'The verification result', content: { 'application/json': { schema: VerifyResult } } },
-      ...errorResponses('validation_failed', 'unauthorized', 'forbidden'),
+      ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {

@@ -13,7 +13,7 @@ import { sealSecret } from '../webhooks/secrets';
 import { newSecret } from '../webhooks/signing';
 import { checkWebhookUrl } from '../webhooks/ssrf';
 import { enqueue } from '../events/emit';
-import { errorResponses } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses } from './schemas';
 import { signingBox } from './signing-routes';
 import { validationError } from './validation';
 
@@ -23,7 +23,6 @@ export const webhooksApp = new OpenAPIHono<AppEnv>({
   },
 });
 
-const AUTH = ['unauthorized', 'forbidden'] as const;
 const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
 const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 
@@ -110,7 +109,7 @@ webhooksApp.openapi(
     request: { body: json(CreateBody) },
     responses: {
       201: ok(CreatedWebhookSchema, 'The endpoint and its signing secret'),
-      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'config_invalid', ...AUTH),
+      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'config_invalid', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {
@@ -132,7 +131,7 @@ webhooksApp.openapi(
     summary: 'List webhook endpoints',
     tags: ['webhooks'],
     request: { query: z.object({ cursor: z.string().regex(/^whe_[0-9A-Z]{26}$/).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) }) },
-    responses: { 200: ok(z.object({ webhooks: z.array(WebhookSchema), next_cursor: z.string().nullable() }).openapi('WebhookList'), 'A page of endpoints'), ...errorResponses('validation_failed', ...AUTH) },
+    responses: { 200: ok(z.object({ webhooks: z.array(WebhookSchema), next_cursor: z.string().nullable() }).openapi('WebhookList'), 'A page of endpoints'), ...errorResponses('validation_failed', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const q = c.req.valid('query');
@@ -149,7 +148,7 @@ webhooksApp.openapi(
     summary: 'Get a webhook endpoint',
     tags: ['webhooks'],
     request: { params: WebhookParam },
-    responses: { 200: ok(WebhookSchema, 'The endpoint'), ...errorResponses('validation_failed', 'not_found', ...AUTH) },
+    responses: { 200: ok(WebhookSchema, 'The endpoint'), ...errorResponses('validation_failed', 'not_found', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => c.json(present(await found(new WebhookRepository(c.env.DB), c.req.valid('param').id)), 200),
 );
@@ -161,7 +160,7 @@ webhooksApp.openapi(
     summary: 'Update a webhook endpoint (enabled: true re-enables a disabled one)',
     tags: ['webhooks'],
     request: { params: WebhookParam, body: json(UpdateBody) },
-    responses: { 200: ok(WebhookSchema, 'The updated endpoint'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'not_found', ...AUTH) },
+    responses: { 200: ok(WebhookSchema, 'The updated endpoint'), ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'not_found', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const repo = new WebhookRepository(c.env.DB);
@@ -181,7 +180,7 @@ webhooksApp.openapi(
     summary: 'Delete a webhook endpoint and its delivery record',
     tags: ['webhooks'],
     request: { params: WebhookParam },
-    responses: { 200: ok(z.object({ deleted: z.literal(true), id: z.string() }), 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...AUTH) },
+    responses: { 200: ok(z.object({ deleted: z.literal(true), id: z.string() }), 'Deleted'), ...errorResponses('validation_failed', 'not_found', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const { id } = c.req.valid('param');
@@ -197,7 +196,7 @@ webhooksApp.openapi(
     summary: 'Send a signed webhook.ping to the endpoint now and report the attempt',
     tags: ['webhooks'],
     request: { params: WebhookParam },
-    responses: { 200: ok(DeliverySchema, 'The ping delivery (succeeded or failed, with the attempt)'), ...errorResponses('validation_failed', 'not_found', ...AUTH) },
+    responses: { 200: ok(DeliverySchema, 'The ping delivery (succeeded or failed, with the attempt)'), ...errorResponses('validation_failed', 'not_found', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const repo = new WebhookRepository(c.env.DB);
@@ -221,7 +220,7 @@ webhooksApp.openapi(
     request: { params: WebhookParam, query: z.object({ cursor: z.string().regex(/^whd_[0-9A-Z]{26}$/).optional(), limit: z.coerce.number().int().min(1).max(100).default(50) }) },
     responses: {
       200: ok(z.object({ deliveries: z.array(DeliverySchema), next_cursor: z.string().nullable() }).openapi('WebhookDeliveryList'), 'A page of deliveries'),
-      ...errorResponses('validation_failed', 'not_found', ...AUTH),
+      ...errorResponses('validation_failed', 'not_found', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {
@@ -243,7 +242,7 @@ webhooksApp.openapi(
     summary: 'Send a failed or finished delivery again (same webhook-id), with a fresh attempt budget',
     tags: ['webhooks'],
     request: { params: DeliveryParam },
-    responses: { 202: ok(DeliverySchema, 'The delivery, pending again'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...AUTH) },
+    responses: { 202: ok(DeliverySchema, 'The delivery, pending again'), ...errorResponses('validation_failed', 'not_found', 'conflict', ...ADMIN_AUTH_ERRORS) },
   }),
   async (c) => {
     const repo = new WebhookRepository(c.env.DB);

@@ -279,12 +279,14 @@ describe('the admin OpenAPI document', () => {
     for (const path of Object.keys(d.paths)) expect(`${base}${path}`, path).toMatch(/^\/admin\//);
   });
 
-  it('declares 401, 403, and 400 or 404 for every operation, each referencing the Error schema', async () => {
+  it('declares 401, 403, 429, 503, and 400 or 404 for every operation, each referencing the Error schema', async () => {
     const problems: string[] = [];
     for (const [name, op] of operations(await doc())) {
       const ref = (status: string) => op.responses[status]?.content?.['application/json']?.schema?.$ref;
-      if (ref('401') !== '#/components/schemas/Error') problems.push(`${name}: 401`);
-      if (ref('403') !== '#/components/schemas/Error') problems.push(`${name}: 403`);
+      // Admin authentication answers these on any operation: a wrong credential (401), a
+      // viewer's write (403), an address throttled after failed attempts (429), a store or
+      // identity provider that cannot be reached to check the credential (503).
+      for (const status of ['401', '403', '429', '503']) if (ref(status) !== '#/components/schemas/Error') problems.push(`${name}: ${status}`);
       if (ref('400') !== '#/components/schemas/Error' && ref('404') !== '#/components/schemas/Error') problems.push(`${name}: 400/404`);
     }
     expect(problems).toEqual([]);
