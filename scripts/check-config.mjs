@@ -59,16 +59,29 @@ export async function loadConfigModule() {
 
 /** @param {unknown} v @returns {v is Record<string, unknown>} */
 /**
- * Settings that parse but can never bind: token limits (tpm/tpd, per route or per model) on a
- * route without `metering`, where keygate never learns a request's token count.
- * @param {{ ROUTES: readonly { path: string, metering?: unknown, limits?: { tpm?: number, tpd?: number }, model_limits?: Record<string, { tpm?: number, tpd?: number }> }[] }} config
+ * Settings that parse but cannot work as meant: token limits (tpm/tpd, per route or per model)
+ * on a route without `metering`, where keygate never learns a request's token count; and a
+ * token limit below `metering.default_reservation`, the output tokens a request that sets no
+ * maximum is admitted with (every request, with format "header"): such requests are refused.
+ * @param {{ ROUTES: readonly { path: string, metering?: { format: string, default_reservation: number }, limits?: { tpm?: number, tpd?: number }, model_limits?: Record<string, { tpm?: number, tpd?: number }> }[] }} config
  * @returns {string[]}
  */
 export function configWarnings(config) {
   /** @type {string[]} */
   const out = [];
   for (const r of config.ROUTES) {
-    if (r.metering !== undefined) continue;
+    if (r.metering !== undefined) {
+      const reservation = r.metering.default_reservation;
+      /** @type {string[]} */
+      const small = [];
+      for (const f of /** @type {const} */ (['tpm', 'tpd'])) if ((r.limits?.[f] ?? Infinity) < reservation) small.push(`limits.${f} (${r.limits?.[f]})`);
+      for (const [model, l] of Object.entries(r.model_limits ?? {})) {
+        for (const f of /** @type {const} */ (['tpm', 'tpd'])) if ((l[f] ?? Infinity) < reservation) small.push(`model_limits."${model}".${f} (${l[f]})`);
+      }
+      const refused = r.metering.format === 'header' ? 'every request is refused' : 'a request that sets no output maximum (max_tokens) is refused';
+      if (small.length) out.push(`route ${r.path}: ${small.join(', ')} below metering.default_reservation (${reservation}): ${refused}`);
+      continue;
+    }
     /** @type {string[]} */
     const unbound = [];
     for (const f of /** @type {const} */ (['tpm', 'tpd'])) if (r.limits?.[f] !== undefined) unbound.push(`limits.${f}`);

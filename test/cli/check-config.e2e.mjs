@@ -33,10 +33,19 @@ test('token limits on a route without metering are reported: they can never bind
 });
 
 test('request limits, and token limits on a metered route, draw no warning', () => {
-  const r = check(route('limits = { rpm = 10, tpm = 1000 }\nmodel_limits = { "gpt-4o" = { rpm = 1, tpd = 50 } }\nmetering = { format = "openai" }'));
+  const r = check(route('limits = { rpm = 10, tpm = 100000 }\nmodel_limits = { "gpt-4o" = { rpm = 1, tpd = 5000 } }\nmetering = { format = "openai" }'));
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.equal(check(route('limits = { rpm = 10 }\nmodel_limits = { "gpt-4o" = { rpm = 1 } }')).stderr, '');
+});
+
+test('a token limit below the route\'s default reservation is reported: requests without a maximum would all be refused', () => {
+  const r = check(route('limits = { tpm = 1000 }\nmodel_limits = { "gpt-4o" = { tpd = 50 } }\nmetering = { format = "openai" }'));
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stderr.trim(), 'warning: route /llm: limits.tpm (1000), model_limits."gpt-4o".tpd (50) below metering.default_reservation (1024): a request that sets no output maximum (max_tokens) is refused');
+  const header = check(route('limits = { tpm = 1000 }\nmetering = { format = "header", header = "x-usage", default_reservation = 2000 }'));
+  assert.equal(header.stderr.trim(), 'warning: route /llm: limits.tpm (1000) below metering.default_reservation (2000): every request is refused');
+  assert.equal(check(route('limits = { tpm = 1000 }\nmetering = { format = "header", header = "x-usage", default_reservation = 500 }')).stderr, '');
 });
 
 test('an invalid config exits 1 with config_invalid naming the field', () => {
