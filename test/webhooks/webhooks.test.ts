@@ -84,6 +84,20 @@ describe('webhook endpoints', () => {
     expect((await admin('/webhooks', { method: 'POST', json: { url: 'https://hooks.example.com/in', events: ['key.created'] } }, { env: strict })).status).toBe(201);
   });
 
+  it('refuses localhost with any number of trailing dots, and IPv6 prefixes that embed or translate to IPv4', () => {
+    for (const url of [
+      'http://localhost../x', 'http://LOCALHOST.../x', 'http://api.internal../x',
+      // Local-use NAT64 (RFC 8215), SIIT IPv4-translated, 6to4 and Teredo carry an IPv4
+      // address a gateway may translate to; site-local is private by definition.
+      'http://[64:ff9b:1::7f00:1]/', 'http://[64:ff9b:1::a9fe:a9fe]/', 'http://[::ffff:0:7f00:1]/', 'http://[::ffff:0:a00:1]/',
+      'http://[2002:7f00:1::]/', 'http://[2002:a9fe:a9fe::1]/', 'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', 'http://[fec0::1]/',
+    ]) {
+      expect(checkWebhookUrl(url, false).ok, url).toBe(false);
+    }
+    // Public destinations stay allowed.
+    for (const url of ['https://hooks.example.com./in', 'https://[2606:4700:4700::1111]/', 'https://1.1.1.1/']) expect(checkWebhookUrl(url, false).ok, url).toBe(true);
+  });
+
   it('never accepts an address in a private range, however it is written (property)', () => {
     const octet = fc.integer({ min: 0, max: 255 });
     const privateV4 = fc.oneof(
