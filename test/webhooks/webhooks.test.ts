@@ -10,6 +10,8 @@ import type { DeliveryJob } from '../../src/events/messages';
 import { backoffSeconds } from '../../src/webhooks/delivery';
 import { signedHeaders } from '../../src/webhooks/signing';
 import { checkWebhookUrl } from '../../src/webhooks/ssrf';
+import { dispatchAudit } from '../../src/webhooks/outbox';
+import { ulid } from '../../src/lib/ids';
 import { admin, bearer, call, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
 import { capturingQueue, consume } from '../events/queue';
 import { awayFromMinuteEdge } from '../limits/stores';
@@ -148,6 +150,25 @@ describe('webhook delivery', () => {
     expect(all).toContain(k.id);
     expect(all).not.toContain(k.key);
     expect(all).not.toContain(digest?.digest ?? 'no digest');
+  });
+
+  it('sends an event for every audit entry of a bulk change, also past the first 500 of the lookback', async () => {
+    // A guarded bulk update writes one audit entry per key (aud_<ulid>_<key id>), all in one
+    // instant. The dispatcher read the lookback window with LIMIT 500 from its start, so
+    // entries past the 500th were never read by any run and their events were lost.
+    const { e } = await setup();
+    const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.revoked']);
+    const now = Date.now() + 1;
+    await env.DB.prepare(
+      `INSERT INTO audit_log (id, at, actor, action, key_id, changes)
+       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+       SELECT 'aud_' || ? || '_key_bulk' || printf('%05d', i), ?, 'admin_token', 'revoke', NULL, '[]' FROM n`,
+    )
+      .bind(ulid(now), now)
+      .run();
+    await dispatchAudit(env.DB, undefined, now + 1000);
+    const sent = await env.DB.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?').bind(hook.id).first<{ n: number }>();
+    expect(sent?.n).toBe(1200);
   });
 
   it('retries with backoff while the receiver is down and delivers with the same webhook-id once it is back', async () => {
