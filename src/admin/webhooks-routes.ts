@@ -170,7 +170,9 @@ webhooksApp.openapi(
     const body = c.req.valid('json');
     const url = body.url === undefined ? undefined : checkedUrl(body.url, c.get('config').WEBHOOKS_ALLOW_PRIVATE);
     const updated = await repo.update(id, { ...body, url, events: body.events ? [...new Set(body.events)] : undefined }, Date.now());
-    return c.json(present(updated as Endpoint), 200);
+    // Deleted since the check above: the update changed nothing.
+    if (!updated) throw new GatewayError('not_found', 'No webhook with this id.');
+    return c.json(present(updated), 200);
   },
 );
 

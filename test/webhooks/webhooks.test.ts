@@ -100,6 +100,25 @@ describe('webhook endpoints', () => {
     for (const url of ['https://hooks.example.com./in', 'https://[2606:4700:4700::1111]/', 'https://1.1.1.1/']) expect(checkWebhookUrl(url, false).ok, url).toBe(true);
   });
 
+  it('answers 404, not 500, when the endpoint is deleted while a PATCH to it is under way', async () => {
+    const { e } = await setup();
+    const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.created']);
+    // A DELETE lands between the PATCH's existence check and its UPDATE.
+    const racing = new Proxy(e.DB, {
+      get(db, prop) {
+        if (prop !== 'prepare') return (Reflect.get(db, prop) as (...a: unknown[]) => unknown).bind(db);
+        return (sql: string) => {
+          const stmt = db.prepare(sql);
+          if (!sql.startsWith('UPDATE webhook_endpoints SET updated_at')) return stmt;
+          return { bind: (...args: unknown[]) => ({ run: async () => (await admin(`/webhooks/${hook.id}`, { method: 'DELETE' }, { env: e }), stmt.bind(...args).run()) }) };
+        };
+      },
+    });
+    const res = await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { description: 'late' } }, { env: { ...e, DB: racing } });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
   it('never accepts an address in a private range, however it is written (property)', () => {
     const octet = fc.integer({ min: 0, max: 255 });
     const privateV4 = fc.oneof(
