@@ -233,7 +233,8 @@ webhooksApp.openapi(
     const q = c.req.valid('query');
     const rows = await repo.deliveries(id, q.cursor, q.limit + 1);
     const page = rows.slice(0, q.limit);
-    const deliveries = await Promise.all(page.map(async (d) => ({ ...deliveryFields(d), type: d.type, attempt_log: (await repo.attempts(d.id)).map(presentAttempt) })));
+    const attempts = await repo.attemptsOf(page.map((d) => d.id));
+    const deliveries = page.map((d) => ({ ...deliveryFields(d), type: d.type, attempt_log: (attempts.get(d.id) ?? []).map(presentAttempt) }));
     return c.json({ deliveries, next_cursor: rows.length > q.limit ? (page[page.length - 1]?.id ?? null) : null }, 200);
   },
 );

@@ -186,6 +186,21 @@ export class WebhookRepository {
     return res.results;
   }
 
+  /**
+   * The attempts of several deliveries in one query (a page of the delivery list): D1 caps
+   * the queries of one invocation, so a query per delivery would fail a full page.
+   */
+  async attemptsOf(deliveryIds: readonly string[]): Promise<Map<string, Attempt[]>> {
+    const out = new Map<string, Attempt[]>(deliveryIds.map((id) => [id, []]));
+    if (deliveryIds.length === 0) return out;
+    const res = await this.db
+      .prepare('SELECT delivery_id, attempt, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, attempt')
+      .bind(JSON.stringify(deliveryIds))
+      .all<Attempt & { delivery_id: string }>();
+    for (const { delivery_id, ...a } of res.results) out.get(delivery_id)?.push(a);
+    return out;
+  }
+
   async attempts(deliveryId: string): Promise<Attempt[]> {
     const res = await this.db.prepare('SELECT attempt, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt').bind(deliveryId).all<Attempt>();
     return res.results;

@@ -11,8 +11,10 @@ import { backoffSeconds } from '../../src/webhooks/delivery';
 import { signedHeaders } from '../../src/webhooks/signing';
 import { checkWebhookUrl } from '../../src/webhooks/ssrf';
 import { dispatchAudit } from '../../src/webhooks/outbox';
+import { message } from '../../src/webhooks/events';
+import { WebhookRepository } from '../../src/webhooks/repository';
 import { ulid } from '../../src/lib/ids';
-import { admin, bearer, call, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
+import { admin, bearer, call, countingEnv, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
 import { capturingQueue, consume } from '../events/queue';
 import { awayFromMinuteEdge } from '../limits/stores';
 
@@ -117,6 +119,28 @@ describe('webhook endpoints', () => {
     const res = await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { description: 'late' } }, { env: { ...e, DB: racing } });
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
+  it('lists a page of 100 deliveries with their attempts in a bounded number of D1 queries', async () => {
+    // D1 caps the queries of one Worker invocation (50 on the free plan): one attempts query
+    // per delivery made a full page fail with 500 there.
+    const { e } = await setup();
+    const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.created']);
+    const now = Date.now();
+    const repo = new WebhookRepository(env.DB);
+    const ids = await repo.insertMessages(Array.from({ length: 100 }, (_, i) => ({ message: message(`msg_page_${hook.id}_${i}`, 'key.created', now, { i }), endpoints: [hook.id] })), now);
+    for (const id of ids.slice(0, 3)) {
+      const d = (await repo.delivery(id))!.delivery;
+      await repo.recordAttempt(d, { attempt: 1, at: now, status: 500, error: 'HTTP 500', duration_ms: 3 }, { status: 'pending', next_attempt_at: now + 60_000 }, { reset: false, failed: false, disable: null, disableAfter: 5 });
+    }
+    const { env: counted, counts } = countingEnv(e);
+    const res = await admin(`/webhooks/${hook.id}/deliveries?limit=100`, {}, { env: counted });
+    expect(res.status).toBe(200);
+    const page = ((await res.json()) as { deliveries: DeliveryView[] }).deliveries;
+    expect(page).toHaveLength(100);
+    expect(page.filter((d) => d.attempt_log.length === 1).map((d) => d.id).sort()).toEqual(ids.slice(0, 3).sort());
+    expect(page.find((d) => d.id === ids[0])?.attempt_log[0]).toMatchObject({ attempt: 1, status: 500 });
+    expect(counts.d1).toBeLessThanOrEqual(10);
   });
 
   it('never accepts an address in a private range, however it is written (property)', () => {
