@@ -209,7 +209,7 @@ webhooksApp.openapi(
     const [deliveryId] = await repo.insertMessages([{ message: ping, endpoints: [endpoint.id] }], now);
     const config = c.get('config');
     // One attempt, now: a ping is a check, not an event to retry for a day.
-    await attemptDelivery(repo, deliveryId as string, 1, { maxAttempts: 1, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: undefined, masters: c.env }, now);
+    await attemptDelivery(repo, deliveryId as string, 1, { maxAttempts: 1, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: undefined, masters: c.env, probe: true }, now);
     return c.json(await presentDelivery(repo, deliveryId as string), 200);
   },
 );

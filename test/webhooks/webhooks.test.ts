@@ -312,6 +312,24 @@ describe('webhook delivery', () => {
     expect(await res.json()).toMatchObject({ type: 'webhook.ping', status: 'succeeded', last_status: 200 });
   });
 
+  it('failed test pings never disable the endpoint: events keep reaching it once the receiver is fixed', async () => {
+    // A ping is one attempt, so each failed ping used to count as a delivery that failed every
+    // attempt: five clicks on "test" while a receiver was being set up disabled the endpoint
+    // ("failing"), and every event after that was dropped for it without a word.
+    const { e, captured } = await setup();
+    const hook = await createHook(e, `${upstreamOrigin()}/status/500`, ['key.created']);
+    for (let i = 0; i < 6; i++) {
+      const res = await admin(`/webhooks/${hook.id}/test`, { method: 'POST' }, { env: e });
+      expect(await res.json(), `ping ${i + 1}`).toMatchObject({ type: 'webhook.ping', status: 'failed', last_status: 500 });
+    }
+    const got = (await (await admin(`/webhooks/${hook.id}`, {}, { env: e })).json()) as { enabled: boolean; failure_count: number };
+    expect(got).toMatchObject({ enabled: true, failure_count: 0 });
+    await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { url: `${upstreamOrigin()}/hook` } }, { env: e });
+    await createKey({ name: 'after pings' }, { env: e });
+    await pump(e, captured);
+    expect((await deliveries(e, hook.id)).filter((d) => d.type === 'key.created').map((d) => d.status)).toEqual(['succeeded']);
+  });
+
   it('sends limit.exceeded once per key, window and period, and budget events once per period', async () => {
     const { e, captured } = await setup([
       { path: '/demo', upstream: upstreamOrigin(), limits: { rpm: 1 } },
