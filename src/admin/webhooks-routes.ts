@@ -4,6 +4,7 @@
 // usable master, creating an endpoint answers 500 config_invalid and stores nothing.
 
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { attemptDelivery } from '../webhooks/delivery';
@@ -13,6 +14,7 @@ import { sealSecret } from '../webhooks/secrets';
 import { newSecret } from '../webhooks/signing';
 import { checkWebhookUrl } from '../webhooks/ssrf';
 import { enqueue } from '../events/emit';
+import { auditStatement } from '../keys/audit';
 import { errorResponses } from './schemas';
 import { signingBox } from './signing-routes';
 import { validationError } from './validation';
@@ -95,6 +97,21 @@ function checkedUrl(raw: string, allowPrivate: boolean): string {
   return check.url.href;
 }
 
+/**
+ * An endpoint change's audit entry: the endpoint id and the names of the fields changed. Never
+ * the URL (its path or query may carry the receiver's own token) nor the secret.
+ */
+function webhookAudit(
+  c: Context<AppEnv>,
+  action: 'webhook_create' | 'webhook_update' | 'webhook_delete',
+  id: string,
+  now: number,
+  fields: readonly string[],
+  when?: { sql: string; args: unknown[] },
+): D1PreparedStatement {
+  return auditStatement(c.env.DB, { at: now, actor: c.get('actor'), action, key_id: null, changes: [`webhook:${id}`, ...fields] }, when);
+}
+
 async function found(repo: WebhookRepository, id: string): Promise<Endpoint> {
   const e = await repo.get(id);
   if (!e) throw new GatewayError('not_found', 'No webhook with this id.');
@@ -120,7 +137,8 @@ webhooksApp.openapi(
     const now = Date.now();
     const id = newEndpointId(now);
     const secret = newSecret();
-    const endpoint = await new WebhookRepository(c.env.DB).create(id, { url, description: body.description, events: [...new Set(body.events)] }, await sealSecret(box, id, secret), now);
+    const audit = webhookAudit(c, 'webhook_create', id, now, ['url', 'events', 'description']);
+    const endpoint = await new WebhookRepository(c.env.DB).create(id, { url, description: body.description, events: [...new Set(body.events)] }, await sealSecret(box, id, secret), now, audit);
     return c.json({ ...present(endpoint), secret }, 201, { 'cache-control': 'no-store' });
   },
 );
@@ -169,7 +187,10 @@ webhooksApp.openapi(
     await found(repo, id);
     const body = c.req.valid('json');
     const url = body.url === undefined ? undefined : checkedUrl(body.url, c.get('config').WEBHOOKS_ALLOW_PRIVATE);
-    const updated = await repo.update(id, { ...body, url, events: body.events ? [...new Set(body.events)] : undefined }, Date.now());
+    const now = Date.now();
+    const fields = (['url', 'events', 'description', 'enabled'] as const).filter((f) => body[f] !== undefined);
+    const audit = webhookAudit(c, 'webhook_update', id, now, fields, WebhookRepository.exists(id));
+    const updated = await repo.update(id, { ...body, url, events: body.events ? [...new Set(body.events)] : undefined }, now, audit);
     // Deleted since the check above: the update changed nothing.
     if (!updated) throw new GatewayError('not_found', 'No webhook with this id.');
     return c.json(present(updated), 200);
@@ -187,7 +208,8 @@ webhooksApp.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid('param');
-    if (!(await new WebhookRepository(c.env.DB).delete(id))) throw new GatewayError('not_found', 'No webhook with this id.');
+    const audit = webhookAudit(c, 'webhook_delete', id, Date.now(), [], WebhookRepository.exists(id));
+    if (!(await new WebhookRepository(c.env.DB).delete(id, audit))) throw new GatewayError('not_found', 'No webhook with this id.');
     return c.json({ deleted: true as const, id }, 200);
   },
 );

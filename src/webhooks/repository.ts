@@ -59,17 +59,27 @@ export function newEndpointId(now: number): string {
 export class WebhookRepository {
   constructor(private readonly db: D1Database) {}
 
-  /** Stores a new endpoint with its secret sealed (id from newEndpointId, the sealing's additional data). */
-  async create(id: string, e: Pick<Endpoint, 'url' | 'description' | 'events'>, secret: Sealed, now: number): Promise<Endpoint> {
+  /**
+   * Stores a new endpoint with its secret sealed (id from newEndpointId, the sealing's
+   * additional data), with its audit entry in the same batch.
+   */
+  async create(id: string, e: Pick<Endpoint, 'url' | 'description' | 'events'>, secret: Sealed, now: number, audit: D1PreparedStatement): Promise<Endpoint> {
     const endpoint: Endpoint = { ...e, id, enabled: true, disabled_reason: null, failure_count: 0, created_at: now, updated_at: now };
-    await this.db
-      .prepare(
-        `INSERT INTO webhook_endpoints (id, url, description, events, secret, sealed_secret, master_version, enabled, failure_count, created_at, updated_at)
-         VALUES (?, ?, ?, ?, NULL, ?, ?, 1, 0, ?, ?)`,
-      )
-      .bind(id, e.url, e.description, JSON.stringify(e.events), secret.sealed, secret.version, now, now)
-      .run();
+    await this.db.batch([
+      this.db
+        .prepare(
+          `INSERT INTO webhook_endpoints (id, url, description, events, secret, sealed_secret, master_version, enabled, failure_count, created_at, updated_at)
+           VALUES (?, ?, ?, ?, NULL, ?, ?, 1, 0, ?, ?)`,
+        )
+        .bind(id, e.url, e.description, JSON.stringify(e.events), secret.sealed, secret.version, now, now),
+      audit,
+    ]);
     return endpoint;
+  }
+
+  /** The guard an audit entry of a change to endpoint `id` is written under: the endpoint exists. */
+  static exists(id: string): { sql: string; args: unknown[] } {
+    return { sql: 'EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?)', args: [id] };
   }
 
   async get(id: string): Promise<Endpoint | null> {
@@ -120,7 +130,8 @@ export class WebhookRepository {
     return (await this.db.prepare('SELECT COUNT(*) AS n FROM webhook_endpoints WHERE secret IS NOT NULL').first<{ n: number }>())?.n ?? 0;
   }
 
-  async update(id: string, patch: Partial<Pick<Endpoint, 'url' | 'description' | 'events' | 'enabled'>>, now: number): Promise<Endpoint | null> {
+  /** Updates an endpoint; `audit` (guarded by exists(id)) goes in the same batch, after the update. */
+  async update(id: string, patch: Partial<Pick<Endpoint, 'url' | 'description' | 'events' | 'enabled'>>, now: number, audit: D1PreparedStatement): Promise<Endpoint | null> {
     const sets: string[] = ['updated_at = ?'];
     const args: unknown[] = [now];
     if (patch.url !== undefined) (sets.push('url = ?'), args.push(patch.url));
@@ -128,12 +139,14 @@ export class WebhookRepository {
     if (patch.events !== undefined) (sets.push('events = ?'), args.push(JSON.stringify(patch.events)));
     if (patch.enabled === true) sets.push('enabled = 1', 'disabled_reason = NULL', 'failure_count = 0');
     if (patch.enabled === false) sets.push("enabled = 0, disabled_reason = 'admin'");
-    await this.db.prepare(`UPDATE webhook_endpoints SET ${sets.join(', ')} WHERE id = ?`).bind(...args, id).run();
+    await this.db.batch([this.db.prepare(`UPDATE webhook_endpoints SET ${sets.join(', ')} WHERE id = ?`).bind(...args, id), audit]);
     return this.get(id);
   }
 
-  async delete(id: string): Promise<boolean> {
-    const [res] = await this.db.batch([
+  /** Deletes an endpoint and its deliveries; `audit` (guarded by exists(id)) goes first in the same batch. */
+  async delete(id: string, audit: D1PreparedStatement): Promise<boolean> {
+    const [, res] = await this.db.batch([
+      audit,
       this.db.prepare('DELETE FROM webhook_endpoints WHERE id = ?').bind(id),
       this.db.prepare('DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = ?)').bind(id),
       this.db.prepare('DELETE FROM webhook_deliveries WHERE endpoint_id = ?').bind(id),

@@ -102,18 +102,35 @@ describe('webhook endpoints', () => {
     for (const url of ['https://hooks.example.com./in', 'https://[2606:4700:4700::1111]/', 'https://1.1.1.1/']) expect(checkWebhookUrl(url, false).ok, url).toBe(true);
   });
 
+  it('audits every endpoint change (create, update, delete) with the actor, never the URL or the secret', async () => {
+    // A webhook receives every key event: adding or repointing one is an admin change like any
+    // other, and the audit log promises every admin change in the same batch as the change.
+    const { e } = await setup();
+    const url = `${upstreamOrigin()}/hook/private-path-token`;
+    const hook = await createHook(e, url, ['key.created']);
+    await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { url: `${upstreamOrigin()}/elsewhere`, enabled: false } }, { env: e });
+    await admin(`/webhooks/${hook.id}`, { method: 'DELETE' }, { env: e });
+    // A refused change leaves no entry.
+    expect((await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { description: 'gone' } }, { env: e })).status).toBe(404);
+    const rows = await env.DB.prepare("SELECT actor, action, key_id, changes FROM audit_log WHERE changes LIKE ? ORDER BY id").bind(`%${hook.id}%`).all<{ actor: string; action: string; key_id: string | null; changes: string }>();
+    expect(rows.results.map((r) => [r.actor, r.action, r.key_id, JSON.parse(r.changes)])).toEqual([
+      ['admin_token', 'webhook_create', null, [`webhook:${hook.id}`, 'url', 'events', 'description']],
+      ['admin_token', 'webhook_update', null, [`webhook:${hook.id}`, 'url', 'enabled']],
+      ['admin_token', 'webhook_delete', null, [`webhook:${hook.id}`]],
+    ]);
+    const text = JSON.stringify(rows.results);
+    expect(text).not.toContain('private-path-token');
+    expect(text).not.toContain(hook.secret);
+  });
+
   it('answers 404, not 500, when the endpoint is deleted while a PATCH to it is under way', async () => {
     const { e } = await setup();
     const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.created']);
-    // A DELETE lands between the PATCH's existence check and its UPDATE.
+    // A DELETE lands between the PATCH's existence check and its update (the PATCH's only write).
     const racing = new Proxy(e.DB, {
       get(db, prop) {
-        if (prop !== 'prepare') return (Reflect.get(db, prop) as (...a: unknown[]) => unknown).bind(db);
-        return (sql: string) => {
-          const stmt = db.prepare(sql);
-          if (!sql.startsWith('UPDATE webhook_endpoints SET updated_at')) return stmt;
-          return { bind: (...args: unknown[]) => ({ run: async () => (await admin(`/webhooks/${hook.id}`, { method: 'DELETE' }, { env: e }), stmt.bind(...args).run()) }) };
-        };
+        if (prop !== 'batch') return (Reflect.get(db, prop) as (...a: unknown[]) => unknown).bind(db);
+        return async (statements: D1PreparedStatement[]) => (await admin(`/webhooks/${hook.id}`, { method: 'DELETE' }, { env: e }), db.batch(statements));
       },
     });
     const res = await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { description: 'late' } }, { env: { ...e, DB: racing } });
