@@ -9,7 +9,7 @@ import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { attemptDelivery } from '../webhooks/delivery';
 import { message, PING_EVENT, WEBHOOK_EVENTS } from '../webhooks/events';
-import { newEndpointId, WebhookRepository, type Endpoint } from '../webhooks/repository';
+import { MAX_ENDPOINTS, newEndpointId, WebhookRepository, type Endpoint } from '../webhooks/repository';
 import { sealSecret } from '../webhooks/secrets';
 import { newSecret } from '../webhooks/signing';
 import { checkWebhookUrl } from '../webhooks/ssrf';
@@ -127,7 +127,7 @@ webhooksApp.openapi(
     request: { body: json(CreateBody) },
     responses: {
       201: ok(CreatedWebhookSchema, 'The endpoint and its signing secret'),
-      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'config_invalid', ...AUTH),
+      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'conflict', 'config_invalid', ...AUTH),
     },
   }),
   async (c) => {
@@ -137,8 +137,9 @@ webhooksApp.openapi(
     const now = Date.now();
     const id = newEndpointId(now);
     const secret = newSecret();
-    const audit = webhookAudit(c, 'webhook_create', id, now, ['url', 'events', 'description']);
+    const audit = webhookAudit(c, 'webhook_create', id, now, ['url', 'events', 'description'], WebhookRepository.exists(id));
     const endpoint = await new WebhookRepository(c.env.DB).create(id, { url, description: body.description, events: [...new Set(body.events)] }, await sealSecret(box, id, secret), now, audit);
+    if (!endpoint) throw new GatewayError('conflict', `There are already ${MAX_ENDPOINTS} webhook endpoints; delete one first.`);
     return c.json({ ...present(endpoint), secret }, 201, { 'cache-control': 'no-store' });
   },
 );

@@ -51,6 +51,12 @@ const SECRET_COLUMNS = 'secret AS plaintext, sealed_secret AS sealed, master_ver
 
 const fromRow = (r: EndpointRow): Endpoint => ({ ...r, events: JSON.parse(r.events) as WebhookEventType[], enabled: r.enabled === 1 });
 
+/**
+ * Endpoints that may exist at once. The dispatcher reads the enabled ones in one query of this
+ * many, so a create past it is refused rather than made an endpoint that never gets events.
+ */
+export const MAX_ENDPOINTS = 1000;
+
 /** A new endpoint id (the secret is sealed with it as additional data, so it comes first). */
 export function newEndpointId(now: number): string {
   return `whe_${ulid(now)}`;
@@ -61,20 +67,21 @@ export class WebhookRepository {
 
   /**
    * Stores a new endpoint with its secret sealed (id from newEndpointId, the sealing's
-   * additional data), with its audit entry in the same batch.
+   * additional data), with its audit entry (guarded by exists(id)) in the same batch. Null
+   * when MAX_ENDPOINTS exist: checked in the INSERT itself, so concurrent creates cannot pass it.
    */
-  async create(id: string, e: Pick<Endpoint, 'url' | 'description' | 'events'>, secret: Sealed, now: number, audit: D1PreparedStatement): Promise<Endpoint> {
+  async create(id: string, e: Pick<Endpoint, 'url' | 'description' | 'events'>, secret: Sealed, now: number, audit: D1PreparedStatement): Promise<Endpoint | null> {
     const endpoint: Endpoint = { ...e, id, enabled: true, disabled_reason: null, failure_count: 0, created_at: now, updated_at: now };
-    await this.db.batch([
+    const [inserted] = await this.db.batch([
       this.db
         .prepare(
           `INSERT INTO webhook_endpoints (id, url, description, events, secret, sealed_secret, master_version, enabled, failure_count, created_at, updated_at)
-           VALUES (?, ?, ?, ?, NULL, ?, ?, 1, 0, ?, ?)`,
+           SELECT ?, ?, ?, ?, NULL, ?, ?, 1, 0, ?, ? WHERE (SELECT COUNT(*) FROM webhook_endpoints) < ?`,
         )
-        .bind(id, e.url, e.description, JSON.stringify(e.events), secret.sealed, secret.version, now, now),
+        .bind(id, e.url, e.description, JSON.stringify(e.events), secret.sealed, secret.version, now, now, MAX_ENDPOINTS),
       audit,
     ]);
-    return endpoint;
+    return (inserted?.meta.changes ?? 0) > 0 ? endpoint : null;
   }
 
   /** The guard an audit entry of a change to endpoint `id` is written under: the endpoint exists. */
@@ -95,7 +102,7 @@ export class WebhookRepository {
   }
 
   async enabled(): Promise<Endpoint[]> {
-    const res = await this.db.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE enabled = 1 LIMIT 1000`).all<EndpointRow>();
+    const res = await this.db.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE enabled = 1 LIMIT ?`).bind(MAX_ENDPOINTS).all<EndpointRow>();
     return res.results.map(fromRow);
   }
 

@@ -123,6 +123,30 @@ describe('webhook endpoints', () => {
     expect(text).not.toContain(hook.secret);
   });
 
+  it('refuses a webhook endpoint past the 1000 that receive events, instead of creating one that never would', async () => {
+    // Events go to the enabled endpoints the dispatcher reads, at most 1000: the 1001st was
+    // created (201) and then silently never sent anything.
+    const { e } = await setup();
+    const now = Date.now();
+    const existing = (await env.DB.prepare('SELECT COUNT(*) AS n FROM webhook_endpoints').first<{ n: number }>())!.n;
+    await env.DB.prepare(
+      `INSERT INTO webhook_endpoints (id, url, description, events, secret, sealed_secret, master_version, enabled, failure_count, created_at, updated_at)
+       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+       SELECT 'whe_FILL' || printf('%022d', i), 'https://hooks.example.com/fill', '', '["key.created"]', NULL, 'x', 'v', 1, 0, ?, ? FROM n`,
+    )
+      .bind(1000 - existing, now, now)
+      .run();
+    try {
+      const res = await admin('/webhooks', { method: 'POST', json: { url: `${upstreamOrigin()}/hook`, events: ['key.created'] } }, { env: e });
+      expect(res.status).toBe(409);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('conflict');
+      expect((await env.DB.prepare('SELECT COUNT(*) AS n FROM webhook_endpoints').first<{ n: number }>())!.n).toBe(1000);
+    } finally {
+      await env.DB.prepare("DELETE FROM webhook_endpoints WHERE id LIKE 'whe_FILL%'").run();
+    }
+    expect((await admin('/webhooks', { method: 'POST', json: { url: `${upstreamOrigin()}/hook`, events: ['key.created'] } }, { env: e })).status).toBe(201);
+  });
+
   it('answers 404, not 500, when the endpoint is deleted while a PATCH to it is under way', async () => {
     const { e } = await setup();
     const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.created']);
