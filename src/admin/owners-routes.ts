@@ -63,12 +63,15 @@ async function ownerOr404(c: { get: (k: 'services') => AppEnv['Variables']['serv
   return record;
 }
 
-/** Writes the KV snapshot after the D1 commit; the change stands, and a retry of the PUT rewrites it. */
-async function writeThrough(write: () => Promise<void>): Promise<void> {
+/**
+ * Writes the KV snapshot after the D1 commit; the change stands, and a retry of the request
+ * writes it again (a DELETE retry too: it removes the snapshot even though the row is gone).
+ */
+async function writeThrough(done: 'saved' | 'deleted', write: () => Promise<void>): Promise<void> {
   try {
     await write();
   } catch {
-    throw new GatewayError('store_unavailable', 'The owner was saved, but its snapshot could not be written; repeat the request.', { headers: { 'retry-after': '1' } });
+    throw new GatewayError('store_unavailable', `The owner was ${done}, but its snapshot could not be written; repeat the request.`, { headers: { 'retry-after': '1' } });
   }
 }
 
@@ -94,7 +97,7 @@ ownersApp.openapi(
     const owners = c.get('services').owners;
     const changes = Object.keys(policy).map((k) => `${k}`);
     const record = await owners.repo.put(owner, policy, now, auditStatement(c.env.DB, { at: now, actor: c.get('actor'), action: 'owner_put', key_id: null, changes: [`owner:${owner}`, ...changes] }));
-    await writeThrough(() => owners.writeSnapshot(record));
+    await writeThrough('saved', () => owners.writeSnapshot(record));
     return c.json(presentOwner(record), 200);
   },
 );
@@ -142,8 +145,10 @@ ownersApp.openapi(
     const owners = c.get('services').owners;
     const now = Date.now();
     const deleted = await owners.repo.delete(owner, (when) => auditStatement(c.env.DB, { at: now, actor: c.get('actor'), action: 'owner_delete', key_id: null, changes: [`owner:${owner}`] }, when));
+    // KV is the proxy's truth for owners: the snapshot goes whether or not a row did, so a
+    // retry after a failed KV delete (the row already gone) still stops the old policy.
+    await writeThrough('deleted', () => owners.removeSnapshot(owner));
     if (!deleted) throw new GatewayError('not_found', 'No owner with this name.');
-    await writeThrough(() => owners.removeSnapshot(owner));
     return c.json({ owner, deleted: true as const }, 200);
   },
 );

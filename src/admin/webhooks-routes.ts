@@ -4,15 +4,17 @@
 // usable master, creating an endpoint answers 500 config_invalid and stores nothing.
 
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { attemptDelivery } from '../webhooks/delivery';
 import { message, PING_EVENT, WEBHOOK_EVENTS } from '../webhooks/events';
-import { newEndpointId, WebhookRepository, type Endpoint } from '../webhooks/repository';
+import { MAX_ENDPOINTS, newEndpointId, WebhookRepository, type Endpoint } from '../webhooks/repository';
 import { sealSecret } from '../webhooks/secrets';
 import { newSecret } from '../webhooks/signing';
 import { checkWebhookUrl } from '../webhooks/ssrf';
 import { enqueue } from '../events/emit';
+import { auditStatement } from '../keys/audit';
 import { ADMIN_AUTH_ERRORS, errorResponses } from './schemas';
 import { signingBox } from './signing-routes';
 import { validationError } from './validation';
@@ -94,6 +96,21 @@ function checkedUrl(raw: string, allowPrivate: boolean): string {
   return check.url.href;
 }
 
+/**
+ * An endpoint change's audit entry: the endpoint id and the names of the fields changed. Never
+ * the URL (its path or query may carry the receiver's own token) nor the secret.
+ */
+function webhookAudit(
+  c: Context<AppEnv>,
+  action: 'webhook_create' | 'webhook_update' | 'webhook_delete',
+  id: string,
+  now: number,
+  fields: readonly string[],
+  when?: { sql: string; args: unknown[] },
+): D1PreparedStatement {
+  return auditStatement(c.env.DB, { at: now, actor: c.get('actor'), action, key_id: null, changes: [`webhook:${id}`, ...fields] }, when);
+}
+
 async function found(repo: WebhookRepository, id: string): Promise<Endpoint> {
   const e = await repo.get(id);
   if (!e) throw new GatewayError('not_found', 'No webhook with this id.');
@@ -109,7 +126,7 @@ webhooksApp.openapi(
     request: { body: json(CreateBody) },
     responses: {
       201: ok(CreatedWebhookSchema, 'The endpoint and its signing secret'),
-      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'config_invalid', ...ADMIN_AUTH_ERRORS),
+      ...errorResponses('validation_failed', 'invalid_json', 'unsupported_media_type', 'conflict', 'config_invalid', ...ADMIN_AUTH_ERRORS),
     },
   }),
   async (c) => {
@@ -119,7 +136,9 @@ webhooksApp.openapi(
     const now = Date.now();
     const id = newEndpointId(now);
     const secret = newSecret();
-    const endpoint = await new WebhookRepository(c.env.DB).create(id, { url, description: body.description, events: [...new Set(body.events)] }, await sealSecret(box, id, secret), now);
+    const audit = webhookAudit(c, 'webhook_create', id, now, ['url', 'events', 'description'], WebhookRepository.exists(id));
+    const endpoint = await new WebhookRepository(c.env.DB).create(id, { url, description: body.description, events: [...new Set(body.events)] }, await sealSecret(box, id, secret), now, audit);
+    if (!endpoint) throw new GatewayError('conflict', `There are already ${MAX_ENDPOINTS} webhook endpoints; delete one first.`);
     return c.json({ ...present(endpoint), secret }, 201, { 'cache-control': 'no-store' });
   },
 );
@@ -168,8 +187,13 @@ webhooksApp.openapi(
     await found(repo, id);
     const body = c.req.valid('json');
     const url = body.url === undefined ? undefined : checkedUrl(body.url, c.get('config').WEBHOOKS_ALLOW_PRIVATE);
-    const updated = await repo.update(id, { ...body, url, events: body.events ? [...new Set(body.events)] : undefined }, Date.now());
-    return c.json(present(updated as Endpoint), 200);
+    const now = Date.now();
+    const fields = (['url', 'events', 'description', 'enabled'] as const).filter((f) => body[f] !== undefined);
+    const audit = webhookAudit(c, 'webhook_update', id, now, fields, WebhookRepository.exists(id));
+    const updated = await repo.update(id, { ...body, url, events: body.events ? [...new Set(body.events)] : undefined }, now, audit);
+    // Deleted since the check above: the update changed nothing.
+    if (!updated) throw new GatewayError('not_found', 'No webhook with this id.');
+    return c.json(present(updated), 200);
   },
 );
 
@@ -184,7 +208,8 @@ webhooksApp.openapi(
   }),
   async (c) => {
     const { id } = c.req.valid('param');
-    if (!(await new WebhookRepository(c.env.DB).delete(id))) throw new GatewayError('not_found', 'No webhook with this id.');
+    const audit = webhookAudit(c, 'webhook_delete', id, Date.now(), [], WebhookRepository.exists(id));
+    if (!(await new WebhookRepository(c.env.DB).delete(id, audit))) throw new GatewayError('not_found', 'No webhook with this id.');
     return c.json({ deleted: true as const, id }, 200);
   },
 );
@@ -206,7 +231,7 @@ webhooksApp.openapi(
     const [deliveryId] = await repo.insertMessages([{ message: ping, endpoints: [endpoint.id] }], now);
     const config = c.get('config');
     // One attempt, now: a ping is a check, not an event to retry for a day.
-    await attemptDelivery(repo, deliveryId as string, 1, { maxAttempts: 1, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: undefined, masters: c.env }, now);
+    await attemptDelivery(repo, deliveryId as string, 1, { maxAttempts: 1, allowPrivate: config.WEBHOOKS_ALLOW_PRIVATE, queue: undefined, masters: c.env, probe: true }, now);
     return c.json(await presentDelivery(repo, deliveryId as string), 200);
   },
 );
@@ -230,7 +255,8 @@ webhooksApp.openapi(
     const q = c.req.valid('query');
     const rows = await repo.deliveries(id, q.cursor, q.limit + 1);
     const page = rows.slice(0, q.limit);
-    const deliveries = await Promise.all(page.map(async (d) => ({ ...deliveryFields(d), type: d.type, attempt_log: (await repo.attempts(d.id)).map(presentAttempt) })));
+    const attempts = await repo.attemptsOf(page.map((d) => d.id));
+    const deliveries = page.map((d) => ({ ...deliveryFields(d), type: d.type, attempt_log: (attempts.get(d.id) ?? []).map(presentAttempt) }));
     return c.json({ deliveries, next_cursor: rows.length > q.limit ? (page[page.length - 1]?.id ?? null) : null }, 200);
   },
 );

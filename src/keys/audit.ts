@@ -23,7 +23,10 @@ export type AuditAction =
   | 'marker_written'
   | 'owner_put'
   | 'owner_delete'
-  | 'credits';
+  | 'credits'
+  | 'webhook_create'
+  | 'webhook_update'
+  | 'webhook_delete';
 
 export interface AuditEntry {
   id: string;

@@ -178,7 +178,8 @@ export class LimiterObject extends DurableObject {
     }
     const credits = input.credits;
     const creditsName = `${keyPrefix(input)}credits`;
-    const balance = credits ? creditsBalance(credits, this.storedCredits(creditsName)) : 0;
+    const storedCredits = credits ? this.storedCredits(creditsName) : null;
+    const balance = credits ? creditsBalance(credits, storedCredits) : 0;
     if (credits && balance < credits.cost) return { status: 'credits_exhausted', credits: creditsStateOf(credits, balance) };
     const lease = input.lease;
     const leaseHolders: string[] = [];
@@ -196,7 +197,7 @@ export class LimiterObject extends DurableObject {
     // One transaction: a write that fails (a constraint, a bad value) rolls back the others, so
     // a request is never charged part of its admission, nor its token id recorded without it.
     this.atomically(() => {
-      if (credits) this.storeCredits(creditsName, balance - credits.cost, creditsPeriod(credits));
+      if (credits) this.storeCredits(creditsName, balance - credits.cost, creditsPeriod(credits, storedCredits));
       for (const prefix of leaseHolders) this.sql.exec('INSERT INTO leases (holder, id, expires) VALUES (?, ?, ?)', prefix, lease!.id, lease!.expiresAt);
       for (const h of holders) {
         // A window this request costs nothing in (a token window before metering) needs no write.
@@ -252,8 +253,9 @@ export class LimiterObject extends DurableObject {
   /** An admin change to a key's balance; `prefix` as in usage(). */
   changeCredits(spec: CreditsSpec, change: CreditsChange, prefix = ''): CreditsState {
     const name = `${prefix}credits`;
-    const remaining = changedBalance(creditsBalance(spec, this.storedCredits(name)), change, MAX_AMOUNT);
-    this.storeCredits(name, remaining, creditsPeriod(spec));
+    const stored = this.storedCredits(name);
+    const remaining = changedBalance(creditsBalance(spec, stored), change, MAX_AMOUNT);
+    this.storeCredits(name, remaining, creditsPeriod(spec, stored));
     return creditsStateOf(spec, remaining);
   }
 

@@ -18,6 +18,9 @@ export function normaliseModel(name: string): string {
 export function modelKeyProblem(key: string): string | null {
   if (key.length === 0 || key.length > MAX_MODEL_KEY_LENGTH) return `must be 1-${MAX_MODEL_KEY_LENGTH} characters`;
   if (key !== normaliseModel(key)) return 'must be lower-case without surrounding spaces';
+  // Parsed config is copied into plain objects on its way here, and assigning `__proto__`
+  // there sets the prototype instead of an entry: the limit or price would vanish unseen.
+  if (key === '__proto__') return 'is reserved';
   const star = key.indexOf('*');
   if (star !== -1 && star !== key.length - 1) return 'may hold one "*", only at the end';
   return null;

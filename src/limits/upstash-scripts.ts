@@ -61,9 +61,14 @@ local credits = nil
 if ARGV[ai] == '1' then
   credits = {key = KEYS[ki], cost = tonumber(ARGV[ai + 1]), refill = tonumber(ARGV[ai + 3]), period = ARGV[ai + 4]}
   local stored = redis.call('HMGET', credits.key, 'remaining', 'period')
+  local storedPeriod = stored[2] or ''
   if not stored[1] then credits.balance = tonumber(ARGV[ai + 2])
-  elseif credits.refill >= 0 and stored[2] ~= credits.period then credits.balance = credits.refill
-  else credits.balance = tonumber(stored[1]) end
+  elseif credits.refill >= 0 and (#storedPeriod ~= #credits.period or storedPeriod < credits.period) then credits.balance = credits.refill
+  else
+    credits.balance = tonumber(stored[1])
+    -- A later stored period stays: refillDue in store.ts.
+    if credits.refill >= 0 then credits.period = storedPeriod end
+  end
 end
 ki = ki + 1
 ai = ai + 5
@@ -158,14 +163,20 @@ return 1
 // refill period, 'add' | 'set', amount, maximum. Returns the balance after the change.
 export const CREDITS_CHANGE_SCRIPT = `
 local stored = redis.call('HMGET', KEYS[1], 'remaining', 'period')
+local storedPeriod = stored[2] or ''
+local period = ARGV[3]
 local balance
 if not stored[1] then balance = tonumber(ARGV[1])
-elseif tonumber(ARGV[2]) >= 0 and stored[2] ~= ARGV[3] then balance = tonumber(ARGV[2])
-else balance = tonumber(stored[1]) end
+elseif tonumber(ARGV[2]) >= 0 and (#storedPeriod ~= #period or storedPeriod < period) then balance = tonumber(ARGV[2])
+else
+  balance = tonumber(stored[1])
+  -- A later stored period stays: refillDue in store.ts.
+  if tonumber(ARGV[2]) >= 0 then period = storedPeriod end
+end
 if ARGV[4] == 'add' then balance = balance + tonumber(ARGV[5]) else balance = tonumber(ARGV[5]) end
 if balance < 0 then balance = 0 end
 if balance > tonumber(ARGV[6]) then balance = tonumber(ARGV[6]) end
-redis.call('HSET', KEYS[1], 'remaining', balance, 'period', ARGV[3])
+redis.call('HSET', KEYS[1], 'remaining', balance, 'period', period)
 return balance
 `;
 

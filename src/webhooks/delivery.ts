@@ -29,6 +29,11 @@ export interface DeliverySettings {
   queue: Queue<QueueMessage> | undefined;
   /** SECRETS_MASTER_KEY and SECRETS_MASTER_KEY_PREVIOUS, which open the endpoints' secrets. */
   masters: Masters;
+  /**
+   * A test ping: its one attempt says nothing about events the endpoint would miss, so a
+   * failure does not count towards disabling it (a 410 still does: the receiver asked).
+   */
+  probe?: boolean;
 }
 
 export type AttemptResult = { done: true; attempt?: Attempt } | { done: false; retryInSeconds: number; attempt: Attempt };
@@ -59,7 +64,7 @@ export async function attemptDelivery(repo: WebhookRepository, deliveryId: strin
     delivery,
     attempt,
     { status: ok ? 'succeeded' : exhausted ? 'failed' : 'pending', next_attempt_at: ok || exhausted ? null : now + retryIn * 1000 },
-    { reset: ok, failed: exhausted && !gone && secret.ok, disable: gone ? 'gone' : null, disableAfter: DISABLE_AFTER_FAILED_DELIVERIES },
+    { reset: ok, failed: exhausted && !gone && secret.ok && !s.probe, disable: gone ? 'gone' : null, disableAfter: DISABLE_AFTER_FAILED_DELIVERIES },
   );
   if (ok || exhausted) return { done: true, attempt };
   return { done: false, retryInSeconds: retryIn, attempt };

@@ -37,21 +37,41 @@ interface AuditRow {
   changes: string;
 }
 
-/** key.* webhook messages for the audit entries of the lookback window. */
+// Audit entries read per query; a run reads pages until the window is done, at most
+// MAX_AUDIT_PAGES of them (a later run, the lookback permitting, reads on).
+const AUDIT_PAGE = 500;
+const MAX_AUDIT_PAGES = 40;
+
+/**
+ * key.* webhook messages for the audit entries of the lookback window, page by page: a bulk
+ * change writes one entry per key in one instant, and a single page from the window's start
+ * would never reach the entries past it.
+ */
 export async function dispatchAudit(db: D1Database, queue: Queue<QueueMessage> | undefined, now = Date.now()): Promise<number> {
   const repo = new WebhookRepository(db);
   if ((await repo.enabled()).length === 0) return 0;
-  const since = `aud_${ulid(now - LOOKBACK_MS).slice(0, 10)}`;
-  const rows = await db.prepare('SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT 500').bind(since).all<AuditRow>();
+  let cursor = `aud_${ulid(now - LOOKBACK_MS).slice(0, 10)}`;
+  let published = 0;
+  for (let page = 0; page < MAX_AUDIT_PAGES; page++) {
+    const rows = (await db.prepare('SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?').bind(cursor, AUDIT_PAGE).all<AuditRow>()).results;
+    if (rows.length === 0) break;
+    published += await publish(db, queue, await auditMessages(db, rows, now), now);
+    if (rows.length < AUDIT_PAGE) break;
+    cursor = (rows[rows.length - 1] as AuditRow).id;
+  }
+  return published;
+}
+
+async function auditMessages(db: D1Database, rows: readonly AuditRow[], now: number): Promise<NewMessage[]> {
   const messages: NewMessage[] = [];
-  const keyIds = [...new Set(rows.results.map((r) => r.key_id).filter((id): id is string => id !== null))];
+  const keyIds = [...new Set(rows.map((r) => r.key_id).filter((id): id is string => id !== null))];
   const keys = new Map<string, ReturnType<typeof presentKey>>();
   for (let i = 0; i < keyIds.length; i += 90) {
     const chunk = keyIds.slice(i, i + 90);
     const res = await db.prepare(`SELECT * FROM keys WHERE id IN (${chunk.map(() => '?').join(', ')})`).bind(...chunk).all<Parameters<typeof fromRow>[0]>();
     for (const row of res.results) keys.set(row.id, presentKey(fromRow(row), now));
   }
-  for (const row of rows.results) {
+  for (const row of rows) {
     const type = eventForAudit(row.action);
     if (!type) continue;
     messages.push(
@@ -63,7 +83,7 @@ export async function dispatchAudit(db: D1Database, queue: Queue<QueueMessage> |
       }),
     );
   }
-  return publish(db, queue, messages, now);
+  return messages;
 }
 
 /** Re-queues pending deliveries whose queue job was lost (a failed send); run by the cron. */

@@ -51,6 +51,12 @@ const SECRET_COLUMNS = 'secret AS plaintext, sealed_secret AS sealed, master_ver
 
 const fromRow = (r: EndpointRow): Endpoint => ({ ...r, events: JSON.parse(r.events) as WebhookEventType[], enabled: r.enabled === 1 });
 
+/**
+ * Endpoints that may exist at once. The dispatcher reads the enabled ones in one query of this
+ * many, so a create past it is refused rather than made an endpoint that never gets events.
+ */
+export const MAX_ENDPOINTS = 1000;
+
 /** A new endpoint id (the secret is sealed with it as additional data, so it comes first). */
 export function newEndpointId(now: number): string {
   return `whe_${ulid(now)}`;
@@ -59,17 +65,28 @@ export function newEndpointId(now: number): string {
 export class WebhookRepository {
   constructor(private readonly db: D1Database) {}
 
-  /** Stores a new endpoint with its secret sealed (id from newEndpointId, the sealing's additional data). */
-  async create(id: string, e: Pick<Endpoint, 'url' | 'description' | 'events'>, secret: Sealed, now: number): Promise<Endpoint> {
+  /**
+   * Stores a new endpoint with its secret sealed (id from newEndpointId, the sealing's
+   * additional data), with its audit entry (guarded by exists(id)) in the same batch. Null
+   * when MAX_ENDPOINTS exist: checked in the INSERT itself, so concurrent creates cannot pass it.
+   */
+  async create(id: string, e: Pick<Endpoint, 'url' | 'description' | 'events'>, secret: Sealed, now: number, audit: D1PreparedStatement): Promise<Endpoint | null> {
     const endpoint: Endpoint = { ...e, id, enabled: true, disabled_reason: null, failure_count: 0, created_at: now, updated_at: now };
-    await this.db
-      .prepare(
-        `INSERT INTO webhook_endpoints (id, url, description, events, secret, sealed_secret, master_version, enabled, failure_count, created_at, updated_at)
-         VALUES (?, ?, ?, ?, NULL, ?, ?, 1, 0, ?, ?)`,
-      )
-      .bind(id, e.url, e.description, JSON.stringify(e.events), secret.sealed, secret.version, now, now)
-      .run();
-    return endpoint;
+    const [inserted] = await this.db.batch([
+      this.db
+        .prepare(
+          `INSERT INTO webhook_endpoints (id, url, description, events, secret, sealed_secret, master_version, enabled, failure_count, created_at, updated_at)
+           SELECT ?, ?, ?, ?, NULL, ?, ?, 1, 0, ?, ? WHERE (SELECT COUNT(*) FROM webhook_endpoints) < ?`,
+        )
+        .bind(id, e.url, e.description, JSON.stringify(e.events), secret.sealed, secret.version, now, now, MAX_ENDPOINTS),
+      audit,
+    ]);
+    return (inserted?.meta.changes ?? 0) > 0 ? endpoint : null;
+  }
+
+  /** The guard an audit entry of a change to endpoint `id` is written under: the endpoint exists. */
+  static exists(id: string): { sql: string; args: unknown[] } {
+    return { sql: 'EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?)', args: [id] };
   }
 
   async get(id: string): Promise<Endpoint | null> {
@@ -85,7 +102,7 @@ export class WebhookRepository {
   }
 
   async enabled(): Promise<Endpoint[]> {
-    const res = await this.db.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE enabled = 1 LIMIT 1000`).all<EndpointRow>();
+    const res = await this.db.prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE enabled = 1 LIMIT ?`).bind(MAX_ENDPOINTS).all<EndpointRow>();
     return res.results.map(fromRow);
   }
 
@@ -120,7 +137,8 @@ export class WebhookRepository {
     return (await this.db.prepare('SELECT COUNT(*) AS n FROM webhook_endpoints WHERE secret IS NOT NULL').first<{ n: number }>())?.n ?? 0;
   }
 
-  async update(id: string, patch: Partial<Pick<Endpoint, 'url' | 'description' | 'events' | 'enabled'>>, now: number): Promise<Endpoint | null> {
+  /** Updates an endpoint; `audit` (guarded by exists(id)) goes in the same batch, after the update. */
+  async update(id: string, patch: Partial<Pick<Endpoint, 'url' | 'description' | 'events' | 'enabled'>>, now: number, audit: D1PreparedStatement): Promise<Endpoint | null> {
     const sets: string[] = ['updated_at = ?'];
     const args: unknown[] = [now];
     if (patch.url !== undefined) (sets.push('url = ?'), args.push(patch.url));
@@ -128,12 +146,14 @@ export class WebhookRepository {
     if (patch.events !== undefined) (sets.push('events = ?'), args.push(JSON.stringify(patch.events)));
     if (patch.enabled === true) sets.push('enabled = 1', 'disabled_reason = NULL', 'failure_count = 0');
     if (patch.enabled === false) sets.push("enabled = 0, disabled_reason = 'admin'");
-    await this.db.prepare(`UPDATE webhook_endpoints SET ${sets.join(', ')} WHERE id = ?`).bind(...args, id).run();
+    await this.db.batch([this.db.prepare(`UPDATE webhook_endpoints SET ${sets.join(', ')} WHERE id = ?`).bind(...args, id), audit]);
     return this.get(id);
   }
 
-  async delete(id: string): Promise<boolean> {
-    const [res] = await this.db.batch([
+  /** Deletes an endpoint and its deliveries; `audit` (guarded by exists(id)) goes first in the same batch. */
+  async delete(id: string, audit: D1PreparedStatement): Promise<boolean> {
+    const [, res] = await this.db.batch([
+      audit,
       this.db.prepare('DELETE FROM webhook_endpoints WHERE id = ?').bind(id),
       this.db.prepare('DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = ?)').bind(id),
       this.db.prepare('DELETE FROM webhook_deliveries WHERE endpoint_id = ?').bind(id),
@@ -184,6 +204,21 @@ export class WebhookRepository {
     if (cursor) (sql += ' AND d.id < ?'), args.push(cursor);
     const res = await this.db.prepare(`${sql} ORDER BY d.id DESC LIMIT ?`).bind(...args, limit).all<Delivery & { type: string }>();
     return res.results;
+  }
+
+  /**
+   * The attempts of several deliveries in one query (a page of the delivery list): D1 caps
+   * the queries of one invocation, so a query per delivery would fail a full page.
+   */
+  async attemptsOf(deliveryIds: readonly string[]): Promise<Map<string, Attempt[]>> {
+    const out = new Map<string, Attempt[]>(deliveryIds.map((id) => [id, []]));
+    if (deliveryIds.length === 0) return out;
+    const res = await this.db
+      .prepare('SELECT delivery_id, attempt, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, attempt')
+      .bind(JSON.stringify(deliveryIds))
+      .all<Attempt & { delivery_id: string }>();
+    for (const { delivery_id, ...a } of res.results) out.get(delivery_id)?.push(a);
+    return out;
   }
 
   async attempts(deliveryId: string): Promise<Attempt[]> {

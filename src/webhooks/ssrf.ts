@@ -9,6 +9,9 @@ const PRIVATE_RANGES: readonly Cidr[] = [
   '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24',
   '192.0.2.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4',
   '::/96', '::1/128', '64:ff9b::/96', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'ff00::/8',
+  // Prefixes that carry an IPv4 address a translator or relay may turn into a private one:
+  // local-use NAT64, SIIT IPv4-translated, 6to4 and Teredo. Site-local is private by definition.
+  '64:ff9b:1::/48', '::ffff:0:0:0/96', '2002::/16', '2001::/32', 'fec0::/10',
 ].map((c) => parseCidr(c) as Cidr);
 
 const PRIVATE_NAMES = /(?:^|\.)(?:localhost|local|internal|intranet|lan|home|corp|private|localdomain)$/i;
@@ -25,7 +28,8 @@ export function checkWebhookUrl(raw: string, allowPrivate: boolean): UrlCheck {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return { ok: false, reason: 'must be http or https' };
   if (url.username || url.password) return { ok: false, reason: 'must not contain credentials' };
   if (allowPrivate) return { ok: true, url };
-  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  // Every trailing dot goes: `localhost..` is still localhost to a resolver.
+  const host = url.hostname.replace(/^\[|\]$/g, '').replace(/\.+$/, '');
   if (host === '' || PRIVATE_NAMES.test(host) || !host.includes('.') && !host.includes(':')) {
     return { ok: false, reason: 'must not point at a private, loopback or link-local host' };
   }

@@ -5,7 +5,7 @@
 
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { upstreamOrigin } from '../harness/gateway';
+import { admin, upstreamOrigin, type ErrorJson } from '../harness/gateway';
 import { awayFromMinuteEdge, chatBody, errorOf, gateway, postJson, PROMPT_TOKENS, STORE_KINDS, windowOf } from '../limits/stores';
 import { clientModel } from '../limits/model-names';
 
@@ -92,5 +92,26 @@ describe.each(STORE_KINDS)('hostile model names (%s store)', (kind) => {
     // Two family members at 1 micro-USD per token, the exact name at 2.
     const tokens = PROMPT_TOKENS + 4;
     expect((await gw.usage(id)).budget?.spent_usd).toBeCloseTo((2 * tokens * 1 + tokens * 2) / 1e6, 12);
+  });
+});
+
+describe('admin-configured model names', () => {
+  const raw = (model: string) => `{"model_limits":{${JSON.stringify(model)}:{"rpm":1}},"models":[${JSON.stringify(model)}]}`;
+
+  it('refuses a model limit named __proto__ with 400 instead of answering 200 and dropping it', async () => {
+    // JSON.parse keeps "__proto__" as an own key, but copying it into a plain object sets the
+    // prototype instead: the admin was told the limit exists while nothing enforced it.
+    const headers = { 'content-type': 'application/json' };
+    const owner = await admin(`/owners/proto-${crypto.randomUUID().slice(0, 8)}`, { method: 'PUT', headers, body: raw('__proto__') });
+    expect(owner.status).toBe(400);
+    expect(((await owner.json()) as ErrorJson).error.code).toBe('validation_failed');
+    const key = await admin('/keys', { method: 'POST', headers, body: raw('__proto__').replace(/^\{/, '{"name":"proto",') });
+    expect(key.status).toBe(400);
+    // Other prototype names are ordinary own keys and are kept as written.
+    for (const model of ['constructor', 'tostring', 'hasownproperty']) {
+      const res = await admin(`/owners/proto-${crypto.randomUUID().slice(0, 8)}`, { method: 'PUT', headers, body: raw(model) });
+      expect(res.status, model).toBe(200);
+      expect(((await res.json()) as { model_limits: Record<string, unknown> }).model_limits).toEqual({ [model]: { rpm: 1 } });
+    }
   });
 });

@@ -348,6 +348,30 @@ export function limitStoreContract(name: string, makeStore: () => LimitStore): v
         expect((await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, day2), now: day2 })).status).toBe('credits_exhausted');
       });
 
+      it('refills once per period even when a request priced before the boundary arrives after one priced after it', async () => {
+        // Isolates price a request (its period key) before the store sees it, so around a
+        // boundary old-period and new-period requests interleave. Each flip of the stored
+        // period used to refill the balance again: a holder could spend the refill many times.
+        const store = makeStore();
+        const keyId = freshKeyId();
+        const refill = { amount: 3, interval: 'day' as const };
+        const before = Date.UTC(2026, 10, 23, 23, 59, 59, 999);
+        const after = Date.UTC(2026, 10, 24, 0, 0, 0, 1);
+        expect(await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, before), now: before })).toMatchObject({ status: 'admitted', credits: { remaining: 0 } });
+        expect(await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, after), now: after })).toMatchObject({ status: 'admitted', credits: { remaining: 2 } });
+        // Late arrivals priced in the old period, and an admin change priced there, spend and
+        // change the new period's balance: no second refill.
+        expect(await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, before), now: before })).toMatchObject({ status: 'admitted', credits: { remaining: 1 } });
+        expect((await store.changeCredits(keyId, spec(1, 1, refill, before), { add: 1 })).remaining).toBe(2);
+        expect(await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, after), now: after })).toMatchObject({ status: 'admitted', credits: { remaining: 1 } });
+        expect(await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, before), now: before })).toMatchObject({ status: 'admitted', credits: { remaining: 0 } });
+        expect((await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, after), now: after })).status).toBe('credits_exhausted');
+        expect((await store.usage(keyId, [], undefined, after, undefined, spec(1, 1, refill, before))).credits?.remaining).toBe(0);
+        // The next period still refills.
+        const next = Date.UTC(2026, 10, 25, 0, 0, 1);
+        expect(await store.admit({ keyId, counters: [], credits: spec(1, 1, refill, next), now: next })).toMatchObject({ status: 'admitted', credits: { remaining: 2 } });
+      });
+
       it('adds to and sets the balance, never below zero, and keeps it in the owner shard for owned keys', async () => {
         const store = makeStore();
         const keyId = freshKeyId();

@@ -4,7 +4,8 @@
 
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { QueueItem, RequestEvent } from '../../src/events/messages';
-import { bearer, upstreamOrigin } from '../harness/gateway';
+import { env } from 'cloudflare:workers';
+import { admin, bearer, testEnv, upstreamOrigin, type ErrorJson } from '../harness/gateway';
 import { capturingQueue } from '../events/queue';
 import { awayFromMinuteEdge, chatBody, errorOf, gateway, postJson, STORE_KINDS, windowOf } from '../limits/stores';
 
@@ -145,5 +146,26 @@ describe("request events of an owner's refusals", () => {
     const events = captured.sent.map((s) => s.body).filter((m: QueueItem): m is RequestEvent => m.kind === 'request' && m.key_id === key.id);
     expect(events.map((e) => e.outcome)).toEqual(['ok', 'rate_limited']);
     expect(events[1]?.limit).toBeUndefined();
+  });
+});
+
+describe('owner DELETE when the KV snapshot cannot be removed', () => {
+  it('answers 503, and a retry removes the snapshot the proxy reads, so the deleted limits stop applying', async () => {
+    // KV is the proxy's truth for owners: a snapshot left behind keeps enforcing a policy the
+    // admin API no longer shows. The D1 row goes first, so the retry finds no row; it must
+    // still remove the snapshot rather than answer 404 and leave it.
+    const owner = freshOwner('half-deleted');
+    const base = testEnv();
+    expect((await admin(ownerPath(owner), { method: 'PUT', json: { limits: { rpm: 1 } } }, { env: base })).status).toBe(200);
+    expect(await env.KEYS.get(`owner:${owner}`)).not.toBeNull();
+    const failingKv = new Proxy(base.KEYS, {
+      get: (t, prop) => (prop === 'delete' ? () => Promise.reject(new Error('KV unavailable')) : (Reflect.get(t, prop) as unknown as (...a: unknown[]) => unknown).bind?.(t) ?? Reflect.get(t, prop)),
+    });
+    const failed = await admin(ownerPath(owner), { method: 'DELETE' }, { env: { ...base, KEYS: failingKv } });
+    expect(failed.status).toBe(503);
+    expect(((await failed.json()) as ErrorJson).error.message).not.toContain('saved');
+    const retry = await admin(ownerPath(owner), { method: 'DELETE' }, { env: base });
+    expect([200, 404]).toContain(retry.status);
+    expect(await env.KEYS.get(`owner:${owner}`)).toBeNull();
   });
 });

@@ -10,7 +10,11 @@ import type { DeliveryJob } from '../../src/events/messages';
 import { backoffSeconds } from '../../src/webhooks/delivery';
 import { signedHeaders } from '../../src/webhooks/signing';
 import { checkWebhookUrl } from '../../src/webhooks/ssrf';
-import { admin, bearer, call, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
+import { dispatchAudit } from '../../src/webhooks/outbox';
+import { message } from '../../src/webhooks/events';
+import { WebhookRepository } from '../../src/webhooks/repository';
+import { ulid } from '../../src/lib/ids';
+import { admin, bearer, call, countingEnv, createKey, testEnv, upstreamOrigin } from '../harness/gateway';
 import { capturingQueue, consume } from '../events/queue';
 import { awayFromMinuteEdge } from '../limits/stores';
 
@@ -84,6 +88,102 @@ describe('webhook endpoints', () => {
     expect((await admin('/webhooks', { method: 'POST', json: { url: 'https://hooks.example.com/in', events: ['key.created'] } }, { env: strict })).status).toBe(201);
   });
 
+  it('refuses localhost with any number of trailing dots, and IPv6 prefixes that embed or translate to IPv4', () => {
+    for (const url of [
+      'http://localhost../x', 'http://LOCALHOST.../x', 'http://api.internal../x',
+      // Local-use NAT64 (RFC 8215), SIIT IPv4-translated, 6to4 and Teredo carry an IPv4
+      // address a gateway may translate to; site-local is private by definition.
+      'http://[64:ff9b:1::7f00:1]/', 'http://[64:ff9b:1::a9fe:a9fe]/', 'http://[::ffff:0:7f00:1]/', 'http://[::ffff:0:a00:1]/',
+      'http://[2002:7f00:1::]/', 'http://[2002:a9fe:a9fe::1]/', 'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', 'http://[fec0::1]/',
+    ]) {
+      expect(checkWebhookUrl(url, false).ok, url).toBe(false);
+    }
+    // Public destinations stay allowed.
+    for (const url of ['https://hooks.example.com./in', 'https://[2606:4700:4700::1111]/', 'https://1.1.1.1/']) expect(checkWebhookUrl(url, false).ok, url).toBe(true);
+  });
+
+  it('audits every endpoint change (create, update, delete) with the actor, never the URL or the secret', async () => {
+    // A webhook receives every key event: adding or repointing one is an admin change like any
+    // other, and the audit log promises every admin change in the same batch as the change.
+    const { e } = await setup();
+    const url = `${upstreamOrigin()}/hook/private-path-token`;
+    const hook = await createHook(e, url, ['key.created']);
+    await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { url: `${upstreamOrigin()}/elsewhere`, enabled: false } }, { env: e });
+    await admin(`/webhooks/${hook.id}`, { method: 'DELETE' }, { env: e });
+    // A refused change leaves no entry.
+    expect((await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { description: 'gone' } }, { env: e })).status).toBe(404);
+    const rows = await env.DB.prepare("SELECT actor, action, key_id, changes FROM audit_log WHERE changes LIKE ? ORDER BY id").bind(`%${hook.id}%`).all<{ actor: string; action: string; key_id: string | null; changes: string }>();
+    expect(rows.results.map((r) => [r.actor, r.action, r.key_id, JSON.parse(r.changes)])).toEqual([
+      ['admin_token', 'webhook_create', null, [`webhook:${hook.id}`, 'url', 'events', 'description']],
+      ['admin_token', 'webhook_update', null, [`webhook:${hook.id}`, 'url', 'enabled']],
+      ['admin_token', 'webhook_delete', null, [`webhook:${hook.id}`]],
+    ]);
+    const text = JSON.stringify(rows.results);
+    expect(text).not.toContain('private-path-token');
+    expect(text).not.toContain(hook.secret);
+  });
+
+  it('refuses a webhook endpoint past the 1000 that receive events, instead of creating one that never would', async () => {
+    // Events go to the enabled endpoints the dispatcher reads, at most 1000: the 1001st was
+    // created (201) and then silently never sent anything.
+    const { e } = await setup();
+    const now = Date.now();
+    const existing = (await env.DB.prepare('SELECT COUNT(*) AS n FROM webhook_endpoints').first<{ n: number }>())!.n;
+    await env.DB.prepare(
+      `INSERT INTO webhook_endpoints (id, url, description, events, secret, sealed_secret, master_version, enabled, failure_count, created_at, updated_at)
+       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+       SELECT 'whe_FILL' || printf('%022d', i), 'https://hooks.example.com/fill', '', '["key.created"]', NULL, 'x', 'v', 1, 0, ?, ? FROM n`,
+    )
+      .bind(1000 - existing, now, now)
+      .run();
+    try {
+      const res = await admin('/webhooks', { method: 'POST', json: { url: `${upstreamOrigin()}/hook`, events: ['key.created'] } }, { env: e });
+      expect(res.status).toBe(409);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('conflict');
+      expect((await env.DB.prepare('SELECT COUNT(*) AS n FROM webhook_endpoints').first<{ n: number }>())!.n).toBe(1000);
+    } finally {
+      await env.DB.prepare("DELETE FROM webhook_endpoints WHERE id LIKE 'whe_FILL%'").run();
+    }
+    expect((await admin('/webhooks', { method: 'POST', json: { url: `${upstreamOrigin()}/hook`, events: ['key.created'] } }, { env: e })).status).toBe(201);
+  });
+
+  it('answers 404, not 500, when the endpoint is deleted while a PATCH to it is under way', async () => {
+    const { e } = await setup();
+    const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.created']);
+    // A DELETE lands between the PATCH's existence check and its update (the PATCH's only write).
+    const racing = new Proxy(e.DB, {
+      get(db, prop) {
+        if (prop !== 'batch') return (Reflect.get(db, prop) as (...a: unknown[]) => unknown).bind(db);
+        return async (statements: D1PreparedStatement[]) => (await admin(`/webhooks/${hook.id}`, { method: 'DELETE' }, { env: e }), db.batch(statements));
+      },
+    });
+    const res = await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { description: 'late' } }, { env: { ...e, DB: racing } });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
+  it('lists a page of 100 deliveries with their attempts in a bounded number of D1 queries', async () => {
+    // D1 caps the queries of one Worker invocation (50 on the free plan): one attempts query
+    // per delivery made a full page fail with 500 there.
+    const { e } = await setup();
+    const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.created']);
+    const now = Date.now();
+    const repo = new WebhookRepository(env.DB);
+    const ids = await repo.insertMessages(Array.from({ length: 100 }, (_, i) => ({ message: message(`msg_page_${hook.id}_${i}`, 'key.created', now, { i }), endpoints: [hook.id] })), now);
+    for (const id of ids.slice(0, 3)) {
+      const d = (await repo.delivery(id))!.delivery;
+      await repo.recordAttempt(d, { attempt: 1, at: now, status: 500, error: 'HTTP 500', duration_ms: 3 }, { status: 'pending', next_attempt_at: now + 60_000 }, { reset: false, failed: false, disable: null, disableAfter: 5 });
+    }
+    const { env: counted, counts } = countingEnv(e);
+    const res = await admin(`/webhooks/${hook.id}/deliveries?limit=100`, {}, { env: counted });
+    expect(res.status).toBe(200);
+    const page = ((await res.json()) as { deliveries: DeliveryView[] }).deliveries;
+    expect(page).toHaveLength(100);
+    expect(page.filter((d) => d.attempt_log.length === 1).map((d) => d.id).sort()).toEqual(ids.slice(0, 3).sort());
+    expect(page.find((d) => d.id === ids[0])?.attempt_log[0]).toMatchObject({ attempt: 1, status: 500 });
+    expect(counts.d1).toBeLessThanOrEqual(10);
+  });
+
   it('never accepts an address in a private range, however it is written (property)', () => {
     const octet = fc.integer({ min: 0, max: 255 });
     const privateV4 = fc.oneof(
@@ -134,6 +234,25 @@ describe('webhook delivery', () => {
     expect(all).toContain(k.id);
     expect(all).not.toContain(k.key);
     expect(all).not.toContain(digest?.digest ?? 'no digest');
+  });
+
+  it('sends an event for every audit entry of a bulk change, also past the first 500 of the lookback', async () => {
+    // A guarded bulk update writes one audit entry per key (aud_<ulid>_<key id>), all in one
+    // instant. The dispatcher read the lookback window with LIMIT 500 from its start, so
+    // entries past the 500th were never read by any run and their events were lost.
+    const { e } = await setup();
+    const hook = await createHook(e, `${upstreamOrigin()}/hook`, ['key.revoked']);
+    const now = Date.now() + 1;
+    await env.DB.prepare(
+      `INSERT INTO audit_log (id, at, actor, action, key_id, changes)
+       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+       SELECT 'aud_' || ? || '_key_bulk' || printf('%05d', i), ?, 'admin_token', 'revoke', NULL, '[]' FROM n`,
+    )
+      .bind(ulid(now), now)
+      .run();
+    await dispatchAudit(env.DB, undefined, now + 1000);
+    const sent = await env.DB.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?').bind(hook.id).first<{ n: number }>();
+    expect(sent?.n).toBe(1200);
   });
 
   it('retries with backoff while the receiver is down and delivers with the same webhook-id once it is back', async () => {
@@ -232,6 +351,24 @@ describe('webhook delivery', () => {
     const res = await admin(`/webhooks/${hook.id}/test`, { method: 'POST' }, { env: e });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ type: 'webhook.ping', status: 'succeeded', last_status: 200 });
+  });
+
+  it('failed test pings never disable the endpoint: events keep reaching it once the receiver is fixed', async () => {
+    // A ping is one attempt, so each failed ping used to count as a delivery that failed every
+    // attempt: five clicks on "test" while a receiver was being set up disabled the endpoint
+    // ("failing"), and every event after that was dropped for it without a word.
+    const { e, captured } = await setup();
+    const hook = await createHook(e, `${upstreamOrigin()}/status/500`, ['key.created']);
+    for (let i = 0; i < 6; i++) {
+      const res = await admin(`/webhooks/${hook.id}/test`, { method: 'POST' }, { env: e });
+      expect(await res.json(), `ping ${i + 1}`).toMatchObject({ type: 'webhook.ping', status: 'failed', last_status: 500 });
+    }
+    const got = (await (await admin(`/webhooks/${hook.id}`, {}, { env: e })).json()) as { enabled: boolean; failure_count: number };
+    expect(got).toMatchObject({ enabled: true, failure_count: 0 });
+    await admin(`/webhooks/${hook.id}`, { method: 'PATCH', json: { url: `${upstreamOrigin()}/hook` } }, { env: e });
+    await createKey({ name: 'after pings' }, { env: e });
+    await pump(e, captured);
+    expect((await deliveries(e, hook.id)).filter((d) => d.type === 'key.created').map((d) => d.status)).toEqual(['succeeded']);
   });
 
   it('sends limit.exceeded once per key, window and period, and budget events once per period', async () => {
