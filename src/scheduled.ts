@@ -26,6 +26,7 @@ export interface CleanupReport {
   idempotencyRemoved: number;
   logsRemoved: number;
   rollupsRemoved: number;
+  webhookDeliveriesRemoved: number;
   webhooksQueued: number;
   webhookSecretsSealed: number;
 }
