@@ -23,6 +23,8 @@ import {
   CreateKeyBody,
   ADMIN_AUTH_ERRORS,
   errorResponses,
+  json,
+  ok,
   ExtendBody,
   FindBody,
   KeyIdParam,
@@ -35,8 +37,6 @@ import {
 } from './schemas';
 import { validationError } from './validation';
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 /** `marker: "pending"` only when the snapshot or marker is still to be written (keys/sync.ts). */
 const pending = (marker: SyncState) => (marker === 'pending' ? { marker } : {});
 const changed = (c: Changed) => ({ ...presentKey(c.record), ...pending(c.marker) });

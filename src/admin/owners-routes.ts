@@ -10,10 +10,9 @@ import { auditStatement } from '../keys/audit';
 import { readOwnerUsage } from '../limits/usage-view';
 import type { OwnerPolicy, OwnerRecord } from '../owners/record';
 import { presentOwner } from '../owners/record';
-import { ADMIN_AUTH_ERRORS, errorResponses, Owner } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses, ok, Owner } from './schemas';
 import { validationError } from './validation';
 
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 const MAX_MODEL_LIMITS = 100;
 
 export const ownersApp = new OpenAPIHono<AppEnv>({

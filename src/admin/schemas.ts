@@ -182,6 +182,11 @@ export const ErrorSchema = z
  */
 export const ADMIN_AUTH_ERRORS = ['unauthorized', 'forbidden', 'key_revoked', 'key_expired', 'key_inactive', 'rate_limited', 'store_unavailable'] as const satisfies readonly ErrorCode[];
 
+/** An OpenAPI request body of this JSON schema. */
+export const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
+/** An OpenAPI response of this JSON schema. */
+export const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+
 /** OpenAPI `responses` entries for error codes, generated from the one error table. */
 export function errorResponses(...codes: ErrorCode[]) {
   const out: Record<number, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }> = {};

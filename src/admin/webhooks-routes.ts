@@ -8,15 +8,16 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context';
 import { GatewayError } from '../errors';
 import { attemptDelivery } from '../webhooks/delivery';
-import { message, PING_EVENT, WEBHOOK_EVENTS } from '../webhooks/events';
+import { message, PING_EVENT } from '../webhooks/events';
 import { MAX_ENDPOINTS, newEndpointId, WebhookRepository, type Endpoint } from '../webhooks/repository';
 import { sealSecret } from '../webhooks/secrets';
 import { newSecret } from '../webhooks/signing';
 import { checkWebhookUrl } from '../webhooks/ssrf';
 import { enqueue } from '../events/emit';
 import { auditStatement } from '../keys/audit';
-import { ADMIN_AUTH_ERRORS, errorResponses } from './schemas';
+import { ADMIN_AUTH_ERRORS, errorResponses, json, ok } from './schemas';
 import { signingBox } from './signing-routes';
+import { CreateBody, CreatedWebhookSchema, DeliveryParam, DeliverySchema, deliveryFields, present, presentAttempt, UpdateBody, WebhookParam, WebhookSchema } from './webhooks-schemas';
 import { validationError } from './validation';
 
 export const webhooksApp = new OpenAPIHono<AppEnv>({
@@ -25,70 +26,6 @@ export const webhooksApp = new OpenAPIHono<AppEnv>({
   },
 });
 
-const json = <T extends z.ZodType>(schema: T) => ({ content: { 'application/json': { schema } }, required: true });
-const ok = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-
-const EventType = z.enum(WEBHOOK_EVENTS);
-const WebhookParam = z.object({ id: z.string().regex(/^whe_[0-9A-Z]{26}$/, 'must be a webhook id').openapi({ param: { name: 'id', in: 'path' } }) });
-const DeliveryParam = WebhookParam.extend({
-  delivery_id: z.string().regex(/^whd_[0-9A-Z]{26}$/, 'must be a delivery id').openapi({ param: { name: 'delivery_id', in: 'path' } }),
-});
-
-const CreateBody = z
-  .object({ url: z.string().min(1).max(2048), events: z.array(EventType).min(1).max(WEBHOOK_EVENTS.length), description: z.string().max(500).default('') })
-  .strict()
-  .openapi('CreateWebhook');
-const UpdateBody = z
-  .object({ url: z.string().min(1).max(2048), events: z.array(EventType).min(1).max(WEBHOOK_EVENTS.length), description: z.string().max(500), enabled: z.boolean() })
-  .partial()
-  .strict()
-  .openapi('UpdateWebhook');
-
-const WebhookSchema = z
-  .object({
-    id: z.string(),
-    url: z.string(),
-    description: z.string(),
-    events: z.array(EventType),
-    enabled: z.boolean(),
-    disabled_reason: z.string().nullable().describe('gone (the receiver answered 410), failing (5 deliveries in a row failed every attempt) or admin'),
-    failure_count: z.number().int(),
-    created_at: z.string(),
-    updated_at: z.string(),
-  })
-  .openapi('Webhook');
-const CreatedWebhookSchema = WebhookSchema.extend({ secret: z.string().describe('whsec_...: the Standard Webhooks signing secret. Shown once.') }).openapi('CreatedWebhook');
-const AttemptSchema = z.object({ attempt: z.number().int(), at: z.string(), status: z.number().int().nullable(), error: z.string().nullable(), duration_ms: z.number().int() });
-const DeliverySchema = z
-  .object({
-    id: z.string(),
-    message_id: z.string().describe('The webhook-id header: the same on every attempt and replay'),
-    type: z.string(),
-    status: z.enum(['pending', 'succeeded', 'failed']),
-    attempts: z.number().int(),
-    next_attempt_at: z.string().nullable(),
-    last_status: z.number().int().nullable(),
-    last_error: z.string().nullable(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    attempt_log: z.array(AttemptSchema),
-  })
-  .openapi('WebhookDelivery');
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-function present(e: Endpoint) {
-  return {
-    id: e.id,
-    url: e.url,
-    description: e.description,
-    events: e.events,
-    enabled: e.enabled,
-    disabled_reason: e.disabled_reason,
-    failure_count: e.failure_count,
-    created_at: new Date(e.created_at).toISOString(),
-    updated_at: new Date(e.updated_at).toISOString(),
-  };
-}
 
 function checkedUrl(raw: string, allowPrivate: boolean): string {
   const check = checkWebhookUrl(raw, allowPrivate);
@@ -281,25 +218,9 @@ webhooksApp.openapi(
   },
 );
 
-type DeliveryRow = Awaited<ReturnType<WebhookRepository['deliveries']>>[number];
-function deliveryFields(d: Omit<DeliveryRow, 'type'>) {
-  return {
-    id: d.id,
-    message_id: d.message_id,
-    status: d.status,
-    attempts: d.attempts,
-    next_attempt_at: iso(d.next_attempt_at),
-    last_status: d.last_status,
-    last_error: d.last_error,
-    created_at: new Date(d.created_at).toISOString(),
-    updated_at: new Date(d.updated_at).toISOString(),
-  };
-}
-const presentAttempt = (a: { attempt: number; at: number; status: number | null; error: string | null; duration_ms: number }) => ({ ...a, at: new Date(a.at).toISOString() });
-
 async function presentDelivery(repo: WebhookRepository, id: string) {
   const d = await repo.delivery(id);
   if (!d) throw new GatewayError('not_found');
   const type = d.payload ? ((JSON.parse(d.payload) as { type: string }).type ?? '') : '';
-  return { ...deliveryFields(d.delivery), type, attempt_log: (await repo.attempts(id)).map(presentAttempt) };
+  return { ...deliveryFields(d.delivery), type, attempt_log: ((await repo.attemptsOf([id])).get(id) ?? []).map(presentAttempt) };
 }

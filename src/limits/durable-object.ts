@@ -6,7 +6,8 @@ import { DurableObject } from 'cloudflare:workers';
 import type { BlockReason } from '../keys/status';
 import { MAX_AMOUNT } from './admit-input';
 import { RowCache } from './row-cache';
-import { blockReasonFrom, budgetStateOf, bucketOf, changedBalance, counterStateOf, creditsBalance, creditsPeriod, creditsStateOf, markerFlag, completeTicket, ticketFor, windowEnd, type AdmitInput, type CreditsChange, type CreditsSpec, type CreditsState, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { blockReasonFrom, budgetStateOf, bucketOf, counterStateOf, markerFlag, completeTicket, ticketFor, windowEnd, type AdmitInput, type CreditsChange, type CreditsSpec, type CreditsState, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CounterState, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { changedBalance, creditsBalance, creditsPeriod, creditsStateOf } from './credits';
 
 const DAY_MS = 86_400_000;
 

@@ -66,7 +66,7 @@ if ARGV[ai] == '1' then
   elseif credits.refill >= 0 and (#storedPeriod ~= #credits.period or storedPeriod < credits.period) then credits.balance = credits.refill
   else
     credits.balance = tonumber(stored[1])
-    -- A later stored period stays: refillDue in store.ts.
+    -- A later stored period stays: refillDue in credits.ts.
     if credits.refill >= 0 then credits.period = storedPeriod end
   end
 end
@@ -170,7 +170,7 @@ if not stored[1] then balance = tonumber(ARGV[1])
 elseif tonumber(ARGV[2]) >= 0 and (#storedPeriod ~= #period or storedPeriod < period) then balance = tonumber(ARGV[2])
 else
   balance = tonumber(stored[1])
-  -- A later stored period stays: refillDue in store.ts.
+  -- A later stored period stays: refillDue in credits.ts.
   if tonumber(ARGV[2]) >= 0 then period = storedPeriod end
 end
 if ARGV[4] == 'add' then balance = balance + tonumber(ARGV[5]) else balance = tonumber(ARGV[5]) end

@@ -21,29 +21,8 @@ import { AdmissionRedis, LuaScript } from './upstash-client';
 import { GroupCommit, groupCommitOptions, type GroupCommitOptions, type Settled } from './group-commit';
 import { LruCache } from '../lib/lru';
 import { boundedSettlement, MAX_AMOUNT } from './admit-input';
-import {
-  blockReasonFrom,
-  budgetStateOf,
-  bucketOf,
-  counterStateOf,
-  creditsBalance,
-  creditsPeriod,
-  creditsStateOf,
-  completeTicket,
-  ticketFor,
-  type AdmitInput,
-  type Holder,
-  type AdmitOutcome,
-  type BudgetSpec,
-  type CounterSpec,
-  type CreditsChange,
-  type CreditsSpec,
-  type CreditsState,
-  type LimitStore,
-  type Settlement,
-  type Ticket,
-  type UsageSnapshot,
-} from './store';
+import { blockReasonFrom, budgetStateOf, bucketOf, counterStateOf, completeTicket, ticketFor, type AdmitInput, type Holder, type AdmitOutcome, type BudgetSpec, type CounterSpec, type CreditsChange, type CreditsSpec, type CreditsState, type LimitStore, type Settlement, type Ticket, type UsageSnapshot } from './store';
+import { creditsBalance, creditsPeriod, creditsStateOf } from './credits';
 import type { BlockReason } from '../keys/status';
 import {
   ownerTag,

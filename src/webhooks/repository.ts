@@ -207,8 +207,8 @@ export class WebhookRepository {
   }
 
   /**
-   * The attempts of several deliveries in one query (a page of the delivery list): D1 caps
-   * the queries of one invocation, so a query per delivery would fail a full page.
+   * The attempts of deliveries, in one query however many (a page of the delivery list): D1
+   * caps the queries of one invocation, so a query per delivery would fail a full page.
    */
   async attemptsOf(deliveryIds: readonly string[]): Promise<Map<string, Attempt[]>> {
     const out = new Map<string, Attempt[]>(deliveryIds.map((id) => [id, []]));
@@ -221,10 +221,6 @@ export class WebhookRepository {
     return out;
   }
 
-  async attempts(deliveryId: string): Promise<Attempt[]> {
-    const res = await this.db.prepare('SELECT attempt, at, status, error, duration_ms FROM webhook_attempts WHERE delivery_id = ? ORDER BY attempt').bind(deliveryId).all<Attempt>();
-    return res.results;
-  }
 
   /** Records an attempt and the delivery's new state in one batch; also the endpoint's failure streak. */
   async recordAttempt(
